@@ -1,0 +1,138 @@
+"""An app: the handler functions every pod runs.
+
+    app = fl.App("counter")
+
+    @app.endpoint
+    def update_balance(state, amount: int, user="Ravi"):
+        return state.incr(f"balance:{user}", amount, initial=1000)
+
+A handler's first parameter is the pod's ``State``; the rest come from the request. Type
+annotations (``amount: int``) are checked before the handler runs, so a wrongly typed
+request is refused with a clear error instead of failing somewhere inside.
+
+``handle`` is the whole contract between a pod and its app: it never raises. Whatever goes
+wrong (unknown endpoint, bad parameters, ``Rejected``, a bug) becomes ``(False, None,
+error)``, the pod stays up, and the state is rolled back to where it was.
+"""
+
+import inspect
+
+from .errors import Rejected
+
+_CHECKED_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "dict": dict, "list": list}
+
+
+class App:
+    """A named set of endpoints. Build one in a notebook cell; the lab ships it to pods."""
+
+    def __init__(self, name: str = "app"):
+        self.name = name
+        self.endpoints = {}
+        self.on_start = []  # functions(state) each pod runs once when it starts
+        self._signatures = {}
+
+    def startup(self, fn):
+        """Register ``fn(state)`` to run in every pod when it starts (before it is ready)."""
+        self.on_start.append(fn)
+        return fn
+
+    def endpoint(self, fn=None, *, name: str | None = None):
+        """Register ``fn`` as an endpoint (its own name, or ``name=``). Usable as a decorator."""
+        if fn is None:
+            return lambda f: self.endpoint(f, name=name)
+        if not callable(fn):
+            raise TypeError(f"an endpoint must be a function, not {type(fn).__name__}")
+        params = list(inspect.signature(fn).parameters)
+        if not params:
+            raise TypeError(f"{fn.__name__}() must take the pod's state as its first parameter")
+        self.endpoints[name or fn.__name__] = fn
+        return fn
+
+    def __contains__(self, endpoint):
+        return endpoint in self.endpoints
+
+    def __repr__(self):
+        return f"App({self.name!r}, endpoints={sorted(self.endpoints)})"
+
+    def handle(self, state, endpoint, params):
+        """Run one request against ``state``; returns ``(ok, value, error)`` and never raises."""
+        fn = self.endpoints.get(endpoint)
+        if fn is None:
+            known = ", ".join(sorted(self.endpoints)) or "none"
+            return False, None, f"unknown endpoint {endpoint!r} (this app has: {known})"
+        if not isinstance(params, dict):
+            return False, None, f"{endpoint}: parameters must be a dict of name=value"
+        problem = self._check(endpoint, fn, params)
+        if problem:
+            return False, None, f"{endpoint}: {problem}"
+        state.begin()
+        try:
+            value = fn(state, **params)
+        except Rejected as exc:
+            state.rollback()
+            return False, None, str(exc)
+        except Exception as exc:  # a bug in the handler: report it, keep the pod serving
+            state.rollback()
+            return False, None, f"{endpoint} failed: {type(exc).__name__}: {exc}"
+        state.commit()
+        return True, value, None
+
+    def _check(self, endpoint, fn, params):
+        spec = self._signatures.get(endpoint)
+        if spec is None:
+            spec = self._signatures[endpoint] = _Spec(fn)
+        return spec.check(params)
+
+
+class _Spec:
+    """What an endpoint accepts, worked out once per pod: checking a request is then a few
+    set operations, not a full ``inspect`` bind (this runs on every request)."""
+
+    def __init__(self, fn):
+        self.sig = inspect.signature(fn)
+        params = list(self.sig.parameters.values())
+        self.state_name = params[0].name
+        rest = params[1:]
+        self.flexible = any(p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL, p.POSITIONAL_ONLY) for p in rest)
+        self.names = {p.name for p in rest}
+        self.required = {p.name for p in rest if p.default is p.empty}
+        self.types = []
+        for p in rest:
+            expected = _CHECKED_TYPES.get(p.annotation, p.annotation) if isinstance(p.annotation, str) else p.annotation
+            if isinstance(expected, type) and expected is not p.empty:
+                self.types.append((p.name, expected))
+
+    def check(self, params):
+        if self.state_name in params:
+            return f"{self.state_name!r} is the pod's state, not a request parameter"
+        if self.flexible:
+            try:
+                self.sig.bind(None, **params)
+            except TypeError as exc:
+                return str(exc)
+        else:
+            unknown = params.keys() - self.names
+            if unknown:
+                return f"unexpected parameter {sorted(unknown)[0]!r} (takes: {', '.join(sorted(self.names)) or 'none'})"
+            missing = self.required - params.keys()
+            if missing:
+                return f"missing required parameter {sorted(missing)[0]!r}"
+        for name, expected in self.types:
+            if name not in params:
+                continue
+            value = params[name]
+            if type(value) is expected:
+                continue
+            ok = isinstance(value, expected)
+            if expected is int and isinstance(value, bool):
+                ok = False  # True is an int in Python, but not an amount of rupees
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                ok = True
+            if not ok:
+                return f"{name} must be {expected.__name__}, got {type(value).__name__} {_short(value)}"
+        return None
+
+
+def _short(value, limit=40):
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,0 +1,45 @@
+"""Every tunable number of the lab in one place, with the reason it has the value it has."""
+
+# How pods are started. forkserver: a clean, preloaded process forks each pod, so pods
+# start fast (~130 ms for 30 from a Jupyter kernel) without inheriting the kernel's
+# threads (which plain fork would copy mid-flight). "spawn" is safest but ~1.6 s for 30.
+START_METHOD = "forkserver"
+
+# A replacement pod waits this long after a crash, doubling on each crash of the same
+# pod, up to the cap (Kubernetes' CrashLoopBackOff does 10 s -> 5 min; a lab is faster).
+RESTART_BACKOFF = 0.1
+RESTART_BACKOFF_CAP = 2.0
+# A pod that stays up this long is considered healthy again: its backoff resets.
+RESTART_BACKOFF_RESET = 10.0
+
+# How long a pod may take to start and say "ready" before the lab gives up on it.
+POD_START_TIMEOUT = 30.0
+# Graceful stop (scale down): wait this long for in-flight work, then SIGTERM, then
+# this long again before SIGKILL.
+GRACE_PERIOD = 5.0
+
+# How long lab.call waits for a reply before answering with a timeout error.
+CALL_TIMEOUT = 10.0
+# lab.call polls without sleeping this long before it blocks (see lab._spin_until_readable).
+CALL_SPIN = 100e-6
+# lab.run keeps this many requests in flight on each pod, so a pod never waits for the
+# lab between two requests (pipelining), while the pipes' buffers never fill.
+PIPELINE_DEPTH = 4
+# Open-loop (timed) runs allow more in flight per pod before the lab itself must wait.
+OPEN_LOOP_MAX_IN_FLIGHT = 64
+
+# A pod checks this often whether the lab that started it is still alive.
+PARENT_WATCH_INTERVAL = 0.25
+
+# redis-py gives up fast when Redis is down, instead of its default retries (~4 s).
+REDIS_CONNECT_TIMEOUT = 0.5
+REDIS_SOCKET_TIMEOUT = 2.0
+# How long to wait for the embedded or real Redis server to accept connections.
+REDIS_START_TIMEOUT = 20.0
+
+# Sticky balancing: virtual nodes per pod on the consistent-hash ring. More nodes spread
+# users more evenly; 100 keeps each pod's share within a few percent of 1/N.
+HASH_RING_VNODES = 100
+
+# The seed a Lab uses when none is given, so lessons print the same numbers every run.
+SEED = 0

@@ -1,0 +1,179 @@
+"""What happened: every request's response and every pod event, with times.
+
+* ``Response``: one request's outcome (what ``lab.call`` returns, and one row of a run).
+* ``PodEvent``: something that happened to a pod: started, ready, killed, exited,
+  restarted, scaled, paused... with the lab-relative time it happened.
+* ``History``: the lab's complete record (``lab.history``).
+* ``Run``: the slice of history one ``lab.run(...)`` produced, with its metrics.
+
+Times are seconds since the lab started (``time.perf_counter`` based), so plots of a run
+start near zero and two runs of one lab share a clock.
+"""
+
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """The outcome of one request.
+
+    ``ok`` and ``value`` (or ``error``); ``pod``: who served it (None if nobody could);
+    ``latency``: seconds from send to reply as the lab saw them; ``service``: seconds the
+    handler itself took inside the pod; ``sent``/``received``: lab-relative times.
+    """
+
+    ok: bool
+    value: object = None
+    error: str | None = None
+    pod: str | None = None
+    latency: float = 0.0
+    endpoint: str = ""
+    params: dict = field(default_factory=dict, repr=False)
+    sent: float = field(default=0.0, repr=False)
+    received: float = field(default=0.0, repr=False)
+    service: float = field(default=0.0, repr=False)
+    id: int = field(default=0, repr=False)
+
+    @property
+    def user(self):
+        """The customer this request was for (``user``, or the payment's ``sender``)."""
+        return request_user(self.params)
+
+    def __repr__(self):
+        if self.ok:
+            return f"Response(ok=True, value={self.value!r}, pod={self.pod!r}, latency={self.latency:.2e})"
+        return f"Response(ok=False, error={self.error!r}, pod={self.pod!r})"
+
+
+def request_user(params) -> str | None:
+    if not isinstance(params, dict):
+        return None
+    user = params.get("user", params.get("sender"))
+    return user if isinstance(user, str) else None
+
+
+@dataclass(frozen=True, slots=True)
+class PodEvent:
+    """Something that happened to a pod (or, for faults, to the system) at time ``t``."""
+
+    t: float
+    pod: str | None
+    kind: str  # started, ready, killed, exited, restarted, stopping, stopped, paused, ...
+    detail: str = ""
+    pid: int | None = None
+    end: float | None = None  # for faults with a duration (pause, redis_down)
+
+    def __str__(self):
+        who = f"{self.pod} " if self.pod else ""
+        return f"{self.t:8.3f}s  {who}{self.kind}{': ' + self.detail if self.detail else ''}"
+
+
+class History:
+    """Everything a lab did, in order: ``requests`` (Responses) and ``events``."""
+
+    def __init__(self):
+        self.requests: list[Response] = []
+        self.events: list[PodEvent] = []
+
+    def __len__(self):
+        return len(self.requests)
+
+    def __repr__(self):
+        failed = sum(not r.ok for r in self.requests)
+        return f"<History: {len(self.requests)} requests ({failed} failed), {len(self.events)} pod events>"
+
+    def event_log(self, kinds=None) -> str:
+        """The pod events as readable lines (optionally only some kinds)."""
+        return "\n".join(str(e) for e in self.events if kinds is None or e.kind in kinds)
+
+    def to_frame(self):
+        return _frame(self.requests)
+
+
+def _frame(requests):
+    try:
+        import pandas as pd
+    except ImportError as exc:  # pandas is optional for the runtime
+        raise ImportError("to_frame() needs pandas: pip install pandas") from exc
+    rows = []
+    for r in requests:
+        row = asdict(r)
+        row["user"] = r.user
+        rows.append(row)
+    columns = ["id", "endpoint", "user", "pod", "ok", "value", "error", "sent", "received",
+               "latency", "service", "params"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+class Run:
+    """The requests and pod events of one ``lab.run``, with its headline numbers."""
+
+    def __init__(self, lab, requests, events, started, ended, late=0):
+        self.lab = lab
+        self.requests: list[Response] = requests
+        self.events: list[PodEvent] = events
+        self.started = started
+        self.ended = ended
+        self.late = late  # open-loop requests the lab could not send on time
+
+    @property
+    def duration(self):
+        return max(self.ended - self.started, 1e-9)
+
+    @property
+    def ok(self):
+        return sum(r.ok for r in self.requests)
+
+    @property
+    def failed(self):
+        return len(self.requests) - self.ok
+
+    @property
+    def throughput(self):
+        """Successful requests per second over the run."""
+        return self.ok / self.duration
+
+    def by_pod(self) -> Counter:
+        return Counter(r.pod for r in self.requests if r.ok)
+
+    def errors(self) -> Counter:
+        """Failed requests grouped by error message (pod numbers kept: they matter)."""
+        return Counter(r.error for r in self.requests if not r.ok)
+
+    def latency_quantiles(self, qs=(0.5, 0.95, 0.99)) -> dict:
+        lat = sorted(r.latency for r in self.requests if r.ok)
+        if not lat:
+            return {q: float("nan") for q in qs}
+        return {q: lat[min(len(lat) - 1, int(q * len(lat)))] for q in qs}
+
+    def to_frame(self):
+        return _frame(self.requests)
+
+    def summary(self) -> str:
+        q = self.latency_quantiles()
+        lines = [
+            f"{len(self.requests)} requests in {self.duration:.2f} s: {self.ok} ok, "
+            f"{self.failed} failed; {self.throughput:,.0f} ok/s",
+            f"latency p50 {q[0.5] * 1e3:.2f} ms, p95 {q[0.95] * 1e3:.2f} ms, p99 {q[0.99] * 1e3:.2f} ms",
+            "served by: " + ", ".join(f"{p} {n}" for p, n in sorted(self.by_pod().items(), key=_pod_order)),
+        ]
+        if self.late:
+            lines.append(f"the lab fell behind: {self.late} requests were sent late")
+        for error, n in self.errors().most_common(5):
+            lines.append(f"  {n} × {error}")
+        for e in self.events:
+            lines.append(f"  {e}")
+        return "\n".join(lines)
+
+    def __repr__(self):
+        return f"<Run: {len(self.requests)} requests, {self.ok} ok, {self.failed} failed, {self.duration:.2f} s>"
+
+    def __str__(self):
+        return self.summary()
+
+
+def _pod_order(item):
+    name = item[0] or ""
+    num = name.rsplit("-", 1)[-1]
+    return (0, int(num)) if num.isdigit() else (1, name)

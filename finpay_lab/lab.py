@@ -1,0 +1,507 @@
+"""``Lab``: the composition root. It owns the pods, the balancer, the Redis and the history.
+
+    with fl.Lab(pods=3, state="redis") as lab:
+        lab.call("login", user="Ravi")
+        lab.kill("pod-3")
+        lab.scale(30)
+        run = lab.run(workload)
+
+Everything the learner does goes through the lab, on the notebook's thread. The lab
+drives all I/O itself (no background threads): a call sends one request and reads its
+reply; a run keeps several requests in flight on every pod and reads replies as they come.
+A lock lets the live dashboard's thread take turns with the notebook.
+
+Nothing outlives the lab: ``close()`` (or leaving the ``with`` block, or the interpreter
+exiting) kills every pod and the Redis helper; if the lab's process is itself killed, the
+pods see their lifeline pipe close and exit within a fraction of a second.
+"""
+
+import atexit
+import itertools
+import os
+import select
+import signal
+import threading
+import time
+import weakref
+
+from . import defaults, wire
+from .app import App
+from .balancer import make_balancer
+from .errors import BadInput, LabError, PodStartError
+from .history import History, PodEvent, Response, Run
+from .pods import context, exit_cause, start_pod
+from .redis_server import RedisServer
+
+STATE_KINDS = ("memory", "redis")
+MAX_PODS = 64  # a 2-core laptop runs 64 idle pods (~3 MB each); more teaches nothing new
+
+
+class Lab:
+    """A small cluster on your machine: pods (processes), a balancer, and maybe a Redis."""
+
+    def __init__(self, pods=3, state="memory", balancer="round_robin", app=None, redis="fake",
+                 restart=False, accounts=None, seed=defaults.SEED, start_method=None):
+        # Check every argument before starting anything: bad input changes nothing.
+        _check_count(pods, "pods")
+        if state not in STATE_KINDS:
+            raise BadInput(f"state={state!r}: use 'memory' (each pod's own) or 'redis' (shared)")
+        if app is not None and not isinstance(app, App):
+            raise BadInput(f"app must be an fl.App (or None for the FinPay app), not {type(app).__name__}")
+        if not isinstance(restart, bool):
+            raise BadInput(f"restart must be True or False, not {restart!r}")
+        self._redis = RedisServer(redis)  # validates the spec; starts nothing yet
+        if app is None:
+            from .finpay import app
+        self.app = app
+        self.state = state
+        self.restart = restart
+        self.seed = seed
+        self.balancer = make_balancer(balancer, seed=seed)
+        self.accounts = _check_accounts(accounts)
+        self._ctx = context(start_method)
+        self.start_method = self._ctx.get_start_method()
+        self.history = History()
+        self._t0 = time.perf_counter()
+        self._lock = threading.RLock()
+        self._pods = {}  # name -> Pod, in creation order; stopped pods are removed
+        self._names = itertools.count(1)
+        self._rids = itertools.count(1)
+        self._restart_due = {}  # name -> (lab time to restart, restarts so far)
+        self._backoff = {}  # name -> current backoff seconds
+        # One poll object over every live pod's pipe and exit sentinel: waiting for "any
+        # reply or any death" costs one syscall, however many pods there are.
+        self._poller = select.poll()
+        self._watched = {}  # fd -> (pod, is_sentinel)
+        self._call_rid = None
+        self._call_result = None
+        self._closed = False
+        self._app_blob = wire.ship_app(app)
+        self._lifeline, self._lifeline_keep = self._ctx.Pipe(duplex=False)
+        _LABS.add(self)
+        try:
+            if state == "redis":
+                self._redis.start()
+                self._event(None, "redis", f"{self._redis.kind} Redis at {self._redis.safe_url}",
+                            pid=self._redis.pid)
+            self._config = {
+                "state": state,
+                "redis_url": self._redis.url if state == "redis" else None,
+                "lab_pid": os.getpid(),
+                "seed": seed,
+                "accounts": self.accounts,
+                "_lab_fds": [self._lifeline_keep.fileno()],
+            }
+            for hook in getattr(app, "on_lab_start", ()):
+                hook(self)
+            self._start_pods(pods)
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------------ looking
+    @property
+    def pods(self):
+        """A snapshot of every pod: name, pid, status, requests served, restarts."""
+        with self._lock:
+            self._reconcile()
+            return [p.info() for p in self._pods.values()]
+
+    @property
+    def redis_url(self):
+        """Where the shared Redis listens (state='redis'), e.g. for redis-py or redis-cli."""
+        return self._redis.url if self.state == "redis" else None
+
+    def now(self):
+        """Seconds since the lab started: the clock of history, runs and plots."""
+        return time.perf_counter() - self._t0
+
+    def __repr__(self):
+        live = sum(p.alive for p in self._pods.values())
+        status = "closed" if self._closed else f"{live} pods"
+        return (f"<Lab: {status}, state={self.state!r}, balancer={self.balancer.name!r}, "
+                f"{len(self.history)} requests>")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ------------------------------------------------------------------ requests
+    def call(self, endpoint, pod=None, timeout=None, **params):
+        """Send one request and wait for its reply: a ``Response``.
+
+        ``pod="pod-2"`` sends it to that pod, bypassing the balancer.
+        """
+        timeout = defaults.CALL_TIMEOUT if timeout is None else timeout
+        with self._lock:
+            self._check_open()
+            self._reconcile()
+            if pod is not None:
+                target = self._named(pod)
+                if target.status == "starting":
+                    self._wait_for(lambda: target.status != "starting", defaults.POD_START_TIMEOUT)
+                if not target.alive:
+                    return self._fail(endpoint, params, f"{pod} is not running ({exit_cause(target.exitcode)})", pod)
+            else:
+                target = self.balancer.choose(self._routable(), endpoint, params)
+                if target is None:
+                    return self._fail(endpoint, params, f"no pod is ready to serve {endpoint}")
+            rid = self._send(target, endpoint, params)
+            if rid is None:
+                return self._call_result
+            self._call_rid, self._call_result = rid, None
+            deadline = time.monotonic() + timeout
+            _spin_until_readable(target)
+            while self._call_result is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not target.readable(remaining):
+                    target.in_flight.pop(rid, None)
+                    self._update_status(target)
+                    return self._fail(endpoint, params, f"{target.name} did not answer within {timeout:g} s", target.name)
+                self._read(target)
+                if not target.alive and self._call_result is None:
+                    break  # pragma: no cover - _on_exit always answers in-flight requests
+            result, self._call_rid, self._call_result = self._call_result, None, None
+            return result
+
+    def run(self, workload, chaos=(), depth=None):
+        """Send many requests, every pod kept busy; returns a ``Run``.
+
+        ``workload`` yields ``(endpoint, params)`` (sent as fast as pods take them, up to
+        ``depth`` in flight per pod) or ``(at, endpoint, params)`` (sent at lab-relative
+        second ``at`` after the run starts: an open-loop load, as real users don't wait).
+        """
+        depth = defaults.PIPELINE_DEPTH if depth is None else depth
+        with self._lock:
+            self._check_open()
+            first_request, first_event = len(self.history.requests), len(self.history.events)
+            started = self.now()
+            late = 0
+            faults = [f.bind(self, started) for f in chaos]
+            for sent, item in enumerate(workload):
+                endpoint, params, at = _unpack(item)
+                if at is not None:
+                    depth = defaults.OPEN_LOOP_MAX_IN_FLIGHT
+                    while self.now() < started + at:
+                        self._tick(faults, sent)
+                        self._pump(min(0.05, max(0.0, started + at - self.now())))
+                    if self.now() - (started + at) > 0.05:
+                        late += 1
+                self._tick(faults, sent)
+                while True:
+                    target = self.balancer.choose(self._routable(), endpoint, params)
+                    if target is None or len(target.in_flight) < depth:
+                        break
+                    self._pump(0.05)
+                if target is None:
+                    self._fail(endpoint, params, f"no pod is ready to serve {endpoint}")
+                else:
+                    self._send(target, endpoint, params)
+            self._settle(faults)
+            return Run(self, self.history.requests[first_request:], self.history.events[first_event:],
+                       started, self.now(), late=late)
+
+    def _tick(self, faults, sent):
+        for fault in faults:
+            fault.tick(self.now(), sent)
+
+    def _settle(self, faults):
+        """Wait for every in-flight request (a silent pod times out) and every fault to end."""
+        deadline = time.monotonic() + defaults.CALL_TIMEOUT
+        while any(p.in_flight for p in self._pods.values()) or any(not f.done for f in faults):
+            if time.monotonic() > deadline:
+                for pod in self._pods.values():
+                    for rid in list(pod.in_flight):
+                        endpoint, params, sent, _ = pod.in_flight.pop(rid)
+                        self._fail(endpoint, params, f"{pod.name} did not answer within {defaults.CALL_TIMEOUT:g} s",
+                                   pod.name, sent=sent)
+                    self._update_status(pod)
+                for fault in faults:
+                    fault.finish(self.now())
+                break
+            self._tick(faults, None)
+            self._pump(0.02)
+
+    # ------------------------------------------------------------------ pods
+    def kill(self, name):
+        """SIGKILL the pod, as a node failure would; returns once the lab has seen it die."""
+        with self._lock:
+            self._check_open()
+            pod = self._named(name)
+            if not pod.alive:
+                raise BadInput(f"{name} is already dead ({exit_cause(pod.exitcode)})")
+            pod.signal(signal.SIGKILL)
+            self._event(pod.name, "killed", "SIGKILL", pid=pod.pid)
+            pod.process.join(defaults.GRACE_PERIOD)  # the sentinel fires within ~2 ms
+            self._on_exit(pod)
+            return pod.info()
+
+    def scale(self, n):
+        """Run exactly ``n`` pods. Up: returns when all are ready. Down: drains the
+        newest pods (out of rotation, in-flight work finished, SIGTERM, then SIGKILL)."""
+        _check_count(n, "scale(n)")
+        with self._lock:
+            self._check_open()
+            for name in [name for name, p in self._pods.items() if not p.alive]:
+                del self._pods[name]  # like a ReplicaSet, scale replaces dead pods
+            self._restart_due.clear()
+            live = [p for p in self._pods.values() if p.status != "stopping"]
+            before = len(live)
+            if n > before:
+                self._start_pods(n - before)
+            elif n < before:
+                self._drain(live[n:])
+            self._event(None, "scaled", f"{before} → {n} pods")
+            return self.pods
+
+    def _start_pods(self, count):
+        new = [self._spawn(f"pod-{next(self._names)}") for _ in range(count)]
+        if not self._wait_for(lambda: all(p.status != "starting" for p in new), defaults.POD_START_TIMEOUT):
+            slow = [p.name for p in new if p.status == "starting"]
+            raise PodStartError(f"{', '.join(slow)} did not become ready in {defaults.POD_START_TIMEOUT:g} s")
+        dead = [p for p in new if not p.alive]
+        if dead:
+            raise PodStartError(f"{dead[0].name} died while starting ({exit_cause(dead[0].exitcode)})")
+
+    def _spawn(self, name, restarts=0):
+        pod = start_pod(self._ctx, name, self._app_blob, self._config, self._lifeline, restarts)
+        self._pods[name] = pod
+        for fd, is_sentinel in ((pod.channel.fd, False), (pod.process.sentinel, True)):
+            self._poller.register(fd, select.POLLIN)
+            self._watched[fd] = (pod, is_sentinel)
+        kind = "restarted" if restarts else "started"
+        detail = f"restart #{restarts}, replaces the crashed {name} with empty memory" if restarts else ""
+        self._event(name, kind, detail, pid=pod.pid)
+        return pod
+
+    def _drain(self, victims):
+        for pod in victims:
+            pod.status = "stopping"  # out of rotation at once
+            self._event(pod.name, "stopping", "scale down: finishing in-flight requests", pid=pod.pid)
+        self._wait_for(lambda: not any(p.in_flight for p in victims), defaults.GRACE_PERIOD)
+        for pod in victims:
+            if pod.alive:
+                pod.signal(signal.SIGTERM)
+        if not self._wait_for(lambda: not any(p.alive for p in victims), defaults.GRACE_PERIOD):
+            for pod in victims:
+                if pod.alive:
+                    pod.signal(signal.SIGKILL)
+                    pod.process.join(defaults.GRACE_PERIOD)
+                    self._on_exit(pod)
+        for pod in victims:
+            self._pods.pop(pod.name, None)
+
+    # ------------------------------------------------------------------ plumbing
+    def _named(self, name):
+        pod = self._pods.get(name)
+        if pod is None:
+            raise BadInput(f"no pod named {name!r}; the pods are {', '.join(self._pods) or 'none'}")
+        return pod
+
+    def _routable(self):
+        return [p for p in self._pods.values() if p.routable]
+
+    def _send(self, pod, endpoint, params, internal=False):
+        rid = next(self._rids)
+        try:
+            data = wire.encode_request(rid, endpoint, params)
+        except Exception as exc:
+            self._call_result = self._fail(endpoint, params, f"the request could not be sent: {exc}")
+            return None
+        pod.in_flight[rid] = (endpoint, params, self.now(), internal)
+        pod.status = "busy" if pod.status == "ready" else pod.status
+        try:
+            pod.send(data)
+        except OSError:  # the pod died before we wrote: its in-flight requests fail now
+            pod.process.join(1.0)
+            self._on_exit(pod)
+        return rid
+
+    def _pump(self, timeout):
+        """Wait up to ``timeout`` for replies or pod exits, and handle them."""
+        self._start_due_restarts()
+        if not self._watched:
+            time.sleep(timeout)
+            return
+        for fd, _ in self._poller.poll(timeout * 1000):
+            pod, is_sentinel = self._watched.get(fd, (None, None))
+            if pod is None or not pod.alive:
+                continue  # unwatched while handling an earlier fd of this batch
+            if is_sentinel:
+                self._on_exit(pod)
+            else:
+                self._read(pod)
+
+    def _read(self, pod):
+        """Handle every reply waiting on the pod's pipe."""
+        try:
+            for data in pod.channel.receive():
+                self._on_reply(pod, *wire.decode_reply(data))
+        except (EOFError, OSError):
+            pod.process.join(1.0)
+            self._on_exit(pod)
+
+    def _on_reply(self, pod, rid, ok, value, error, service):
+        if rid == wire.READY:
+            pod.pid, pod.status, pod.started = value, "ready", time.monotonic()
+            self._event(pod.name, "ready", pid=pod.pid)
+            return
+        entry = pod.in_flight.pop(rid, None)
+        if entry is None:
+            return  # a reply that came after its caller gave up (timeout)
+        endpoint, params, sent, internal = entry
+        self._update_status(pod)
+        if internal:
+            self._call_result = value
+            return
+        pod.served += 1
+        now = self.now()
+        self._record(Response(ok, value, error, pod.name, now - sent, endpoint, params, sent, now, service, rid))
+
+    def _record(self, response):
+        self.history.requests.append(response)
+        if response.id == self._call_rid:
+            self._call_result = response
+
+    def _fail(self, endpoint, params, error, pod=None, sent=None):
+        now = self.now()
+        sent = now if sent is None else sent
+        response = Response(False, None, error, pod, now - sent, endpoint, params, sent, now, 0.0, -1)
+        self.history.requests.append(response)
+        return response
+
+    def _update_status(self, pod):
+        if pod.status in ("ready", "busy"):
+            pod.status = "busy" if pod.in_flight else "ready"
+
+    def _on_exit(self, pod):
+        """A pod's process ended: record why, fail its in-flight requests, maybe restart it."""
+        if not pod.alive:
+            return
+        try:  # replies it sent before dying still count
+            while pod.readable():
+                for data in pod.channel.receive():
+                    self._on_reply(pod, *wire.decode_reply(data))
+        except (EOFError, OSError):
+            pass
+        pod.process.join(1.0)
+        pod.exitcode = pod.process.exitcode
+        was = pod.status
+        pod.status = "dead"
+        for fd in (pod.channel.fd, pod.process.sentinel):
+            self._poller.unregister(fd)
+            del self._watched[fd]
+        pod.conn.close()
+        cause = exit_cause(pod.exitcode)
+        kind = "stopped" if was == "stopping" or self._closed else "exited"
+        self._event(pod.name, kind, cause, pid=pod.pid)
+        for rid, (endpoint, params, sent, internal) in list(pod.in_flight.items()):
+            del pod.in_flight[rid]
+            if internal:
+                continue
+            self._fail(endpoint, params, f"{pod.name} crashed ({cause}) while handling {endpoint}",
+                       pod.name, sent=sent)
+        if self.restart and kind == "exited":
+            healthy = time.monotonic() - pod.started > defaults.RESTART_BACKOFF_RESET
+            backoff = defaults.RESTART_BACKOFF if healthy else min(
+                self._backoff.get(pod.name, defaults.RESTART_BACKOFF / 2) * 2, defaults.RESTART_BACKOFF_CAP)
+            self._backoff[pod.name] = backoff
+            self._restart_due[pod.name] = (self.now() + backoff, pod.restarts + 1)
+            self._event(pod.name, "backoff", f"restarting in {backoff:g} s")
+
+    def _reconcile(self):
+        """Catch up: replies that arrived, pods that died on their own, due restarts."""
+        if not self._closed:
+            self._pump(0)
+
+    def _start_due_restarts(self):
+        if self._closed or not self._restart_due:
+            return
+        now = self.now()
+        for name, (due, restarts) in list(self._restart_due.items()):
+            if now >= due:
+                del self._restart_due[name]
+                self._spawn(name, restarts)
+
+    def _wait_for(self, predicate, timeout):
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self._pump(min(remaining, 0.05))
+        return True
+
+    def _event(self, pod, kind, detail="", pid=None, end=None):
+        self.history.events.append(PodEvent(self.now(), pod, kind, detail, pid, end))
+
+    def _check_open(self):
+        if self._closed:
+            raise LabError("this lab is closed; start a new one with fl.Lab(...)")
+
+    # ------------------------------------------------------------------ the end
+    def close(self):
+        """Stop every pod and the Redis helper. Safe to call twice."""
+        if self._closed:
+            return
+        with self._lock:
+            self._closed = True
+            self._restart_due.clear()
+            pods = [p for p in self._pods.values() if p.alive]
+            for pod in pods:
+                pod.signal(signal.SIGCONT)  # a paused pod must be able to die
+                pod.signal(signal.SIGKILL)
+            for pod in pods:
+                pod.process.join(defaults.GRACE_PERIOD)
+                self._on_exit(pod)
+            for conn in (self._lifeline, self._lifeline_keep):
+                conn.close()
+            self._redis.stop()
+            _LABS.discard(self)
+
+
+def _spin_until_readable(pod, budget=defaults.CALL_SPIN):
+    """Poll without sleeping for a few tens of µs before blocking: a fast pod answers in
+    that window, and the lab skips the ~15 µs it takes the OS to wake a sleeping process.
+    Only ``call`` spins (it is waiting anyway); ``run`` never does."""
+    end = time.perf_counter() + budget
+    while time.perf_counter() < end:
+        if pod.readable():
+            return
+
+
+def _unpack(item):
+    if len(item) == 3:
+        at, endpoint, params = item
+        return endpoint, params, at
+    endpoint, params = item
+    return endpoint, params, None
+
+
+def _check_count(n, what):
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_PODS:
+        raise BadInput(f"{what} must be a whole number of pods from 0 to {MAX_PODS}, not {n!r}")
+
+
+def _check_accounts(accounts):
+    if accounts is None:
+        return None
+    if not isinstance(accounts, dict) or not accounts:
+        raise BadInput("accounts must be a dict like {'Ravi': 20000, 'Landlord': 0}")
+    for user, amount in accounts.items():
+        if not isinstance(user, str) or not user or len(user) > 64:
+            raise BadInput(f"account names must be non-empty strings, not {user!r}")
+        if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+            raise BadInput(f"{user}'s opening balance must be whole rupees ≥ 0, not {amount!r}")
+    return dict(accounts)
+
+
+_LABS = weakref.WeakSet()
+
+
+@atexit.register
+def _close_all():
+    for lab in list(_LABS):
+        lab.close()

@@ -1,0 +1,282 @@
+"""A pod: one OS process running the app, like a container in a Kubernetes pod.
+
+Vocabulary used across the lab:
+
+* **pod**: a process with a name (``pod-1``), a pid, a pipe to the lab, and its own
+  memory. Names are never reused in a lab's life, except by a **replacement**: with
+  ``restart=True`` a crashed pod is restarted under the same name, as a new process with
+  empty memory (Kubernetes restarts a crashed container the same way, ``RESTARTS`` +1).
+* **status**: ``starting`` → ``ready`` (idle) ⇄ ``busy`` (requests in flight) →
+  ``stopping`` (scale-down: out of rotation, finishing its work) → ``dead``.
+* **kill**: SIGKILL. The process gets no chance to clean up, exactly like a node failure
+  or the OOM killer. Everything in its memory is gone.
+* **drain**: the graceful stop of a scale-down: stop routing to the pod, let in-flight
+  work finish, SIGTERM, and only after a grace period SIGKILL.
+
+This module has both halves: ``Pod`` is the lab's handle (in the notebook's process);
+``pod_main`` is what runs inside the pod's process.
+"""
+
+import contextlib
+import os
+import random
+import select
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+
+import multiprocess
+from multiprocess import spawn
+from multiprocess.connection import Connection
+
+from . import defaults, wire
+
+STATUSES = ("starting", "ready", "busy", "stopping", "dead")
+
+
+@dataclass(frozen=True)
+class PodInfo:
+    """A snapshot of one pod, as ``lab.pods`` lists it."""
+
+    name: str
+    pid: int | None
+    status: str
+    served: int = 0
+    restarts: int = 0
+
+
+def exit_cause(exitcode) -> str:
+    """Turn a process's exit status into words: 'SIGKILL', 'exit code 1'."""
+    if exitcode is None:
+        return "still running"
+    if exitcode < 0:
+        try:
+            return signal.Signals(-exitcode).name
+        except ValueError:
+            return f"signal {-exitcode}"
+    return "exited normally" if exitcode == 0 else f"exit code {exitcode}"
+
+
+def context(method: str | None = None):
+    """The multiprocess context pods are started with (forkserver by default on POSIX)."""
+    method = method or defaults.START_METHOD
+    if method not in multiprocess.get_all_start_methods():
+        raise ValueError(
+            f"start method {method!r} is not available here; "
+            f"use one of {multiprocess.get_all_start_methods()}"
+        )
+    ctx = multiprocess.get_context(method)
+    if method == "forkserver":
+        # Preload the pod's code in the fork server, so each pod starts in milliseconds
+        # (and never re-runs a script's __main__, the default preload).
+        ctx.set_forkserver_preload(["finpay_lab.pods", "finpay_lab.finpay"])
+    return ctx
+
+
+@dataclass
+class Pod:
+    """The lab's handle on one pod process."""
+
+    name: str
+    process: object
+    conn: Connection
+    restarts: int = 0
+    status: str = "starting"
+    pid: int | None = None
+    served: int = 0
+    started: float = field(default_factory=time.monotonic)
+    in_flight: dict = field(default_factory=dict)  # rid -> pending request
+    exitcode: int | None = None
+    index: int = 0  # the number in the name, for ordering: pod-10 comes after pod-9
+
+    def __post_init__(self):
+        num = self.name.rsplit("-", 1)[-1]
+        self.index = int(num) if num.isdigit() else 0
+        self.channel = wire.Channel(self.conn)
+        # A poll object on just this pod's pipe: "is a reply waiting?" in one syscall.
+        self._poller = select.poll()
+        self._poller.register(self.channel.fd, select.POLLIN)
+
+    def readable(self, timeout=0.0) -> bool:
+        """True if a reply (or EOF, if the pod died) is waiting, within ``timeout`` seconds."""
+        return bool(self._poller.poll(None if timeout is None else timeout * 1000))
+
+    @property
+    def routable(self):
+        return self.status in ("ready", "busy")
+
+    @property
+    def alive(self):
+        return self.status != "dead"
+
+    def info(self) -> PodInfo:
+        return PodInfo(self.name, self.pid, self.status, self.served, self.restarts)
+
+    def send(self, data: bytes):
+        self.channel.send(data)
+
+    def signal(self, sig):
+        """Send ``sig``; a pod that is already gone (ESRCH) is not an error."""
+        try:
+            os.kill(self.pid, sig)
+        except ProcessLookupError:
+            pass
+
+
+@contextlib.contextmanager
+def _without_main_import():
+    """Start a process without re-running the notebook's or script's ``__main__`` in it.
+
+    multiprocess normally re-imports ``__main__`` in every child started with forkserver or
+    spawn, to find the target function. Our target lives in this module and the app
+    travels by value (dill), so the child does not need ``__main__``; re-running a script
+    there would start a second lab inside each pod.
+    """
+    original = spawn.get_preparation_data
+
+    def preparation_data(name):
+        data = original(name)
+        data.pop("init_main_from_path", None)
+        data.pop("init_main_from_name", None)
+        return data
+
+    spawn.get_preparation_data = preparation_data
+    try:
+        yield
+    finally:
+        spawn.get_preparation_data = original
+
+
+def start_pod(ctx, name, app_blob, config, lifeline, restarts=0) -> Pod:
+    """Start a pod process; it says 'ready' on its pipe once it can serve."""
+    parent_end, child_end = ctx.Pipe(duplex=True)
+    # With plain fork a child inherits every fd of the lab, including the lab's end of
+    # the lifeline and of other pods' pipes; it must close them or no EOF ever arrives.
+    close_fds = []
+    if ctx.get_start_method() == "fork":
+        close_fds = list(config.get("_lab_fds", ())) + [parent_end.fileno()]
+    process = ctx.Process(
+        target=pod_main,
+        args=(child_end, lifeline, app_blob, dict(config, name=name, restarts=restarts), close_fds),
+        name=f"finpay_lab {name}",
+        daemon=True,
+    )
+    with _without_main_import():
+        process.start()
+    child_end.close()  # the lab keeps only its end, or EOF never comes when the pod dies
+    return Pod(name=name, process=process, conn=parent_end, restarts=restarts, pid=process.pid)
+
+
+# ---------------------------------------------------------------- inside the pod
+
+
+@dataclass
+class PodContext:
+    """What a handler can learn about the pod it runs on: ``fl.this_pod()``."""
+
+    name: str
+    pid: int
+    restarts: int
+    config: dict
+    random: random.Random
+    state: object = None
+
+
+_this_pod: PodContext | None = None
+
+
+def this_pod() -> PodContext:
+    """The pod the current handler runs on (its name, pid, seeded random, lab config)."""
+    if _this_pod is None:
+        raise RuntimeError("this_pod() only works inside a pod, in a handler")
+    return _this_pod
+
+
+def _watch_lab(lifeline: Connection, lab_pid: int):
+    # The lab never writes to the lifeline: it becomes readable only at EOF, when every
+    # copy of its write end is closed, i.e. the lab's process is gone. Then so are we.
+    while True:
+        if lifeline.poll(defaults.PARENT_WATCH_INTERVAL):
+            os._exit(0)
+        try:
+            os.kill(lab_pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+
+
+def _peek(state, params):
+    """What this pod holds: {key: value} for keys starting with ``prefix`` (memory only)."""
+    if state.kind != "memory":
+        return {}
+    prefix = params.get("prefix", "")
+    return {key: state.get(key) for key in state.keys(prefix)}
+
+
+_COALESCE = 0.001  # seconds a reply may wait to share a write with the next ones
+
+# Requests the lab sends for itself (the audit, the dashboard); not app endpoints.
+_CONTROL = {"__peek__": _peek}
+
+
+def pod_main(conn, lifeline, app_blob, config, close_fds=()):
+    global _this_pod
+    for fd in close_fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C/interrupt is for the lab
+    flags = {"stopping": False, "handling": False}  # plain dict: read on every request
+
+    def on_sigterm(signum, frame):  # graceful stop: finish the current request, then exit
+        flags["stopping"] = True
+        if not flags["handling"]:
+            raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    threading.Thread(target=_watch_lab, args=(lifeline, config["lab_pid"]), daemon=True).start()
+
+    from .state import make_state
+
+    app = wire.load_app(app_blob)
+    name = config["name"]
+    seed = f"{config.get('seed', 0)}:{name}:{config.get('restarts', 0)}"
+    _this_pod = PodContext(name, os.getpid(), config.get("restarts", 0), config, random.Random(seed))
+    state = _this_pod.state = make_state(config["state"], config.get("redis_url"))
+    for hook in getattr(app, "on_start", ()):  # e.g. open accounts, start a worker thread
+        hook(state)
+    channel = wire.Channel(conn)
+    channel.send(wire.encode_reply(wire.READY, True, os.getpid(), None, 0.0))
+
+    perf = time.perf_counter
+    try:
+        while not flags["stopping"]:
+            try:
+                batch = channel.receive()  # every request waiting, in order
+            except (EOFError, OSError):
+                break  # the lab closed our pipe: it is gone or done with us
+            replies, flush_at = [], perf() + _COALESCE
+            for data in batch:
+                flags["handling"] = True
+                rid, endpoint, params = wire.decode_request(data)
+                t0 = perf()
+                if endpoint in _CONTROL:
+                    ok, value, error = True, _CONTROL[endpoint](state, params), None
+                else:
+                    ok, value, error = app.handle(state, endpoint, params)
+                t1 = perf()
+                replies.append(wire.encode_reply(rid, ok, value, error, t1 - t0))
+                flags["handling"] = False
+                # Fast replies leave together in one write; a slow handler's reply
+                # leaves at once, so coalescing never delays an answer by more than 1 ms.
+                if t1 >= flush_at:
+                    channel.send_many(replies)
+                    replies, flush_at = [], perf() + _COALESCE
+            if replies:
+                channel.send_many(replies)
+    except (BrokenPipeError, OSError):
+        pass
+    sys.stdout.flush()
+    os._exit(0)

@@ -1,0 +1,284 @@
+"""The Redis server the pods share when ``state="redis"``.
+
+``redis="fake"`` (default, nothing to install): a fakeredis ``TcpFakeServer``, a real
+Redis protocol on a real socket, run in a **helper process** of its own (inside the
+notebook's kernel it would compete with the lab for the GIL). It listens on 127.0.0.1
+only: fakeredis accepts ``requirepass`` but does not enforce it, so loopback is its
+protection.
+
+``redis="real"``: ``redis-server`` from your PATH, on 127.0.0.1, a free port, a random
+password and no persistence, also kept by the helper process.
+
+``redis="redis://host:port/db"``: a server you run; the lab only connects to it.
+
+The helper watches the lab through its stdin: when the lab's process ends (closed,
+crashed, or SIGKILLed), stdin reaches EOF and the helper stops its server and exits, so
+nothing outlives the lab. The lab talks to the helper with one-line commands on that
+stdin (``down``, ``up``, ``slow 0.005``: the chaos faults for Redis).
+"""
+
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+from . import defaults
+from .errors import BadInput, RedisUnavailable
+
+
+class RedisServer:
+    """The lab's handle on its Redis: where it is, and how to stop (or break) it."""
+
+    def __init__(self, spec: str = "fake"):
+        if not isinstance(spec, str) or not (
+            spec in ("fake", "real") or spec.startswith(("redis://", "rediss://", "unix://"))
+        ):
+            raise BadInput(
+                f"redis={spec!r}: use 'fake' (embedded, default), 'real' (redis-server on "
+                "PATH) or a URL like 'redis://localhost:6379/0'"
+            )
+        self.spec = spec
+        self.kind = spec if spec in ("fake", "real") else "external"
+        self.process = None
+        self.url = spec if self.kind == "external" else None
+
+    def start(self):
+        if self.kind == "real" and shutil.which("redis-server") is None:
+            raise RedisUnavailable(
+                "redis='real' needs the redis-server binary on PATH and there is none: "
+                "install it (apt-get install redis-server / brew install redis) or use "
+                "redis='fake'"
+            )
+        if self.kind != "external":
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", f"from finpay_lab.redis_server import main; main({self.kind!r})"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+                bufsize=1,
+            )
+            line = _read_line(self.process, defaults.REDIS_START_TIMEOUT)
+            if not line.startswith("URL "):
+                self.stop()
+                raise RedisUnavailable(f"the {self.kind} Redis server did not start: {line}")
+            self.url = line[4:].strip()
+        self._wait_until_up()
+        return self
+
+    def _wait_until_up(self):
+        from .state import redis_client
+
+        client = redis_client(self.url)
+        deadline = time.monotonic() + defaults.REDIS_START_TIMEOUT
+        try:
+            while True:
+                try:
+                    client.ping()
+                    return
+                except Exception as exc:
+                    if time.monotonic() > deadline:
+                        raise RedisUnavailable(f"Redis at {self.safe_url} does not answer: {exc}") from exc
+                    time.sleep(0.02)
+        finally:
+            client.close()
+
+    @property
+    def safe_url(self):
+        """The URL without its password, for messages and the dashboard."""
+        if self.url and "@" in self.url:
+            scheme, rest = self.url.split("://", 1)
+            return f"{scheme}://***@{rest.split('@', 1)[1]}"
+        return self.url
+
+    @property
+    def pid(self):
+        return self.process.pid if self.process else None
+
+    def command(self, line: str):
+        """Send a chaos command (down, up, slow SECONDS) to the helper and wait for 'ok'."""
+        if self.process is None:
+            raise BadInput(f"Redis faults need a Redis the lab runs (redis='fake' or 'real'), not {self.kind}")
+        self.process.stdin.write(line + "\n")
+        self.process.stdin.flush()
+        reply = _read_line(self.process, 10.0)
+        if reply.strip() != "ok":
+            raise RedisUnavailable(f"Redis helper refused {line!r}: {reply.strip()}")
+
+    def stop(self):
+        if self.process is None:
+            return
+        proc, self.process = self.process, None
+        try:
+            proc.stdin.close()  # EOF: the helper stops its server and exits
+        except OSError:
+            pass
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+
+
+def _read_line(proc, timeout):
+    result = []
+    reader = threading.Thread(target=lambda: result.append(proc.stdout.readline()), daemon=True)
+    reader.start()
+    reader.join(timeout)
+    if not result:
+        return f"no answer within {timeout} s"
+    return result[0] or f"exited with code {proc.poll()}"
+
+
+# ---------------------------------------------------------------- the helper process
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _FakeKeeper:
+    """Runs fakeredis's TCP server; can take it down and bring it back with the same data."""
+
+    def __init__(self):
+        from fakeredis import TcpFakeServer
+        from fakeredis._clients._tcp_server import TCPFakeRequestHandler
+
+        keeper = self
+        self.delay = 0.0
+
+        class Handler(TCPFakeRequestHandler):
+            def setup(self):
+                # Without TCP_NODELAY, Nagle + delayed ACK stall every pipeline and
+                # MULTI/EXEC by ~44 ms; with it a pipeline takes ~0.5 ms.
+                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                super().setup()
+                keeper_sock = self.current_client.get_socket()
+                original = keeper_sock.sendall
+
+                def slowed(data):  # "slow Redis" chaos: every command pays the delay
+                    if keeper.delay:
+                        time.sleep(keeper.delay)
+                    return original(data)
+
+                keeper_sock.sendall = slowed
+
+        class Server(TcpFakeServer):
+            def __init__(self, address, data):
+                super().__init__(address, bind_and_activate=True)
+                self.RequestHandlerClass = Handler
+                self.daemon_threads = True  # the base class sets False
+                if data is not None:
+                    self.fake_server = data  # keep the keys across down/up
+
+        self._server_cls = Server
+        self.port = _free_port()
+        self.server = None
+        self.data = None
+        self.up()
+
+    def up(self):
+        if self.server is None:
+            self.server = self._server_cls(("127.0.0.1", self.port), self.data)
+            self.data = self.server.fake_server
+            threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def down(self):
+        if self.server is not None:
+            server, self.server = self.server, None
+            server.shutdown()
+            server.server_close()
+            for client in list(server.clients.values()):  # drop open connections too
+                try:
+                    client.disconnect()
+                except Exception:
+                    pass
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self):
+        self.down()
+
+
+class _RealKeeper:
+    """Runs redis-server. Without persistence a restart would lose every key, so 'down'
+    freezes it (SIGSTOP: clients time out) and 'up' thaws it (SIGCONT) with its data."""
+
+    def __init__(self):
+        self.port = _free_port()
+        self.password = secrets.token_hex(16)
+        self.delay = 0.0
+        self.proc = subprocess.Popen(
+            [
+                "redis-server", "--bind", "127.0.0.1", "--port", str(self.port),
+                "--requirepass", self.password, "--save", "", "--appendonly", "no",
+                "--protected-mode", "yes", "--loglevel", "warning",
+            ],
+            stdout=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+        )
+
+    @property
+    def url(self):
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
+
+    def down(self):
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def up(self):
+        self.proc.send_signal(signal.SIGCONT)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGCONT)
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def _die_with_parent():
+    """Linux: the kernel SIGKILLs this child if the helper dies first."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def main(kind: str):
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the lab, which stops us
+    keeper = _FakeKeeper() if kind == "fake" else _RealKeeper()
+    signal.signal(signal.SIGTERM, lambda *_: (keeper.stop(), os._exit(0)))
+    print("URL", keeper.url, flush=True)
+    try:
+        for line in sys.stdin:  # ends at EOF: the lab closed us, or the lab is gone
+            cmd, *arg = line.split()
+            try:
+                if cmd == "down":
+                    keeper.down()
+                elif cmd == "up":
+                    keeper.up()
+                elif cmd == "slow":
+                    keeper.delay = float(arg[0]) if arg else 0.0
+                else:
+                    raise ValueError(f"unknown command {cmd}")
+                print("ok", flush=True)
+            except Exception as exc:
+                print(f"error {exc}", flush=True)
+    finally:
+        keeper.stop()
+    os._exit(0)  # don't wait for fakeredis's connection threads
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

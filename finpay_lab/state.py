@@ -1,0 +1,262 @@
+"""Where a pod keeps what it remembers: the ``State`` a handler receives.
+
+Every handler gets a ``state`` as its first argument and never knows which kind it is:
+
+* ``MemoryState``: a dict inside the pod's own process. Fast, and **gone when the pod
+  dies**; every pod has its own, so two pods can disagree about Ravi's balance.
+* ``RedisState``: one Redis server shared by every pod. A pod can die and its
+  replacement, or any other pod, picks up exactly where it left off.
+
+This one interface is the seam of the whole course: the same handler code, flipped from
+``state="memory"`` to ``state="redis"``, turns a stateful service into a stateless one.
+
+Values are anything JSON can hold (numbers, strings, lists, dicts), the same on both
+kinds, so what you store in memory is exactly what you would store in Redis.
+"""
+
+import json
+import threading
+import time
+
+import redis as redis_py
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from . import defaults
+from .errors import Rejected
+
+_MISSING = object()
+
+
+class State:
+    """What a handler sees. Subclasses implement each method; the semantics are Redis's."""
+
+    kind = "?"
+
+    def get(self, key, default=None):
+        """The value at ``key``, or ``default`` if there is none (or it expired)."""
+        raise NotImplementedError
+
+    def set(self, key, value, ttl=None):
+        """Store ``value`` at ``key``; with ``ttl`` (seconds) it expires after that long."""
+        raise NotImplementedError
+
+    def incr(self, key, amount=1, initial=0) -> int:
+        """Add ``amount`` to the integer at ``key`` (``initial`` if absent) and return it.
+
+        Atomic on both kinds: two pods incrementing at once never lose an update.
+        """
+        raise NotImplementedError
+
+    def delete(self, key) -> bool:
+        """Remove ``key``; True if it existed."""
+        raise NotImplementedError
+
+    def keys(self, prefix="") -> list:
+        """The keys that start with ``prefix``, sorted."""
+        raise NotImplementedError
+
+    # A FIFO queue: what the notification lesson keeps its SMS in.
+    def push(self, queue, item) -> int:
+        """Append ``item`` to ``queue``; returns the queue's new length."""
+        raise NotImplementedError
+
+    def pop(self, queue, default=None):
+        """Remove and return the oldest item of ``queue``, or ``default`` if it is empty."""
+        raise NotImplementedError
+
+    def length(self, queue) -> int:
+        raise NotImplementedError
+
+    # A request that fails half-way must change nothing. The app brackets every request
+    # with these; MemoryState undoes partial writes, RedisState applies each command as it
+    # is made (so handlers validate before they write, as real services do).
+    def begin(self):
+        pass
+
+    def commit(self):
+        pass
+
+    def rollback(self):
+        pass
+
+    def close(self):
+        pass
+
+
+def _check_value(value):
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError) as exc:
+        raise Rejected(f"cannot store {type(value).__name__}: state holds JSON values") from exc
+
+
+class MemoryState(State):
+    """A dict in this process: each pod has its own, and it dies with the pod."""
+
+    kind = "memory"
+
+    def __init__(self):
+        self._data = {}  # key -> (value, expires_at or None)
+        self._journal = None  # key -> previous entry, while a request is running
+        # The pod's background workers (e.g. the SMS sender) share this state with the
+        # request handler, so compound operations take this lock.
+        self._lock = threading.RLock()
+
+    def _entry(self, key):
+        entry = self._data.get(key, _MISSING)
+        if entry is not _MISSING and entry[1] is not None and entry[1] <= time.monotonic():
+            self._write(key, _MISSING)  # expired: gone, like a Redis key with a TTL
+            return _MISSING
+        return entry
+
+    def _write(self, key, entry):
+        if self._journal is not None and key not in self._journal:
+            self._journal[key] = self._data.get(key, _MISSING)
+        if entry is _MISSING:
+            self._data.pop(key, None)
+        else:
+            self._data[key] = entry
+
+    def get(self, key, default=None):
+        with self._lock:
+            entry = self._entry(key)
+            return default if entry is _MISSING else entry[0]
+
+    def set(self, key, value, ttl=None):
+        _check_value(value)
+        with self._lock:
+            expires = None if ttl is None else time.monotonic() + ttl
+            self._write(key, (value, expires))
+
+    def incr(self, key, amount=1, initial=0):
+        with self._lock:
+            entry = self._entry(key)
+            current = initial if entry is _MISSING else entry[0]
+            if not isinstance(current, int) or isinstance(current, bool):
+                raise Rejected(f"{key} does not hold an integer")
+            value = current + amount
+            self._write(key, (value, None if entry is _MISSING else entry[1]))
+            return value
+
+    def delete(self, key):
+        with self._lock:
+            existed = self._entry(key) is not _MISSING
+            self._write(key, _MISSING)
+            return existed
+
+    def keys(self, prefix=""):
+        with self._lock:
+            return sorted(k for k in list(self._data) if k.startswith(prefix) and self._entry(k) is not _MISSING)
+
+    def push(self, queue, item):
+        _check_value(item)
+        with self._lock:
+            items = list(self.get(queue, []))  # a copy, so a rollback restores the old list
+            items.append(item)
+            self._write(queue, (items, None))
+            return len(items)
+
+    def pop(self, queue, default=None):
+        with self._lock:
+            items = list(self.get(queue, []))
+            if not items:
+                return default
+            item = items.pop(0)
+            self._write(queue, (items, None))
+            return item
+
+    def length(self, queue):
+        return len(self.get(queue, []))
+
+    def begin(self):
+        self._lock.acquire()
+        self._journal = {}
+
+    def commit(self):
+        self._journal = None
+        self._lock.release()
+
+    def rollback(self):
+        journal, self._journal = self._journal or {}, None
+        for key, entry in journal.items():
+            self._write(key, entry)
+        self._lock.release()
+
+
+def redis_client(url: str) -> redis_py.Redis:
+    """A client that fails fast when Redis is down (no silent retries for seconds)."""
+    return redis_py.Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_connect_timeout=defaults.REDIS_CONNECT_TIMEOUT,
+        socket_timeout=defaults.REDIS_SOCKET_TIMEOUT,
+        retry=Retry(NoBackoff(), 0),
+        retry_on_timeout=False,
+    )
+
+
+def _load(raw):
+    return None if raw is None else json.loads(raw)
+
+
+class RedisState(State):
+    """One Redis shared by every pod: what one pod writes, every pod reads."""
+
+    kind = "redis"
+
+    def __init__(self, url: str):
+        self.url = url
+        self.redis = redis_client(url)
+
+    def get(self, key, default=None):
+        raw = self.redis.get(key)
+        return default if raw is None else json.loads(raw)
+
+    def set(self, key, value, ttl=None):
+        _check_value(value)
+        self.redis.set(key, json.dumps(value), ex=None if ttl is None else max(1, round(ttl)))
+
+    def incr(self, key, amount=1, initial=0):
+        # SET NX then INCRBY, sent together: both are atomic in Redis, so concurrent pods
+        # never lose an increment and the first one seeds the initial value.
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(key, int(initial), nx=True)
+        pipe.incrby(key, amount)
+        try:
+            return pipe.execute()[1]
+        except redis_py.ResponseError as exc:
+            raise Rejected(f"{key} does not hold an integer") from exc
+
+    def delete(self, key):
+        return bool(self.redis.delete(key))
+
+    def keys(self, prefix=""):
+        return sorted(self.redis.scan_iter(match=_glob_escape(prefix) + "*", count=1000))
+
+    def push(self, queue, item):
+        _check_value(item)
+        return self.redis.rpush(queue, json.dumps(item))
+
+    def pop(self, queue, default=None):
+        raw = self.redis.lpop(queue)
+        return default if raw is None else json.loads(raw)
+
+    def length(self, queue):
+        return self.redis.llen(queue)
+
+    def close(self):
+        self.redis.close()
+
+
+def _glob_escape(text):
+    return "".join("\\" + c if c in "*?[]\\" else c for c in text)
+
+
+def make_state(kind: str, redis_url: str | None = None) -> State:
+    """Build the state a pod uses: called inside the pod, after it starts."""
+    if kind == "memory":
+        return MemoryState()
+    if kind == "redis":
+        return RedisState(redis_url)
+    raise ValueError(f"unknown state kind {kind!r}")

@@ -39,3 +39,17 @@ __all__ = [
     "this_pod",
 ]
 __version__ = "0.1.0"
+
+# The heavier parts load on first use, so a pod (which imports this package) never pays
+# for matplotlib or ipywidgets: fl.load, fl.chaos, fl.plots, fl.dashboard(lab).
+_LAZY_MODULES = {"load", "chaos", "plots", "audit"}
+
+
+def __getattr__(name):
+    import importlib
+
+    if name in _LAZY_MODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    if name == "dashboard":
+        return importlib.import_module(f"{__name__}.dashboard").dashboard
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

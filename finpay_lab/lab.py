@@ -34,6 +34,8 @@ from .pods import context, exit_cause, start_pod
 from .redis_server import RedisServer
 
 STATE_KINDS = ("memory", "redis")
+SESSION_PREFIX = "session:"  # keys the FinPay app keeps sessions under
+SMS_QUEUE_PREFIX = "sms:queue"  # the in-memory SMS queue (a list) of the notification service
 MAX_PODS = 64  # a 2-core laptop runs 64 idle pods (~3 MB each); more teaches nothing new
 
 
@@ -293,7 +295,72 @@ class Lab:
         for pod in victims:
             self._pods.pop(pod.name, None)
 
+    def peek(self, name, prefix=""):
+        """What pod ``name`` holds in its own memory: {key: value} for keys starting with
+        ``prefix`` (``{}`` with state='redis': the pod itself holds nothing)."""
+        with self._lock:
+            self._check_open()
+            pod = self._named(name)
+            if not pod.routable:
+                return {}
+            return self._control(pod, "__peek__", {"prefix": prefix})
+
+    def pod_stats(self, name):
+        """What pod ``name`` keeps in its own memory, counted: sessions and queued SMS
+        (both 0 with state='redis', where pods keep nothing)."""
+        held = self.peek(name)
+        sms = sum(len(v) for k, v in held.items() if k.startswith(SMS_QUEUE_PREFIX) and isinstance(v, list))
+        return {"sessions": sum(k.startswith(SESSION_PREFIX) for k in held), "queued_sms": sms,
+                "keys": len(held)}
+
+    def switch_state(self, state):
+        """Rebuild every pod with the other kind of state ('memory' or 'redis').
+
+        Like redeploying a service with a new configuration: every pod is replaced by a
+        fresh process, so whatever the old pods held in memory is gone.
+        """
+        if state not in STATE_KINDS:
+            raise BadInput(f"state={state!r}: use 'memory' (each pod's own) or 'redis' (shared)")
+        with self._lock:
+            self._check_open()
+            if state == self.state:
+                return self.pods
+            n = sum(p.alive and p.status != "stopping" for p in self._pods.values())
+            self._drain([p for p in self._pods.values() if p.alive])
+            self._pods.clear()
+            self._restart_due.clear()
+            if state == "redis" and not self._redis.running:
+                self._redis.start()
+                self._event(None, "redis", f"{self._redis.kind} Redis at {self._redis.safe_url}", pid=self._redis.pid)
+            self.state = state
+            self._config = dict(self._config, state=state,
+                                redis_url=self._redis.url if state == "redis" else None)
+            for hook in getattr(self.app, "on_lab_start", ()):
+                hook(self)
+            self._event(None, "switched", f"state is now {state!r}: every pod restarted")
+            self._start_pods(n)
+            return self.pods
+
+    @property
+    def closed(self):
+        return self._closed
+
     # ------------------------------------------------------------------ plumbing
+    def _control(self, pod, endpoint, params, timeout=defaults.CALL_TIMEOUT):
+        """A request the lab makes for itself: not routed, not recorded, not 'served'."""
+        rid = self._send(pod, endpoint, params, internal=True)
+        self._call_rid, self._call_result = rid, None
+        deadline = time.monotonic() + timeout
+        try:
+            while rid in pod.in_flight and time.monotonic() < deadline:
+                if pod.readable(deadline - time.monotonic()):
+                    self._read(pod)
+            return self._call_result if rid not in pod.in_flight else {}
+        finally:
+            pod.in_flight.pop(rid, None)
+            self._update_status(pod)
+            self._call_rid = self._call_result = None
+
     def _named(self, name):
         pod = self._pods.get(name)
         if pod is None:

@@ -96,6 +96,10 @@ class RedisServer:
         return self.url
 
     @property
+    def running(self):
+        return self.kind == "external" or self.process is not None
+
+    @property
     def pid(self):
         return self.process.pid if self.process else None
 

@@ -50,6 +50,7 @@ def __getattr__(name):
 
     if name in _LAZY_MODULES:
         return importlib.import_module(f"{__name__}.{name}")
-    if name == "dashboard":
-        return importlib.import_module(f"{__name__}.dashboard").dashboard
+    if name == "dashboard":  # the function lives in live.py: a module of the same name
+        # would replace it on the package as soon as it was imported
+        return importlib.import_module(f"{__name__}.live").dashboard
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

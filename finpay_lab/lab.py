@@ -218,7 +218,7 @@ class Lab:
                     for rid in list(pod.in_flight):
                         endpoint, params, sent, _ = pod.in_flight.pop(rid)
                         self._fail(endpoint, params, f"{pod.name} did not answer within {defaults.CALL_TIMEOUT:g} s",
-                                   pod.name, sent=sent)
+                                   pod.name, sent=sent, rid=rid)
                     self._update_status(pod)
                 for fault in faults:
                     fault.finish(self.now())
@@ -432,11 +432,11 @@ class Lab:
         if response.id == self._call_rid:
             self._call_result = response
 
-    def _fail(self, endpoint, params, error, pod=None, sent=None):
+    def _fail(self, endpoint, params, error, pod=None, sent=None, rid=-1):
         now = self.now()
         sent = now if sent is None else sent
-        response = Response(False, None, error, pod, now - sent, endpoint, params, sent, now, 0.0, -1)
-        self.history.requests.append(response)
+        response = Response(False, None, error, pod, now - sent, endpoint, params, sent, now, 0.0, rid)
+        self._record(response)
         return response
 
     def _update_status(self, pod):
@@ -469,7 +469,7 @@ class Lab:
             if internal:
                 continue
             self._fail(endpoint, params, f"{pod.name} crashed ({cause}) while handling {endpoint}",
-                       pod.name, sent=sent)
+                       pod.name, sent=sent, rid=rid)
         if self.restart and kind == "exited":
             healthy = time.monotonic() - pod.started > defaults.RESTART_BACKOFF_RESET
             backoff = defaults.RESTART_BACKOFF if healthy else min(

@@ -22,9 +22,13 @@ Message shapes (tuples, so pickling is fast):
     ready     (READY, pid, None, None, 0.0)     sent once by a pod when it can serve
 """
 
+import importlib
+import io
 import os
 import pickle
 import struct
+import sys
+import types
 
 import dill
 
@@ -32,9 +36,33 @@ READY = -1  # the rid of a pod's "I am ready" message
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
+class _AppPickler(dill.Pickler):
+    """dill, except that importable modules travel by name.
+
+    dill copies *by value* every module that is not installed under ``sys.prefix`` (an
+    editable install, a module beside the notebook): a handler using ``fl.this_pod()``
+    would try to ship all of finpay_lab, and fail. A pod can import such modules itself.
+    """
+
+    dispatch = dill.Pickler.dispatch.copy()
+
+
+def _save_module(pickler, module):
+    name = module.__name__
+    if name != "__main__" and sys.modules.get(name) is module:
+        pickler.save_reduce(importlib.import_module, (name,), obj=module)
+    else:
+        dill.Pickler.dispatch[types.ModuleType](pickler, module)
+
+
+_AppPickler.dispatch[types.ModuleType] = _save_module
+
+
 def ship_app(app) -> bytes:
     """Serialize an App once, by value, so handlers from ``__main__`` or a notebook work."""
-    return dill.dumps(app, recurse=True)
+    buffer = io.BytesIO()
+    _AppPickler(buffer, recurse=True).dump(app)
+    return buffer.getvalue()
 
 
 def load_app(blob: bytes):

@@ -1,0 +1,388 @@
+"""The live dashboard: ``fl.dashboard(lab)`` shows the cluster while you poke at it.
+
+    lab = fl.Lab(pods=3)
+    fl.dashboard(lab)
+
+What you see, top to bottom:
+
+* the **state kind** (each pod's own memory, or one shared Redis) and a button to switch
+  it, which redeploys, so it restarts every pod;
+* **controls**: add a pod, remove a pod, start/stop **background load** at a chosen rate;
+* a **tile per pod**: name, pid, status (colour-coded), requests served, restarts, and what
+  the pod holds in its own memory (sessions, queued SMS), with a **kill** button (SIGKILL);
+* a **chart** of successful and failed requests per second over the last 30 s, with pod
+  events (kills, restarts) marked where they happened;
+* a **status line**: the latest pod events, and any error from a click.
+
+How it stays live without freezing the notebook: a daemon thread (the *refresher*) reads
+the lab every ``refresh`` seconds and sets widget values, which ipywidgets sends to the
+browser from any thread. It never uses ``with output:`` (output capture is not
+thread-safe) nor pyplot (not thread-safe either): the chart is a ``matplotlib.figure.Figure``
+drawn by the Agg canvas into PNG bytes for an ``Image`` widget. A second daemon thread, the
+*load*, runs only while the load is on. Both take turns with your cells through the lab's
+lock, and both stop when the lab closes, when the widget is closed, or on ``stop()``.
+"""
+
+import html
+import io
+import random
+import threading
+import time
+
+import ipywidgets as widgets
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from .errors import BadInput, LabError
+
+COLOURS = {"ready": "#2e7d32", "busy": "#e69500", "starting": "#1e88e5",
+           "stopping": "#8a8a8a", "dead": "#d32f2f"}
+WINDOW = 30.0  # seconds of history the chart shows
+BIN = 0.5  # chart resolution; matches the refresh so every refresh can move the chart
+LOAD_BATCH = 0.25  # each lab.run covers this much time: short, so clicks never wait long
+MIX = {"login": 1, "whoami": 4, "update_balance": 3, "add_balance": 2}  # relative weights
+USERS = ("Ravi", "Asha", "Meera", "Kabir", "Zoya", "Arjun", "Priya", "Dev", "Nisha",
+         "Vikram", "Anaya", "Rohan")
+EVENT_KINDS = ("killed", "exited", "restarted", "started", "stopped", "switched", "scaled")
+STATE_WORDS = {"memory": "in each pod's own memory", "redis": "in one shared Redis"}
+
+
+def dashboard(lab, refresh=0.5):
+    """A live ipywidgets dashboard of ``lab``; display it as a cell's last expression."""
+    return Dashboard(lab, refresh=refresh)
+
+
+class Dashboard(widgets.VBox):
+    """The dashboard widget. ``refresh()`` redraws it once; ``stop()`` ends its threads."""
+
+    def __init__(self, lab, refresh=0.5):
+        from .lab import Lab  # here, not at the top: the lab module needn't load for docs
+
+        if not isinstance(lab, Lab):
+            raise BadInput(f"dashboard needs an fl.Lab, not {type(lab).__name__}")
+        if isinstance(refresh, bool) or not isinstance(refresh, int | float) or not 0.05 <= refresh <= 10:
+            raise BadInput(f"refresh must be seconds between 0.05 and 10, not {refresh!r}")
+        self.lab = lab
+        self.refresh_every = float(refresh)
+        self.tiles = {}  # pod name -> _Tile, in the lab's order
+        self.load_thread = None
+        self._stop = threading.Event()
+        self._load_on = threading.Event()
+        self._load_guard = threading.Lock()  # start/stop of the load thread never race
+        self._drawing = threading.Lock()  # a click's refresh and the thread's never interleave
+        self._message = ""  # the latest click error or notice: shown until the next click
+        self._chart_key = None
+        self._rng = random.Random(lab.seed)  # the load's request mix is the same every time
+        self._sessions = {}  # user -> session id the load logged in with
+
+        ui = widgets.Layout
+        self.header = widgets.HTML()
+        self.state_button = widgets.Button(layout=ui(width="auto"))
+        self.add_button = widgets.Button(description="add a pod", icon="plus", layout=ui(width="auto"))
+        self.remove_button = widgets.Button(description="remove a pod", icon="minus", layout=ui(width="auto"))
+        self.load_button = widgets.ToggleButton(description="start load", icon="play",
+                                                button_style="success", layout=ui(width="auto"))
+        self.rate = widgets.IntSlider(value=100, min=10, max=500, step=10, description="rate",
+                                      readout_format="d", continuous_update=False,
+                                      style={"description_width": "36px"}, layout=ui(width="260px"))
+        rate_unit = widgets.HTML("req/s")
+        self.tile_box = widgets.Box(layout=ui(flex_flow="row wrap", align_items="stretch"))
+        self.chart = widgets.Image(format="png", layout=ui(width="100%", max_width="780px"))
+        self.status = widgets.HTML()
+
+        self.state_button.on_click(lambda _: self._click("switch state", self._switch_state))
+        self.add_button.on_click(lambda _: self._click("add a pod", self._scale_by, +1))
+        self.remove_button.on_click(lambda _: self._click("remove a pod", self._scale_by, -1))
+        self.load_button.observe(self._on_load_toggle, names="value")
+
+        controls = widgets.HBox([self.add_button, self.remove_button, _gap(), self.load_button,
+                                 self.rate, rate_unit], layout=ui(align_items="center", flex_flow="row wrap"))
+        top = widgets.HBox([self.header, self.state_button],
+                           layout=ui(justify_content="space-between", align_items="center"))
+        super().__init__([top, controls, self.tile_box, self.chart, self.status],
+                         layout=ui(border="1px solid #d0d7de", padding="8px 12px", max_width="820px"))
+        self.refresh()
+        self.refresh_thread = threading.Thread(target=self._refresh_loop, daemon=True,
+                                               name="finpay-dashboard-refresh")
+        self.refresh_thread.start()
+
+    # ------------------------------------------------------------------ drawing
+    def refresh(self):
+        """Read the lab once and update tiles, header, chart and status line."""
+        with self._drawing:
+            if self.lab.closed:
+                return self._show_closed()
+            # One consistent snapshot under the lab's lock (a reentrant lock, so the lab's
+            # own methods take it again inside): tiles never mix two moments.
+            with self.lab._lock:
+                pods = self.lab.pods
+                held = {p.name: self.lab.pod_stats(p.name) for p in pods if p.status in ("ready", "busy")}
+                state = self.lab.state
+            self._draw_tiles(pods, held, state)
+            self._draw_header(pods, state)
+            self._draw_chart()
+            self._draw_status()
+
+    def _draw_tiles(self, pods, held, state):
+        if list(self.tiles) != [p.name for p in pods]:  # pods came or went: new tiles
+            old = self.tiles
+            self.tiles = {p.name: old.get(p.name) or _Tile(p.name, self._kill) for p in pods}
+            self.tile_box.children = [t.box for t in self.tiles.values()]
+        for p in pods:
+            self.tiles[p.name].show(p, held.get(p.name), state)
+
+    def _draw_header(self, pods, state):
+        counts = {}
+        for p in pods:
+            counts[p.status] = counts.get(p.status, 0) + 1
+        summary = " · ".join(f"<span style='color:{COLOURS[s]}'>{n} {s}</span>" for s, n in counts.items())
+        badge = "#6a1b9a" if state == "memory" else "#c62828"
+        self.header.value = (
+            f"<div style='line-height:1.5'><span style='font-size:16px;font-weight:600'>FinPay Lab — live</span>"
+            f" &nbsp;{len(pods)} pods: {summary or 'none'}<br>"
+            f"<span style='background:{badge};color:white;border-radius:4px;padding:1px 7px'>"
+            f"state: {state}</span> <span style='color:#555'>sessions and balances live "
+            f"{STATE_WORDS[state]}</span></div>")
+        other = "redis" if state == "memory" else "memory"
+        self.state_button.description = f"switch to {other} (restarts every pod)"
+        self.state_button.tooltip = (f"Redeploy with state={other!r}: every pod is replaced by a new "
+                                     "process, and whatever the old pods kept in memory is gone.")
+
+    def _draw_chart(self):
+        now = self.lab.now()
+        end = int(now / BIN)  # the bin in progress is left out: it is not over yet
+        start = end - int(WINDOW / BIN)
+        ok, failed = [0] * (end - start), [0] * (end - start)
+        requests = self.lab.history.requests
+        for i in range(len(requests) - 1, -1, -1):  # newest first; stop once past the window
+            r = requests[i]
+            b = int(r.received / BIN)
+            if b < start - 4:  # replies are recorded nearly in time order; allow a little slack
+                break
+            if start <= b < end:
+                (ok if r.ok else failed)[b - start] += 1
+        marks = [(e.t, f"{e.pod or ''} {e.kind}".strip()) for e in self.lab.history.events[-50:]
+                 if e.kind in EVENT_KINDS and e.t >= start * BIN]
+        key = (tuple(ok), tuple(failed), tuple(marks), start if any(ok) or any(failed) or marks else 0)
+        if key == self._chart_key:
+            return  # nothing moved (an idle lab): skip the ~50 ms of drawing
+        self._chart_key = key
+        self.chart.value = _chart_png(ok, failed, marks, start, now)
+
+    def _draw_status(self):
+        events = [e for e in self.lab.history.events[-5:]][::-1]
+        line = " · ".join(f"<b>{e.t:.1f} s</b> {html.escape(_event_words(e))}" for e in events)
+        parts = [f"<div style='{_ONE_LINE}color:#444'>latest events (newest first): {line or 'none yet'}</div>"]
+        if self._message:
+            parts.insert(0, f"<div style='{_ONE_LINE}'>{self._message}</div>")
+        self.status.value = "".join(parts)
+
+    def _show_closed(self):
+        self._load_on.clear()
+        for button in (self.add_button, self.remove_button, self.state_button, self.load_button):
+            button.disabled = True
+        for tile in self.tiles.values():
+            tile.kill.disabled = True
+        self.header.value = "<b>FinPay Lab — live</b>: this lab is closed; start a new one with fl.Lab(...)"
+        self._draw_status()
+
+    # ------------------------------------------------------------------ clicks
+    def _click(self, what, action, *args):
+        """Run a button's action; an error is shown in the status line, never lost."""
+        try:
+            notice = action(*args)
+            self._message = html.escape(notice) if notice else ""
+        except Exception as exc:  # the click handler has nobody else to tell
+            self._message = (f"<span style='color:{COLOURS['dead']}'>⚠ {html.escape(what)} failed: "
+                             f"{html.escape(f'{type(exc).__name__}: {exc}')}</span>")
+        try:
+            self.refresh()
+        except Exception as exc:  # e.g. the lab closed under us
+            self._message = f"⚠ refresh failed: {html.escape(str(exc))}"
+            self._draw_status()
+
+    def _kill(self, name):
+        self._click(f"kill {name}", self._kill_now, name)
+
+    def _kill_now(self, name):
+        self.lab.kill(name)
+        return f"{name} killed with SIGKILL: whatever it kept in memory is gone"
+
+    def _scale_by(self, step):
+        live = sum(p.status not in ("dead", "stopping") for p in self.lab.pods)
+        if live + step < 0:
+            return "there are no pods left to remove"
+        self.lab.scale(live + step)
+        return f"scaled {live} → {live + step} pods" + (" (dead pods were replaced)" if step > 0 else "")
+
+    def _switch_state(self):
+        other = "redis" if self.lab.state == "memory" else "memory"
+        self.lab.switch_state(other)
+        return f"state is now {other}: every pod was restarted, and what the old pods kept in memory is gone"
+
+    # ------------------------------------------------------------------ threads
+    def _refresh_loop(self):
+        while not self._stop.is_set():
+            began = time.monotonic()
+            try:
+                self.refresh()
+            except Exception as exc:
+                if not self.lab.closed:  # closing mid-refresh is normal; anything else is shown
+                    self._message = f"⚠ refresh failed: {html.escape(f'{type(exc).__name__}: {exc}')}"
+            if self.lab.closed:
+                self.refresh()  # draws the "closed" state once
+                return
+            self._stop.wait(max(0.05, self.refresh_every - (time.monotonic() - began)))
+
+    def _on_load_toggle(self, change):
+        on = change["new"]
+        self.load_button.description = "stop load" if on else "start load"
+        self.load_button.icon = "stop" if on else "play"
+        self.load_button.button_style = "warning" if on else "success"
+        with self._load_guard:
+            if not on:
+                self._load_on.clear()  # the thread ends after its current short batch
+                return
+            self._load_on.set()
+            if self.load_thread is None:
+                self.load_thread = threading.Thread(target=self._load_loop, daemon=True,
+                                                    name="finpay-dashboard-load")
+                self.load_thread.start()
+
+    def _load_loop(self):
+        """Send the chosen rate as short open-loop runs, one every LOAD_BATCH seconds."""
+        due, owed = time.monotonic(), 0.0
+        while True:
+            with self._load_guard:
+                if not self._load_on.is_set() or self._stop.is_set() or self.lab.closed:
+                    self.load_thread = None
+                    break
+            wait = due - time.monotonic()
+            if wait > 0:
+                self._stop.wait(wait)
+                continue
+            owed += self.rate.value * LOAD_BATCH  # fractions carry over, so 10 req/s stays 10
+            n, owed = int(owed), owed - int(owed)
+            try:
+                run = self.lab.run([(i * LOAD_BATCH / n, *self._next_request()) for i in range(n)])
+                self._learn(run.requests)
+            except Exception as exc:
+                if not self.lab.closed:
+                    self._message = (f"<span style='color:{COLOURS['dead']}'>⚠ load stopped: "
+                                     f"{html.escape(f'{type(exc).__name__}: {exc}')}</span>")
+                    self.load_button.value = False  # the toggle shows the truth
+                self._load_on.clear()
+                continue
+            # Never catch up in a burst after falling behind; and pause a moment so a
+            # click or the refresher gets the lab's lock between two batches.
+            due = max(due + LOAD_BATCH, time.monotonic() - LOAD_BATCH)
+            self._stop.wait(0.005)
+
+    def _next_request(self):
+        """One FinPay request from a small population; whoami uses the session of a login."""
+        user = self._rng.choice(USERS)
+        endpoint = self._rng.choices(list(MIX), weights=list(MIX.values()))[0]
+        if endpoint == "whoami" and user not in self._sessions:
+            endpoint = "login"  # a user with no session logs in first, as the app would make them
+        if endpoint == "login":
+            return "login", {"user": user}
+        if endpoint == "whoami":
+            return "whoami", {"user": user, "session": self._sessions[user]}
+        return endpoint, {"user": user, "amount": self._rng.randint(1, 50) * 10}
+
+    def _learn(self, responses):
+        """Remember new sessions; forget one a pod did not know (the user must log in again)."""
+        for r in responses:
+            if r.endpoint == "login" and r.ok and isinstance(r.value, dict):
+                self._sessions[r.params["user"]] = r.value.get("session")
+            elif r.endpoint == "whoami" and not r.ok and self._sessions.get(r.params["user"]) == r.params["session"]:
+                del self._sessions[r.params["user"]]
+
+    # ------------------------------------------------------------------ the end
+    def stop(self):
+        """Stop the load and the refresher (the widget stays on screen, frozen)."""
+        self._stop.set()
+        self._load_on.clear()
+        for thread in (self.load_thread, getattr(self, "refresh_thread", None)):
+            if thread is not None and thread is not threading.current_thread():
+                thread.join(timeout=LOAD_BATCH + 2)
+
+    def close(self):
+        """Close the widget and stop its threads."""
+        self.stop()
+        super().close()
+
+
+class _Tile:
+    """One pod's card: an HTML body redrawn on each refresh, and its kill button."""
+
+    def __init__(self, name, kill):
+        self.html = widgets.HTML()
+        self.kill = widgets.Button(description="kill", icon="bolt", button_style="danger",
+                                   tooltip=f"SIGKILL {name}: like a node failure, no goodbye",
+                                   layout=widgets.Layout(width="auto", margin="6px 0 0 0"))
+        self.kill.on_click(lambda _: kill(name))
+        self.box = widgets.VBox([self.html, self.kill], layout=widgets.Layout(
+            width="176px", margin="4px 8px 4px 0", padding="6px 8px", border="1px solid #d0d7de"))
+
+    def show(self, pod, held, state):
+        colour = COLOURS.get(pod.status, "#555")
+        if pod.status == "dead":
+            memory = f"<span style='color:{colour}'>process gone: its memory is lost</span>"
+        elif held is None:
+            memory = "memory: …"
+        elif state == "redis":
+            memory = "<span style='color:#555'>holds nothing: state is in Redis</span>"
+        else:
+            memory = f"sessions <b>{held['sessions']:,}</b> · SMS queued <b>{held['queued_sms']:,}</b>"
+        faded = "opacity:0.6;" if pod.status == "dead" else ""
+        self.html.value = (
+            f"<div style='line-height:1.45;{faded}'>"
+            f"<div style='display:flex;justify-content:space-between;align-items:center'>"
+            f"<b style='font-size:15px'>{html.escape(pod.name)}</b>"
+            f"<span style='background:{colour};color:white;border-radius:9px;padding:0 8px;"
+            f"font-size:12px'>{pod.status}</span></div>"
+            f"<div style='color:#555;font-size:12px'>pid {pod.pid} · restarts {pod.restarts}</div>"
+            f"<div>served <b>{pod.served:,}</b></div><div style='font-size:12px'>{memory}</div></div>")
+        self.box.layout.border_top = f"4px solid {colour}"
+        self.kill.disabled = pod.status in ("dead", "stopping")
+
+
+def _chart_png(ok, failed, marks, start, now):
+    """Requests per second in each bin, as PNG bytes (Figure + Agg: safe off the main thread)."""
+    fig = Figure(figsize=(7.8, 2.4), dpi=100)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    xs = [(start + i) * BIN - now for i in range(len(ok))]  # seconds before now
+    ok_rate, failed_rate = [n / BIN for n in ok], [n / BIN for n in failed]
+    ax.bar(xs, ok_rate, width=BIN, align="edge", color=COLOURS["ready"], label="ok")
+    ax.bar(xs, failed_rate, width=BIN, align="edge", bottom=ok_rate, color=COLOURS["dead"], label="failed")
+    for t, label in marks[-6:]:  # a few labels at most, or they pile up unreadably
+        ax.axvline(t - now, color="#555", linestyle="--", linewidth=0.8)
+        ax.annotate(label, (t - now, 1), xycoords=("data", "axes fraction"), rotation=90,
+                    ha="right", va="top", fontsize=7, color="#333")
+    recent = max(1, min(len(ok), int(2 / BIN)))  # the last 2 s: what "now" feels like
+    ax.set_title(f"requests/s over the last {WINDOW:g} s   now: {sum(ok[-recent:]) / (recent * BIN):,.0f} ok/s, "
+                 f"{sum(failed[-recent:]) / (recent * BIN):,.0f} failed/s", fontsize=9, loc="left")
+    ax.set_xlim(-WINDOW - BIN, 0)
+    ax.set_ylim(0, max(10, max((a + b for a, b in zip(ok_rate, failed_rate, strict=True)), default=0) * 1.15))
+    ax.set_xlabel("seconds ago", fontsize=8)
+    ax.tick_params(labelsize=8)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(loc="upper left", fontsize=8, frameon=False, ncols=2)
+    fig.tight_layout(pad=0.4)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
+def _event_words(e):
+    who = f"{e.pod} " if e.pod else ""
+    return f"{who}{e.kind}" + (f": {e.detail}" if e.detail else "")
+
+
+def _gap():
+    return widgets.HTML(layout=widgets.Layout(width="16px"))
+
+
+_ONE_LINE = "white-space:nowrap;overflow:hidden;text-overflow:ellipsis;font-size:12px;"

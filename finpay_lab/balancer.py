@@ -29,6 +29,7 @@ def _hash(text: str) -> int:
 
 class Balancer:
     name = "?"
+    load_aware = False  # True: when its pick is full, ask again once any pod has room
 
     def choose(self, pods, endpoint, params):
         """Return the pod for this request, or None if no pod is in rotation."""
@@ -69,6 +70,7 @@ class Random(Balancer):
 
 class LeastBusy(Balancer):
     name = "least_busy"
+    load_aware = True
 
     def __init__(self, seed=None):
         pass

@@ -192,11 +192,13 @@ class Lab:
                     if self.now() - (started + at) > 0.05:
                         late += 1
                 self._tick(faults, sent)
-                while True:
-                    target = self.balancer.choose(self._routable(), endpoint, params)
-                    if target is None or len(target.in_flight) < depth:
-                        break
+                # The balancer picks; if its pick is full, the request waits for that pod
+                # (a real round robin does not notice a slow pod: that is least_busy's job).
+                target = self.balancer.choose(self._routable(), endpoint, params)
+                while target is not None and len(target.in_flight) >= depth:
                     self._pump(0.05)
+                    if not target.routable or self.balancer.load_aware:
+                        target = self.balancer.choose(self._routable(), endpoint, params)
                 if target is None:
                     self._fail(endpoint, params, f"no pod is ready to serve {endpoint}")
                 else:

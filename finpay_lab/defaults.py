@@ -41,5 +41,14 @@ REDIS_START_TIMEOUT = 20.0
 # users more evenly; 100 keeps each pod's share within a few percent of 1/N.
 HASH_RING_VNODES = 100
 
+# How long the SMS gateway takes per message: long enough that a queue builds up under
+# load (so a crash has something to lose), short enough that lessons finish quickly.
+SMS_SECONDS = 0.005
+
+# lab.audit() waits up to this long for queued SMS to be sent before it counts.
+AUDIT_WAIT = 10.0
+# Timed runs at least this long show a progress bar.
+PROGRESS_AFTER = 2.0
+
 # The seed a Lab uses when none is given, so lessons print the same numbers every run.
 SEED = 0

@@ -49,7 +49,7 @@ class Response:
 def request_user(params) -> str | None:
     if not isinstance(params, dict):
         return None
-    user = params.get("user", params.get("sender"))
+    user = params.get("user", params.get("sender", params.get("user_a")))
     return user if isinstance(user, str) else None
 
 
@@ -149,6 +149,17 @@ class Run:
 
     def to_frame(self):
         return _frame(self.requests)
+
+    def audit(self, wait=None):
+        """The lab's audit, with sessions and notifications counted from this run's requests."""
+        kwargs = {} if wait is None else {"wait": wait}
+        return self.lab.audit(requests=self.requests, **kwargs)
+
+    def plot(self):
+        """The run at a glance: timeline, throughput and latency (a matplotlib Figure)."""
+        from .plots import overview
+
+        return overview(self)
 
     def summary(self) -> str:
         q = self.latency_quantiles()

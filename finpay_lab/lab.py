@@ -19,7 +19,10 @@ pods see their lifeline pipe close and exit within a fraction of a second.
 import atexit
 import itertools
 import os
+import secrets
 import select
+import shutil
+import tempfile
 import signal
 import threading
 import time
@@ -30,6 +33,7 @@ from .app import App
 from .balancer import make_balancer
 from .errors import BadInput, LabError, PodStartError
 from .history import History, PodEvent, Response, Run
+from .notifications import Gateway
 from .pods import context, exit_cause, start_pod
 from .redis_server import RedisServer
 
@@ -43,7 +47,8 @@ class Lab:
     """A small cluster on your machine: pods (processes), a balancer, and maybe a Redis."""
 
     def __init__(self, pods=3, state="memory", balancer="round_robin", app=None, redis="fake",
-                 restart=False, accounts=None, seed=defaults.SEED, start_method=None):
+                 restart=False, accounts=None, seed=defaults.SEED, start_method=None,
+                 sms_seconds=defaults.SMS_SECONDS):
         # Check every argument before starting anything: bad input changes nothing.
         _check_count(pods, "pods")
         if state not in STATE_KINDS:
@@ -52,6 +57,8 @@ class Lab:
             raise BadInput(f"app must be an fl.App (or None for the FinPay app), not {type(app).__name__}")
         if not isinstance(restart, bool):
             raise BadInput(f"restart must be True or False, not {restart!r}")
+        if isinstance(sms_seconds, bool) or not isinstance(sms_seconds, int | float) or not 0 <= sms_seconds <= 60:
+            raise BadInput(f"sms_seconds must be between 0 and 60, not {sms_seconds!r}")
         self._redis = RedisServer(redis)  # validates the spec; starts nothing yet
         if app is None:
             from .finpay import app
@@ -60,7 +67,8 @@ class Lab:
         self.restart = restart
         self.seed = seed
         self.balancer = make_balancer(balancer, seed=seed)
-        self.accounts = _check_accounts(accounts)
+        self.accounts = _check_accounts(accounts) or dict(getattr(app, "default_accounts", {}))
+        self.sms_seconds = sms_seconds
         self._ctx = context(start_method)
         self.start_method = self._ctx.get_start_method()
         self.history = History()
@@ -80,6 +88,8 @@ class Lab:
         self._closed = False
         self._app_blob = wire.ship_app(app)
         self._lifeline, self._lifeline_keep = self._ctx.Pipe(duplex=False)
+        self._workdir = tempfile.mkdtemp(prefix="finpay-lab-")  # the SMS gateway's log
+        self.gateway = Gateway(os.path.join(self._workdir, "sms-gateway.jsonl"))
         _LABS.add(self)
         try:
             if state == "redis":
@@ -92,6 +102,9 @@ class Lab:
                 "lab_pid": os.getpid(),
                 "seed": seed,
                 "accounts": self.accounts,
+                "secret": secrets.token_hex(16),  # signs login tokens; shared by every pod
+                "gateway": self.gateway.path,
+                "sms_seconds": sms_seconds,
                 "_lab_fds": [self._lifeline_keep.fileno()],
             }
             for hook in getattr(app, "on_lab_start", ()):
@@ -178,6 +191,9 @@ class Lab:
         depth = defaults.PIPELINE_DEPTH if depth is None else depth
         with self._lock:
             self._check_open()
+            if hasattr(workload, "plan"):  # a load shape: log customers in, then its timed plan
+                shape, workload = workload, list(workload.plan(self))
+                workload = _progress(workload, shape)
             first_request, first_event = len(self.history.requests), len(self.history.events)
             started = self.now()
             late = 0
@@ -212,9 +228,10 @@ class Lab:
             fault.tick(self.now(), sent)
 
     def _settle(self, faults):
-        """Wait for every in-flight request (a silent pod times out) and every fault to end."""
+        """Wait for every in-flight request (a silent pod times out) and for every started
+        fault with a duration to end; faults not yet started, and the monkey, end here."""
         deadline = time.monotonic() + defaults.CALL_TIMEOUT
-        while any(p.in_flight for p in self._pods.values()) or any(not f.done for f in faults):
+        while any(p.in_flight for p in self._pods.values()) or any(f.holds_the_run for f in faults):
             if time.monotonic() > deadline:
                 for pod in self._pods.values():
                     for rid in list(pod.in_flight):
@@ -227,6 +244,8 @@ class Lab:
                 break
             self._tick(faults, None)
             self._pump(0.02)
+        for fault in faults:
+            fault.finish(self.now())
 
     # ------------------------------------------------------------------ pods
     def kill(self, name):
@@ -241,6 +260,50 @@ class Lab:
             pod.process.join(defaults.GRACE_PERIOD)  # the sentinel fires within ~2 ms
             self._on_exit(pod)
             return pod.info()
+
+    def pause(self, name):
+        """SIGSTOP the pod: alive, in rotation, but answering nothing until ``resume``."""
+        with self._lock:
+            self._check_open()
+            pod = self._named(name)
+            if not pod.alive:
+                raise BadInput(f"{name} is not running ({exit_cause(pod.exitcode)})")
+            pod.signal(signal.SIGSTOP)
+            self._event(name, "paused", "SIGSTOP", pid=pod.pid)
+
+    def resume(self, name):
+        """SIGCONT a paused pod: it answers everything that waited for it."""
+        with self._lock:
+            pod = self._named(name)
+            if pod.alive:
+                pod.signal(signal.SIGCONT)
+                self._event(name, "resumed", "SIGCONT", pid=pod.pid)
+
+    def balances(self):
+        """Every customer's balance as each live pod sees it: ``{user: {pod: ₹}}``.
+
+        Memory: each pod answers from its own books, so they can disagree. Redis: every
+        pod reads the same key, so they agree."""
+        from .audit import read_books
+
+        with self._lock:
+            self._check_open()
+            stores = read_books(self)
+            return {user: {pod: books["balances"][user] for pod, books in stores.items()
+                           if user in books["balances"]} for user in self.accounts}
+
+    def sms(self):
+        """The SMS gateway's record: every message customers received (first delivery of
+        each id), in delivery order."""
+        return self.gateway.delivered()
+
+    def audit(self, wait=defaults.AUDIT_WAIT, requests=None):
+        """Count what was lost, created or disagreed on: an ``Audit`` (see audit.py)."""
+        from .audit import audit
+
+        with self._lock:
+            self._check_open()
+            return audit(self, self.history.requests if requests is None else requests, wait)
 
     def scale(self, n):
         """Run exactly ``n`` pods. Up: returns when all are ready. Down: drains the
@@ -528,7 +591,19 @@ class Lab:
             for conn in (self._lifeline, self._lifeline_keep):
                 conn.close()
             self._redis.stop()
+            shutil.rmtree(self._workdir, ignore_errors=True)
             _LABS.discard(self)
+
+
+def _progress(items, shape):
+    """A progress bar for runs long enough to wonder about (tqdm.auto: a widget in Jupyter)."""
+    if shape.seconds < defaults.PROGRESS_AFTER or not items:
+        return items
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return items
+    return tqdm(items, desc=shape.name, unit="req", leave=False, mininterval=0.5)
 
 
 def _spin_until_readable(pod, budget=defaults.CALL_SPIN):

@@ -43,7 +43,7 @@ LOAD_BATCH = 0.25  # each lab.run covers this much time: short, so clicks never 
 MIX = {"login": 1, "whoami": 4, "update_balance": 3, "add_balance": 2}  # relative weights
 USERS = ("Ravi", "Asha", "Meera", "Kabir", "Zoya", "Arjun", "Priya", "Dev", "Nisha",
          "Vikram", "Anaya", "Rohan")
-EVENT_KINDS = ("killed", "exited", "restarted", "started", "stopped", "switched", "scaled")
+MARKED = ("killed", "exited", "restarted", "switched", "scaled")  # pod events the chart marks
 STATE_WORDS = {"memory": "in each pod's own memory", "redis": "in one shared Redis"}
 
 
@@ -58,6 +58,9 @@ class Dashboard(widgets.VBox):
     def __init__(self, lab, refresh=0.5):
         from .lab import Lab  # here, not at the top: the lab module needn't load for docs
 
+        # First, as close() (which ipywidgets also runs from __del__) relies on these.
+        self._stop, self._load_on = threading.Event(), threading.Event()
+        self.load_thread = self.refresh_thread = None
         if not isinstance(lab, Lab):
             raise BadInput(f"dashboard needs an fl.Lab, not {type(lab).__name__}")
         if isinstance(refresh, bool) or not isinstance(refresh, int | float) or not 0.05 <= refresh <= 10:
@@ -65,9 +68,6 @@ class Dashboard(widgets.VBox):
         self.lab = lab
         self.refresh_every = float(refresh)
         self.tiles = {}  # pod name -> _Tile, in the lab's order
-        self.load_thread = None
-        self._stop = threading.Event()
-        self._load_on = threading.Event()
         self._load_guard = threading.Lock()  # start/stop of the load thread never race
         self._drawing = threading.Lock()  # a click's refresh and the thread's never interleave
         self._message = ""  # the latest click error or notice: shown until the next click
@@ -76,17 +76,17 @@ class Dashboard(widgets.VBox):
         self._sessions = {}  # user -> session id the load logged in with
 
         ui = widgets.Layout
-        self.header = widgets.HTML()
-        self.state_button = widgets.Button(layout=ui(width="auto"))
+        self.header = widgets.HTML()  # title and pod counts
+        self.state_info = widgets.HTML()  # the state kind, in words
+        self.state_button = widgets.Button(icon="refresh", layout=ui(width="auto", flex="0 0 auto"))
         self.add_button = widgets.Button(description="add a pod", icon="plus", layout=ui(width="auto"))
         self.remove_button = widgets.Button(description="remove a pod", icon="minus", layout=ui(width="auto"))
         self.load_button = widgets.ToggleButton(description="start load", icon="play",
                                                 button_style="success", layout=ui(width="auto"))
-        self.rate = widgets.IntSlider(value=100, min=10, max=500, step=10, description="rate",
-                                      readout_format="d", continuous_update=False,
-                                      style={"description_width": "36px"}, layout=ui(width="260px"))
-        rate_unit = widgets.HTML("req/s")
-        self.tile_box = widgets.Box(layout=ui(flex_flow="row wrap", align_items="stretch"))
+        self.rate = widgets.IntSlider(value=100, min=10, max=500, step=10, description="req/s",
+                                      continuous_update=False, style={"description_width": "40px"},
+                                      layout=ui(width="280px"))
+        self.tile_box = widgets.Box(layout=ui(flex_flow="row wrap", align_items="stretch", margin="4px 0"))
         self.chart = widgets.Image(format="png", layout=ui(width="100%", max_width="780px"))
         self.status = widgets.HTML()
 
@@ -95,12 +95,13 @@ class Dashboard(widgets.VBox):
         self.remove_button.on_click(lambda _: self._click("remove a pod", self._scale_by, -1))
         self.load_button.observe(self._on_load_toggle, names="value")
 
-        controls = widgets.HBox([self.add_button, self.remove_button, _gap(), self.load_button,
-                                 self.rate, rate_unit], layout=ui(align_items="center", flex_flow="row wrap"))
-        top = widgets.HBox([self.header, self.state_button],
-                           layout=ui(justify_content="space-between", align_items="center"))
-        super().__init__([top, controls, self.tile_box, self.chart, self.status],
+        row = ui(align_items="center", flex_flow="row wrap")
+        state_row = widgets.HBox([self.state_info, self.state_button], layout=row)
+        controls = widgets.HBox([self.add_button, self.remove_button, _gap(), self.load_button, self.rate],
+                                layout=row)
+        super().__init__([self.header, state_row, controls, self.tile_box, self.chart, self.status],
                          layout=ui(border="1px solid #d0d7de", padding="8px 12px", max_width="820px"))
+        self.add_class("finpay-dashboard")  # CSS hooks, for the browser test and for styling
         self.refresh()
         self.refresh_thread = threading.Thread(target=self._refresh_loop, daemon=True,
                                                name="finpay-dashboard-refresh")
@@ -136,13 +137,13 @@ class Dashboard(widgets.VBox):
         for p in pods:
             counts[p.status] = counts.get(p.status, 0) + 1
         summary = " · ".join(f"<span style='color:{COLOURS[s]}'>{n} {s}</span>" for s, n in counts.items())
+        self.header.value = (f"<span style='font-size:16px;font-weight:600'>FinPay Lab — live</span>"
+                             f" &nbsp; {len(pods)} pods: {summary or 'none'}")
         badge = "#6a1b9a" if state == "memory" else "#c62828"
-        self.header.value = (
-            f"<div style='line-height:1.5'><span style='font-size:16px;font-weight:600'>FinPay Lab — live</span>"
-            f" &nbsp;{len(pods)} pods: {summary or 'none'}<br>"
+        self.state_info.value = (
             f"<span style='background:{badge};color:white;border-radius:4px;padding:1px 7px'>"
-            f"state: {state}</span> <span style='color:#555'>sessions and balances live "
-            f"{STATE_WORDS[state]}</span></div>")
+            f"state: {state}</span>&nbsp; <span style='color:#555'>sessions and balances live "
+            f"{STATE_WORDS[state]}</span>&nbsp;")
         other = "redis" if state == "memory" else "memory"
         self.state_button.description = f"switch to {other} (restarts every pod)"
         self.state_button.tooltip = (f"Redeploy with state={other!r}: every pod is replaced by a new "
@@ -161,8 +162,7 @@ class Dashboard(widgets.VBox):
                 break
             if start <= b < end:
                 (ok if r.ok else failed)[b - start] += 1
-        marks = [(e.t, f"{e.pod or ''} {e.kind}".strip()) for e in self.lab.history.events[-50:]
-                 if e.kind in EVENT_KINDS and e.t >= start * BIN]
+        marks = _marks([e for e in self.lab.history.events[-50:] if e.t >= start * BIN])
         key = (tuple(ok), tuple(failed), tuple(marks), start if any(ok) or any(failed) or marks else 0)
         if key == self._chart_key:
             return  # nothing moved (an idle lab): skip the ~50 ms of drawing
@@ -303,7 +303,7 @@ class Dashboard(widgets.VBox):
         """Stop the load and the refresher (the widget stays on screen, frozen)."""
         self._stop.set()
         self._load_on.clear()
-        for thread in (self.load_thread, getattr(self, "refresh_thread", None)):
+        for thread in (self.load_thread, self.refresh_thread):
             if thread is not None and thread is not threading.current_thread():
                 thread.join(timeout=LOAD_BATCH + 2)
 
@@ -324,17 +324,19 @@ class _Tile:
         self.kill.on_click(lambda _: kill(name))
         self.box = widgets.VBox([self.html, self.kill], layout=widgets.Layout(
             width="176px", margin="4px 8px 4px 0", padding="6px 8px", border="1px solid #d0d7de"))
+        self.box.add_class("finpay-tile")
 
     def show(self, pod, held, state):
         colour = COLOURS.get(pod.status, "#555")
         if pod.status == "dead":
-            memory = f"<span style='color:{colour}'>process gone: its memory is lost</span>"
+            memory = f"<span style='color:{colour}'>process gone:</span><br>its memory is lost"
         elif held is None:
-            memory = "memory: …"
+            memory = "<span style='color:#555'>in its memory:</span><br>…"
         elif state == "redis":
-            memory = "<span style='color:#555'>holds nothing: state is in Redis</span>"
+            memory = "<span style='color:#555'>in its memory:</span><br>nothing: state is in Redis"
         else:
-            memory = f"sessions <b>{held['sessions']:,}</b> · SMS queued <b>{held['queued_sms']:,}</b>"
+            memory = (f"<span style='color:#555'>in its memory:</span><br><b>{held['sessions']:,}</b> session{'' if held['sessions'] == 1 else 's'}"
+                      f" · <b>{held['queued_sms']:,}</b> SMS queued")
         faded = "opacity:0.6;" if pod.status == "dead" else ""
         self.html.value = (
             f"<div style='line-height:1.45;{faded}'>"
@@ -374,6 +376,22 @@ def _chart_png(ok, failed, marks, start, now):
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
+
+
+def _marks(events):
+    """Chart labels: one per burst of events (a kill and the exit it caused are one mark)."""
+    marks = []  # [time, [words]]
+    for e in events:
+        if e.kind not in MARKED:
+            continue
+        words = f"{e.pod} {e.kind}" if e.pod else e.kind
+        if e.kind == "exited" and e.detail == "SIGKILL" and marks and f"{e.pod} killed" in marks[-1][1]:
+            continue  # the exit a kill caused: already marked
+        if marks and e.t - marks[-1][0] < 0.5:
+            marks[-1][1].append(words)
+        else:
+            marks.append([e.t, [words]])
+    return tuple((t, ", ".join(words)) for t, words in marks)
 
 
 def _event_words(e):

@@ -19,6 +19,7 @@ stdin (``down``, ``up``, ``slow 0.005``: the chaos faults for Redis).
 
 import os
 import secrets
+import select
 import shutil
 import signal
 import socket
@@ -173,6 +174,33 @@ class _FakeKeeper:
                     return original(data)
 
                 keeper_sock.sendall = slowed
+
+            def handle(self):
+                # fakeredis's own loop drops the connection after any error reply
+                # (NOSCRIPT, NOGROUP, BUSYGROUP...); real Redis keeps it open and so must we,
+                # or every redis-py client on it fails with "Connection closed by server".
+                from redis.exceptions import ResponseError
+
+                while not self.server._shutdown_event.is_set():
+                    try:
+                        if self.current_client.can_read():
+                            try:
+                                response = self.current_client.read_response()
+                            except ResponseError as exc:
+                                response = exc
+                            self.writer.dump(response)
+                            continue
+                        data = self.rfile.readline()
+                        if data == b"":
+                            readable, _, _ = select.select([self.connection], [], [], 0.01)
+                            if not readable:
+                                continue
+                            data = self.rfile.readline()
+                            if data == b"":
+                                break
+                        self.current_client.get_socket().sendall(data)
+                    except (ConnectionError, OSError, ValueError):
+                        break
 
         class Server(TcpFakeServer):
             def __init__(self, address, data):

@@ -68,6 +68,45 @@ class State:
     def length(self, queue) -> int:
         raise NotImplementedError
 
+    # Money: one atomic step, so no crash or race can leave it half-done.
+    def move(self, src, dst, amount, receipt_key, receipt, ledger_prefix="ledger:", keep=50):
+        """Move ``amount`` from the integer at ``src`` to ``dst`` *exactly once*.
+
+        If ``receipt_key`` already exists, nothing moves and the stored receipt is
+        returned (an idempotent retry). Otherwise, if ``src`` holds at least ``amount``,
+        both balances change, ``receipt`` (plus the new ``balance`` of ``src``) is stored at
+        ``receipt_key`` and added to both customers' ledgers, all in one indivisible step;
+        returns ``(True, receipt)`` for a new payment, ``(False, receipt)`` for a repeat.
+        Raises ``Rejected`` if the money is not there.
+        """
+        raise NotImplementedError
+
+    def items(self, key) -> list:
+        """The list ``move`` keeps at ``key`` (a customer's ledger), newest first."""
+        raise NotImplementedError
+
+    # A work queue with acknowledgements: what the notification service keeps SMS in.
+    # In memory, an item taken is simply gone from the queue (and dies with the pod);
+    # in Redis it is a Stream with a consumer group: an item stays *pending* until its
+    # consumer acknowledges it, and survivors can reclaim items a dead consumer held.
+    def enqueue(self, queue, item) -> str:
+        raise NotImplementedError
+
+    def take(self, queue, consumer):
+        """The next ``(id, item)`` for ``consumer``, or None."""
+        raise NotImplementedError
+
+    def ack(self, queue, item_id):
+        pass
+
+    def reclaim(self, queue, consumer, min_idle) -> list:
+        """Items other consumers took ``min_idle`` seconds ago and never acknowledged."""
+        return []
+
+    def backlog(self, queue) -> int:
+        """Items not yet acknowledged: waiting, or taken and in progress."""
+        raise NotImplementedError
+
     # A request that fails half-way must change nothing. The app brackets every request
     # with these; MemoryState undoes partial writes, RedisState applies each command as it
     # is made (so handlers validate before they write, as real services do).
@@ -169,6 +208,41 @@ class MemoryState(State):
     def length(self, queue):
         return len(self.get(queue, []))
 
+    def move(self, src, dst, amount, receipt_key, receipt, ledger_prefix="ledger:", keep=50):
+        with self._lock:
+            done = self.get(receipt_key)
+            if done is not None:
+                return False, done
+            balance = self.get(src)
+            if not isinstance(balance, int) or balance < amount:
+                raise Rejected(f"insufficient funds: balance is ₹{balance:,}, payment is ₹{amount:,}"
+                               if isinstance(balance, int) else f"no account at {src}")
+            receipt = dict(receipt, balance=balance - amount)
+            self.incr(src, -amount)
+            self.incr(dst, amount)
+            self.set(receipt_key, receipt)
+            for who in (receipt["sender"], receipt["receiver"]):
+                ledger = [receipt] + list(self.get(ledger_prefix + who, []))[: keep - 1]
+                self.set(ledger_prefix + who, ledger)
+            return True, receipt
+
+    def items(self, key):
+        return list(self.get(key, []))
+
+    def enqueue(self, queue, item):
+        with self._lock:
+            seq = self.incr(queue + ":seq")
+            item_id = f"{seq}"
+            self.push(queue, [item_id, item])
+            return item_id
+
+    def take(self, queue, consumer):
+        entry = self.pop(queue)
+        return None if entry is None else tuple(entry)
+
+    def backlog(self, queue):
+        return self.length(queue)
+
     def begin(self):
         self._lock.acquire()
         self._journal = {}
@@ -244,6 +318,84 @@ class RedisState(State):
 
     def length(self, queue):
         return self.redis.llen(queue)
+
+    # KEYS: src dst receipt ledger_src ledger_dst; ARGV: amount receipt_json keep
+    # Runs inside Redis as one step: no other command can see a half-done payment.
+    _MOVE = """
+    local done = redis.call('GET', KEYS[3])
+    if done then return {0, done} end
+    local balance = tonumber(redis.call('GET', KEYS[1]))
+    if balance == nil then return {-2, ''} end
+    local amount = tonumber(ARGV[1])
+    if balance < amount then return {-1, tostring(balance)} end
+    redis.call('DECRBY', KEYS[1], amount)
+    redis.call('INCRBY', KEYS[2], amount)
+    local receipt = string.gsub(ARGV[2], '"balance": null', '"balance": ' .. (balance - amount))
+    redis.call('SET', KEYS[3], receipt)
+    for _, ledger in ipairs({KEYS[4], KEYS[5]}) do
+        redis.call('LPUSH', ledger, receipt)
+        redis.call('LTRIM', ledger, 0, tonumber(ARGV[3]) - 1)
+    end
+    return {1, receipt}
+    """
+
+    def move(self, src, dst, amount, receipt_key, receipt, ledger_prefix="ledger:", keep=50):
+        if not hasattr(self, "_move_script"):
+            self._move_script = self.redis.register_script(self._MOVE)
+        body = json.dumps(dict(receipt, balance=None))
+        keys = [src, dst, receipt_key, ledger_prefix + receipt["sender"], ledger_prefix + receipt["receiver"]]
+        status, payload = self._move_script(keys=keys, args=[amount, body, keep])
+        if status == -2:
+            raise Rejected(f"no account at {src}")
+        if status == -1:
+            raise Rejected(f"insufficient funds: balance is ₹{int(payload):,}, payment is ₹{amount:,}")
+        return status == 1, json.loads(payload)
+
+    def items(self, key):
+        return [json.loads(x) for x in self.redis.lrange(key, 0, -1)]
+
+    def enqueue(self, queue, item):
+        return self.redis.xadd(queue, {"item": json.dumps(item)})
+
+    def _group(self, queue):
+        try:
+            self.redis.xgroup_create(queue, "workers", id="0", mkstream=True)
+        except redis_py.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def take(self, queue, consumer):
+        # No BLOCK: fakeredis answers XREADGROUP with COUNT and BLOCK at once anyway,
+        # and the worker sleeps between polls itself.
+        try:
+            reply = self.redis.xreadgroup("workers", consumer, {queue: ">"}, count=1)
+        except redis_py.ResponseError:  # no stream or no group yet: create both
+            self._group(queue)
+            return None
+        for _stream, entries in reply or ():
+            for item_id, fields in entries:
+                return item_id, json.loads(fields["item"])
+        return None
+
+    def ack(self, queue, item_id):
+        self.redis.xack(queue, "workers", item_id)
+
+    def reclaim(self, queue, consumer, min_idle):
+        try:
+            reply = self.redis.xautoclaim(queue, "workers", consumer, int(min_idle * 1000), "0-0", count=10)
+        except redis_py.ResponseError:
+            return []
+        return [(item_id, json.loads(fields["item"])) for item_id, fields in reply[1] if fields]
+
+    def backlog(self, queue):
+        try:
+            groups = self.redis.xinfo_groups(queue)
+        except redis_py.ResponseError:
+            return 0
+        for group in groups:
+            if group["name"] == "workers":
+                return int(group.get("pending") or 0) + int(group.get("lag") or 0)
+        return self.redis.xlen(queue)
 
     def close(self):
         self.redis.close()

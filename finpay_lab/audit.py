@@ -1,0 +1,225 @@
+"""The audit: what the customers were promised, against what the system now holds.
+
+The lab knows both sides. The **client's side** is the history: every payment a customer
+was told succeeded, every SMS a response said was queued, every session a login handed
+out. The **system's side** is the books: each pod's memory (``state="memory"``: one set
+of books per pod) or Redis (one set shared by all), and the SMS gateway's log.
+
+    money_created       ₹ the books hold beyond what was opened: a rupee created (+) or
+                        destroyed (−). Transfers only move money, so this must be 0.
+    negative_balances   customers below ₹0.
+    double_debits       payments (by id / idempotency key) applied in more than one place.
+    lost_payments       payments a customer was told succeeded that no books remember.
+    wrong_balances      customers whose balance, somewhere, is not opening + their payments.
+    divergent_balances  customers whose balance differs from one pod to another.
+    lost_sessions       customers whose login later came back "unknown session".
+    notifications       SMS queued, delivered, lost (who, what), sent twice, still queued.
+
+A payment whose request failed (its pod crashed mid-request) is *in doubt*: it counts as
+made if any books hold its receipt. Counting is exact: tests build runs with known losses.
+"""
+
+import html
+import time
+from dataclasses import dataclass, field
+
+from . import defaults
+from .notifications import QUEUE
+
+
+@dataclass
+class Notifications:
+    enqueued: int = 0
+    delivered: int = 0
+    lost: list = field(default_factory=list)  # [(user, message)]
+    duplicates: int = 0  # extra deliveries of one message the gateway dropped
+    pending: int = 0  # still queued on a live pod or in Redis when the audit gave up waiting
+
+
+@dataclass
+class Audit:
+    state: str
+    money_created: int = 0
+    negative_balances: dict = field(default_factory=dict)
+    double_debits: list = field(default_factory=list)  # [(payment id, times applied)]
+    lost_payments: list = field(default_factory=list)  # [(payment id, sender, receiver, ₹)]
+    wrong_balances: dict = field(default_factory=dict)  # {user: {"expected": ₹, "seen": {pod: ₹}}}
+    divergent_balances: dict = field(default_factory=dict)  # {user: {pod: ₹}}
+    lost_sessions: list = field(default_factory=list)
+    notifications: Notifications = field(default_factory=Notifications)
+
+    @property
+    def ok(self):
+        return not (self.money_created or self.negative_balances or self.double_debits or self.lost_payments
+                    or self.wrong_balances or self.divergent_balances or self.lost_sessions
+                    or self.notifications.lost)
+
+    def rows(self):
+        """(finding, value, verdict) rows: the text and HTML forms are built from these."""
+        n = self.notifications
+        yield "money created or destroyed", f"₹{self.money_created:+,}" if self.money_created else "₹0", not self.money_created
+        yield "negative balances", _people(self.negative_balances), not self.negative_balances
+        yield "double debits", ", ".join(f"{p} ×{k}" for p, k in self.double_debits) or "none", not self.double_debits
+        yield "payments lost", ", ".join(f"{s}→{r} ₹{a:,}" for _, s, r, a in self.lost_payments) or "none", \
+            not self.lost_payments
+        yield "wrong balances", ", ".join(f"{u} (should be ₹{v['expected']:,})" for u, v in self.wrong_balances.items())[:300] \
+            or "none", not self.wrong_balances
+        yield "pods disagree on", ", ".join(self.divergent_balances)[:300] or "nobody", not self.divergent_balances
+        yield "sessions lost", ", ".join(self.lost_sessions) or "none", not self.lost_sessions
+        yield "SMS queued / delivered", f"{n.enqueued} / {n.delivered}" + (f" ({n.pending} still queued)" if n.pending else ""), \
+            not n.lost
+        yield "SMS lost", "; ".join(f"{u}: {m}" for u, m in n.lost[:8]) + (f" … {len(n.lost)} in all" if len(n.lost) > 8 else "") \
+            or "none", not n.lost
+        yield "SMS sent twice (dropped by gateway)", str(n.duplicates), True
+
+    def __str__(self):
+        head = f"Audit ({self.state}): " + ("OK, nothing lost, created or disagreed on" if self.ok else "PROBLEMS FOUND")
+        width = max(len(r[0]) for r in self.rows())
+        lines = [head] + [f"  {'✓' if good else '✗'} {name:<{width}}  {value}" for name, value, good in self.rows()]
+        return "\n".join(lines)
+
+    def _repr_html_(self):
+        cells = "".join(
+            f"<tr><td style='color:{'#2a7' if good else '#c33'}'>{'✓' if good else '✗'}</td>"
+            f"<td style='text-align:left'>{html.escape(name)}</td><td style='text-align:left'>{html.escape(value)}</td></tr>"
+            for name, value, good in self.rows())
+        verdict = "nothing lost, created or disagreed on" if self.ok else "problems found"
+        return (f"<b>Audit ({html.escape(self.state)}): {verdict}</b>"
+                f"<table>{cells}</table>")
+
+
+def _people(d):
+    return ", ".join(f"{u} ₹{v:,}" for u, v in d.items()) or "none"
+
+
+# ---------------------------------------------------------------- reading the books
+def read_books(lab):
+    """``{store: {"balances": {user: ₹}, "payments": {id: receipt}, "queued": [sms id]}}``;
+    a store is a live pod (memory) or ``"redis"``."""
+    if lab.state == "memory":
+        stores = {}
+        for pod in lab.pods:
+            if pod.status not in ("ready", "busy"):
+                continue
+            held = lab.peek(pod.name)
+            stores[pod.name] = {
+                "balances": {k[8:]: v for k, v in held.items() if k.startswith("balance:")},
+                "payments": {k[8:]: v for k, v in held.items() if k.startswith("payment:")},
+                "queued": [sms["id"] for _, sms in held.get(QUEUE, [])],
+            }
+        return stores
+    return {"redis": _read_redis(lab.redis_url)}
+
+
+def _read_redis(url):
+    import json
+
+    from .state import redis_client
+
+    client = redis_client(url)
+    try:
+        def values(prefix):
+            keys = list(client.scan_iter(match=prefix + "*", count=1000))
+            return {k[len(prefix):]: json.loads(v) for k, v in zip(keys, client.mget(keys) if keys else [])}
+
+        queued = []
+        try:
+            group = next((g for g in client.xinfo_groups(QUEUE) if g["name"] == "workers"), None)
+            pending = {e["message_id"] for e in client.xpending_range(QUEUE, "workers", "-", "+", 100_000)}
+            last = group["last-delivered-id"] if group else "0-0"
+            for entry_id, fields in client.xrange(QUEUE):
+                if entry_id in pending or _after(entry_id, last):
+                    queued.append(json.loads(fields["item"])["id"])
+        except Exception:
+            pass  # no queue yet
+        return {"balances": values("balance:"), "payments": values("payment:"), "queued": queued}
+    finally:
+        client.close()
+
+
+def _after(a, b):
+    return tuple(map(int, a.split("-"))) > tuple(map(int, b.split("-")))
+
+
+# ---------------------------------------------------------------- the audit itself
+def audit(lab, requests, wait=defaults.AUDIT_WAIT):
+    promised = _promised(requests)
+    sms = promised["sms"]
+    stores = _wait_for_sms(lab, sms, wait)
+    attempts = lab.gateway.attempts()
+    delivered_ids = {a["id"] for a in attempts}
+    queued = {i for books in stores.values() for i in books["queued"]}
+
+    # Which payments happened: acknowledged ones, plus in-doubt ones some books recorded.
+    receipts = {}
+    for books in stores.values():
+        for pid, receipt in books["payments"].items():
+            receipts.setdefault(pid, []).append(receipt)
+    made = dict(promised["payments"])
+    made.update({pid: rs[0] for pid, rs in receipts.items() if pid in promised["in_doubt"]})
+    expected = dict(lab.accounts)
+    for p in made.values():
+        expected[p["sender"]] -= p["amount"]
+        expected[p["receiver"]] += p["amount"]
+
+    opened = sum(lab.accounts.values())
+    result = Audit(state=lab.state)
+    result.money_created = sum(sum(b["balances"].get(u, 0) for u in lab.accounts) - opened for b in stores.values())
+    for books in stores.values():
+        for user, value in books["balances"].items():
+            if value < 0:
+                result.negative_balances[user] = min(value, result.negative_balances.get(user, 0))
+    result.double_debits = sorted((pid, len(rs)) for pid, rs in receipts.items() if len(rs) > 1)
+    result.lost_payments = [(pid, p["sender"], p["receiver"], p["amount"])
+                            for pid, p in promised["payments"].items() if pid not in receipts]
+    for user in lab.accounts:
+        seen = {name: books["balances"].get(user) for name, books in stores.items()}
+        if any(v != expected[user] for v in seen.values()):
+            result.wrong_balances[user] = {"expected": expected[user], "seen": seen}
+        if len(set(seen.values())) > 1:
+            result.divergent_balances[user] = seen
+    result.lost_sessions = promised["lost_sessions"]
+    result.notifications = Notifications(
+        enqueued=len(sms),
+        delivered=len(delivered_ids & set(sms)),
+        lost=[sms[i] for i in sms if i not in delivered_ids and i not in queued],
+        duplicates=len(attempts) - len(delivered_ids),
+        pending=sum(1 for i in sms if i not in delivered_ids and i in queued),
+    )
+    return result
+
+
+def _promised(requests):
+    """What the responses told customers: payments made, SMS queued, sessions lost."""
+    payments, in_doubt, sms, sessions, lost = {}, set(), {}, {}, []
+    for r in sorted(requests, key=lambda r: r.sent):
+        if r.endpoint == "pay":
+            if r.ok:
+                payments.setdefault(r.value["payment"], r.value)
+            elif r.pod is not None and "crashed" in (r.error or "") and r.params.get("key"):
+                in_doubt.add(r.params["key"])  # the pod died: did it pay before it died?
+        if r.ok and r.endpoint in ("pay", "notify"):
+            for message in r.value.get("sms", ()):
+                sms.setdefault(message["id"], (message["to"], message["text"]))
+        if r.ok and r.endpoint == "login":
+            sessions[r.value["session"]] = r.params.get("user")
+        if (not r.ok and r.endpoint == "whoami" and "unknown session" in (r.error or "")
+                and r.params.get("session") in sessions):
+            user = sessions[r.params["session"]]
+            if user not in lost:
+                lost.append(user)
+    return {"payments": payments, "in_doubt": in_doubt - set(payments), "sms": sms, "lost_sessions": lost}
+
+
+def _wait_for_sms(lab, sms, wait):
+    """Give the pods' workers time to send what they still hold, then read the books."""
+    deadline = time.monotonic() + wait
+    while True:
+        stores = read_books(lab)
+        delivered = {a["id"] for a in lab.gateway.attempts()}
+        queued = {i for books in stores.values() for i in books["queued"]}
+        if not any(i not in delivered and i in queued for i in sms) or time.monotonic() > deadline:
+            # one more look after a beat: an SMS taken from a queue may be mid-delivery
+            time.sleep(2 * lab.sms_seconds + 0.05)
+            return read_books(lab)
+        time.sleep(0.05)

@@ -1,0 +1,477 @@
+"""Figures of what happened: every function returns a matplotlib ``Figure``.
+
+A notebook shows the returned figure; ``fig.savefig("run.png")`` keeps it. Nothing here
+calls ``plt.show()`` or changes matplotlib's global settings.
+
+* ``timeline(run)``: one lane per pod, one dot per request where and when it was served.
+  Teaches: the balancer spreads the load; when a pod dies its lane goes empty, the requests
+  it was holding fail (red ×) and the survivors take over; a restarted pod comes back empty.
+* ``throughput(run)``: requests per second over time, ok (stacked by pod) and failed.
+  Teaches: capacity is pods × what one pod serves; a crash is a dip and a red spike.
+* ``latency(run)``: p50 / p95 / p99 per time bucket. Teaches: trouble shows in the tail
+  first; when a pod dies under load, queues build on the others.
+* ``overview(run)``: the three above, stacked on one time axis (``run.plot()``).
+* ``compare(run_a, run_b)``: one workload under two settings, side by side, same scales.
+* ``scaling(results)``: throughput against the number of pods, beside the ideal straight
+  line. Teaches: stateless services scale almost linearly; shared state bends the curve.
+* ``balances(lab)``: each customer's balance as each pod sees it. Teaches: with in-memory
+  state pods disagree (which one is Ravi's real balance?); with Redis they all agree.
+* ``losses(audit)``: what each customer lost: sessions, SMS alerts, correct balances.
+
+One visual language everywhere: ``pod-N`` always has the same colour (``pod_colour``);
+failures are red; chaos faults are shaded gold, like the nemesis periods of Jepsen's
+graphs; a black bar (or dashed line) marks a pod's death. Times are lab time in seconds,
+the clock of ``run.summary()`` and ``lab.history``; only ``compare`` counts from each
+run's start, so the two runs line up.
+"""
+
+import functools
+import math
+from bisect import bisect_right
+from collections import Counter
+
+import matplotlib
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
+
+from .errors import BadInput
+
+__all__ = ["balances", "compare", "latency", "losses", "overview", "pod_colour", "scaling",
+           "throughput", "timeline"]
+
+FAILED = "#d62728"  # failed requests
+FAULT = "#f2b134"  # chaos fault windows (shaded)
+DEATH = "#222222"  # a pod's death
+OK = "#5a6b7b"  # successful requests, when not split by pod
+NO_POD = "no pod"  # the lane of requests no pod could take
+QUANTILES = ((0.5, "#08306b", "-"), (0.95, "#2171b5", "--"), (0.99, "#6baed6", ":"))
+LOSSES = (("lost sessions", "#67001f"), ("lost SMS alerts", "#d6604d"), ("wrong balance", "#f4a582"))
+# tab20 without its reds (failures) and greys (no pod): 16 colours, strong ones first
+_PALETTE = [matplotlib.colormaps["tab20"].colors[i]
+            for i in (0, 2, 4, 8, 10, 12, 16, 18, 1, 3, 5, 9, 11, 13, 17, 19)]
+_STYLE = {
+    "font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 9,
+    "xtick.labelsize": 9, "ytick.labelsize": 9, "axes.spines.top": False,
+    "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3, "grid.linewidth": 0.6,
+    "legend.frameon": False,
+}
+MAX_BUCKETS = 2000  # more bars than a screen has pixels teach nothing
+
+
+def pod_colour(pod):
+    """The colour of ``pod-N`` in every figure (pod-1 is always blue); grey for no pod."""
+    if not pod or pod == NO_POD:
+        return "#7f7f7f"
+    tail = str(pod).rsplit("-", 1)[-1]
+    n = int(tail) - 1 if tail.isdigit() else sum(map(ord, str(pod)))
+    return matplotlib.colors.to_hex(_PALETTE[n % len(_PALETTE)])
+
+
+def _styled(fn):
+    """Draw inside a style context: the look is local to our figures, never global."""
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with matplotlib.rc_context(_STYLE):
+            return fn(*args, **kwargs)
+    return wrapper
+
+
+# ---------------------------------------------------------------------- public figures
+@_styled
+def timeline(run):
+    """Every request as a dot on its pod's lane; failures, deaths, restarts and faults marked."""
+    _check_runs("timeline", run)
+    fig = Figure(figsize=(10, _lanes_height(run)), layout="constrained")
+    _draw_timeline(fig.add_subplot(), run)
+    return fig
+
+
+@_styled
+def throughput(run, bucket=None):
+    """Requests per second (ok stacked by pod, failed in red) per time bucket (seconds)."""
+    _check_runs("throughput", run)
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    _draw_throughput(fig.add_subplot(), run, _bucket_size(bucket, run))
+    return fig
+
+
+@_styled
+def latency(run, bucket=None):
+    """p50 / p95 / p99 latency of successful requests (ms) per time bucket (seconds)."""
+    _check_runs("latency", run)
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    _draw_latency(fig.add_subplot(), run, _bucket_size(bucket, run))
+    return fig
+
+
+@_styled
+def overview(run, bucket=None):
+    """Timeline, throughput and latency stacked on one time axis."""
+    _check_runs("overview", run)
+    bucket, lanes = _bucket_size(bucket, run), _lanes_height(run)
+    fig = Figure(figsize=(10, lanes + 5.5), layout="constrained")
+    top, middle, bottom = fig.subplots(3, 1, sharex=True, height_ratios=[lanes - 1, 2.5, 2.5])
+    _draw_timeline(top, run)
+    _draw_throughput(middle, run, bucket)
+    _draw_latency(bottom, run, bucket)
+    top.set_xlabel("")
+    middle.set_xlabel("")
+    fig.suptitle(run.summary().splitlines()[0], fontsize=12)
+    return fig
+
+
+@_styled
+def compare(run_a, run_b, labels=("A", "B"), bucket=None):
+    """The same workload under two settings side by side: throughput and ok/failed counts."""
+    _check_runs("compare", run_a, run_b)
+    if isinstance(labels, str) or len(labels) != 2:
+        raise BadInput(f"compare needs two labels, one per run, not {labels!r}")
+    bucket = _bucket_size(bucket, run_a, run_b)
+    fig = Figure(figsize=(11, 6), layout="constrained")
+    axes = fig.subplots(2, 2, sharey="row", height_ratios=[2.2, 1])
+    axes[0, 1].sharex(axes[0, 0])
+    axes[1, 1].sharex(axes[1, 0])
+    for col, (run, label) in enumerate(zip((run_a, run_b), labels, strict=True)):
+        top, bottom = axes[:, col]
+        _draw_throughput(top, run, bucket, origin=run.started, legend=col == 1)
+        top.set_xlim(0, max(run_a.duration, run_b.duration))
+        top.set_title(f"{label}: {run.throughput:,.0f} ok requests/s")
+        bars = bottom.barh(["failed", "ok"], [run.failed, run.ok], color=[FAILED, OK], height=0.6)
+        bottom.bar_label(bars, labels=[f"{run.failed:,}", f"{run.ok:,}"], padding=3)
+        bottom.set_xlabel("requests (count)")
+        bottom.set_title(f"{label}: {run.ok:,} ok, {run.failed:,} failed", fontsize=10)
+        bottom.grid(axis="y", visible=False)
+        bottom.margins(x=0.15)
+    axes[0, 1].set_ylabel("")
+    fig.suptitle(f"Same workload, two settings: {labels[0]} vs {labels[1]}", fontsize=12)
+    return fig
+
+
+@_styled
+def scaling(results):
+    """Throughput against the number of pods, with the ideal (linear) line and % of ideal.
+
+    ``results``: ``{pods: throughput}`` (ok requests/s) or ``{pods: Run}``. The ideal line
+    is what the smallest setup serves per pod, times the number of pods.
+    """
+    if not isinstance(results, dict) or not results:
+        raise BadInput("scaling needs a dict {pods: throughput or Run}, e.g. {1: 900.0, 2: 1700.0}")
+    points = sorted((n, getattr(value, "throughput", value)) for n, value in results.items()
+                    if isinstance(n, int) and not isinstance(n, bool))
+    if len(points) != len(results) or not all(n >= 1 and _number(t) and t >= 0 for n, t in points):
+        raise BadInput(f"scaling needs {{pods ≥ 1: throughput or Run}}, not {results!r}")
+    ns, tps = [n for n, _ in points], [float(t) for _, t in points]
+    per_pod = tps[0] / ns[0]
+    fig = Figure(figsize=(9, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    ax.plot([0, *ns], [0.0] + [n * per_pod for n in ns], ls="--", color="#999999", gid="ideal",
+            label=f"ideal: pods × {per_pod:,.0f}/s")
+    ax.plot(ns, tps, marker="o", ms=7, lw=2, color=pod_colour("pod-1"), label="measured", gid="measured")
+    for n, tp in zip(ns, tps, strict=True):
+        ax.annotate(f"{100 * tp / (n * per_pod):.0f}%" if per_pod else "", (n, tp), xytext=(0, -9),
+                    textcoords="offset points", ha="center", va="top", fontsize=9)
+    ax.set_xticks(ns)
+    ax.set_xlim(0, ns[-1] * 1.05 + 0.5)
+    ax.set_ylim(0, max(ns[-1] * per_pod, *tps) * 1.1 or 1)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+    ax.set_xlabel("pods")
+    ax.set_ylabel("throughput (ok requests/s)")
+    ax.set_title("Scaling: throughput vs pods (labels: % of ideal)")
+    ax.legend(loc="upper left")
+    return fig
+
+
+@_styled
+def balances(data, users=None, limit=12):
+    """Each customer's balance as each pod sees it: one bar per pod, grouped by customer.
+
+    ``data`` is a Lab (its ``balances()`` are drawn) or ``{user: {pod: balance}}``. Shown:
+    ``users``, or up to ``limit`` customers, those the pods disagree on first.
+    """
+    if callable(getattr(data, "balances", None)):
+        data = data.balances()
+    if not isinstance(data, dict) or not all(
+            isinstance(seen, dict) and all(map(_number, seen.values())) for seen in data.values()):
+        raise BadInput("balances needs a Lab or a dict {user: {pod: balance in ₹}}")
+    split = [u for u in data if len(set(data[u].values())) > 1]
+    if users is None and not (isinstance(limit, int) and limit >= 1):
+        raise BadInput(f"limit must be a whole number of customers ≥ 1, not {limit!r}")
+    if users is None:
+        chosen = set((split + [u for u in data if u not in split])[:limit])
+        users = [u for u in data if u in chosen]
+    elif isinstance(users, str) or not set(users) <= set(data):
+        raise BadInput(f"users must be a list of customers among {', '.join(map(str, data))}")
+    pods = _sorted_pods(p for u in users for p in data[u])
+    fig = Figure(figsize=(10, 4), layout="constrained")
+    ax = fig.add_subplot()
+    width = 0.8 / max(len(pods), 1)
+    for i, pod in enumerate(pods):
+        xs = [x for x, user in enumerate(users) if pod in data[user]]
+        ax.bar([x - 0.4 + (i + 0.5) * width for x in xs], [data[users[x]][pod] for x in xs], width,
+               color=pod_colour(pod), label=pod, gid=f"balance:{pod}")
+    many = len(users) > 8
+    ax.set_xticks(range(len(users)), [f"{u} ≠" if u in split else u for u in users],
+                  rotation=30 * many, ha="right" if many else "center")
+    for label, user in zip(ax.get_xticklabels(), users, strict=True):
+        label.set_color(FAILED if user in split else "black")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"₹{v:,.0f}"))
+    ax.set_ylabel("balance (₹)")
+    notes = [f"{len(users)} of {len(data)} shown"] * (len(users) < len(data))
+    notes += ["≠: the pods disagree"] * bool(split)
+    ax.set_xlabel("customer" + (f" ({'; '.join(notes)})" if notes else ""))
+    ax.grid(axis="x", visible=False)
+    title = "Balances as each pod sees them: "
+    if split:
+        ax.set_title(f"{title}the pods disagree on {len(split)} of {len(data)} customers", color=FAILED)
+    else:
+        ax.set_title(title + ("every pod agrees" if users else "none yet"))
+    if pods:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), title="pod", ncols=1 + len(pods) // 16)
+    return fig
+
+
+@_styled
+def losses(audit):
+    """What each customer lost: sessions, SMS alerts, and balances that are wrong (a
+    customer whose pods disagree, or whose balance went below zero, counts once)."""
+    fields = ("lost_sessions", "notifications", "divergent_balances", "negative_balances")
+    if not any(hasattr(audit, f) for f in fields):
+        raise BadInput(f"losses needs an audit (lab.audit() or run.audit()), not {type(audit).__name__}")
+    alerts = getattr(getattr(audit, "notifications", None), "lost", None) or ()
+    wrong = {**(getattr(audit, "divergent_balances", None) or {}),
+             **(getattr(audit, "negative_balances", None) or {})}
+    counts = [Counter(getattr(audit, "lost_sessions", None) or ()),
+              Counter(user for user, _ in alerts), Counter(dict.fromkeys(wrong, 1))]
+    money = getattr(audit, "money_created", 0) or 0
+    money_note = f"₹{abs(money):,} {'created out of nothing' if money > 0 else 'destroyed'}"
+    users = sorted(set().union(*counts), key=lambda u: (-sum(c[u] for c in counts), u))
+    fig = Figure(figsize=(10, min(2.5 + 0.35 * len(users), 10)), layout="constrained")
+    ax = fig.add_subplot()
+    ax.set_title("What customers lost" + (f": {len(users)} affected" if users else "")
+                 + (f"; {money_note}" if money else ""))
+    if not users:
+        text = (f"No customer lost a session or an alert, but {money_note}" if money
+                else "Nothing lost: every session, alert and balance is intact ✓")
+        _say(ax, text, color=FAILED if money else "#2e7d32", gid="nothing-lost")
+        ax.set_axis_off()
+        return fig
+    left = [0] * len(users)
+    for (label, colour), count in zip(LOSSES, counts, strict=True):
+        values = [count[u] for u in users]
+        ax.barh(users, values, left=left, color=colour, label=label, height=0.6, gid=label)
+        left = [a + b for a, b in zip(left, values, strict=True)]
+    ax.invert_yaxis()  # the customer who lost most on top
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("things lost (count)")
+    ax.grid(axis="y", visible=False)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
+    return fig
+
+
+# ---------------------------------------------------------------------- drawing on one axes
+def _draw_timeline(ax, run):
+    lanes = _lanes(run)
+    y = {pod: i for i, pod in enumerate(lanes)}
+    for pod in lanes:
+        for a, b in _up_intervals(run, pod) if pod != NO_POD else ():
+            ax.hlines(y[pod], a, b, color=pod_colour(pod), lw=9, alpha=0.15, zorder=1)
+        done = [r for r in run.requests if r.ok and r.pod == pod]
+        ax.scatter([r.received for r in done], [y[pod] + _jitter(i) for i in range(len(done))],
+                   s=7, color=pod_colour(pod), lw=0, alpha=0.8, zorder=2, gid=f"ok:{pod}")
+    bad = [r for r in run.requests if not r.ok]
+    ax.scatter([r.received for r in bad], [y[r.pod or NO_POD] + _jitter(i) for i, r in enumerate(bad)],
+               marker="x", s=40, color=FAILED, lw=1.6, zorder=4, gid="failed")
+    deaths = [(t, pod) for t, pod, _ in _deaths(run) if pod in y]
+    ready = [e for e in run.events if e.kind == "ready" and e.pod in y]
+    stops = [e for e in run.events if e.kind == "stopped" and e.pod in y]
+    bar = dict(ls="none", marker="|", ms=20, mew=3, zorder=5)
+    ax.plot([t for t, _ in deaths], [y[p] for _, p in deaths], color=DEATH, gid="deaths", **bar)
+    ax.plot([e.t for e in stops], [y[e.pod] for e in stops], color="#999999", gid="stopped", **bar)
+    ax.scatter([e.t for e in ready], [y[e.pod] for e in ready], marker=">", s=70, zorder=5, gid="ready",
+               color=[pod_colour(e.pod) for e in ready] or None, edgecolors=DEATH, lw=1)
+    faults = any(e.kind == "fault" for e in run.events)
+    ax.set_yticks(range(len(lanes)), lanes)
+    ax.set_ylim(len(lanes) - 0.5, -0.5 - 0.45 * faults)  # pod-1 on top; room to name faults
+    ax.grid(axis="y", visible=False)
+    ax.set_ylabel("pod")
+    ax.set_title(f"Requests by pod: {run.ok:,} ok, {run.failed:,} failed")
+    if not lanes:
+        _say(ax, "no requests in this run")
+    handles = [_key("request served\n(pod's colour)", "o", ms=5)]
+    handles += [_key("failed request", "x", FAILED, ms=7, mew=1.6)] * bool(bad)
+    handles += [_key("pod died", "|", DEATH, ms=12, mew=3)] * bool(deaths)
+    handles += [_key("pod ready", ">", mec=DEATH, ms=8)] * bool(ready)
+    handles += [_key("pod stopped\n(scale down)", "|", "#999999", ms=12, mew=3)] * bool(stops)
+    _finish(ax, run, 0.0, handles, timeline=True)
+
+
+def _draw_throughput(ax, run, bucket, origin=0.0, legend=True):
+    edges = _edges(run.started, run.ended, bucket)
+    widths = [b - a for a, b in zip(edges, edges[1:])]
+    counts = {}  # pod (ok) or None (failed) -> requests per bucket
+    for r in run.requests:
+        counts.setdefault(r.pod if r.ok else None, [0] * len(widths))[_slot(edges, r.received)] += 1
+    keys = _sorted_pods(k for k in counts if k is not None) + [None] * (None in counts)
+    bottom = [0.0] * len(widths)
+    for key in keys:
+        rates = [c / w for c, w in zip(counts[key], widths, strict=True)]
+        ax.bar([e - origin for e in edges[:-1]], rates, widths, bottom=bottom, align="edge", lw=0,
+               color=pod_colour(key) if key else FAILED, label=f"ok on {key}" if key else "failed")
+        bottom = [a + b for a, b in zip(bottom, rates, strict=True)]
+    ax.set_ylabel("requests/s")
+    ax.set_title(f"Throughput per {_fmt_seconds(bucket)}: ok (by pod) and failed")
+    handles = ax.get_legend_handles_labels()[0]
+    if len(keys) > 12:  # too many pods to list: one entry for all of them
+        handles = [_key("ok (pod's colour)")] + [h for h in handles if h.get_label() == "failed"]
+    _finish(ax, run, origin, handles, legend=legend)
+
+
+def _draw_latency(ax, run, bucket, origin=0.0):
+    edges = _edges(run.started, run.ended, bucket)
+    per_bucket = [[] for _ in edges[1:]]
+    for r in run.requests:
+        if r.ok:
+            per_bucket[_slot(edges, r.received)].append(r.latency * 1e3)
+    centres = [(a + b) / 2 - origin for a, b in zip(edges, edges[1:])]
+    shown = []
+    for q, colour, style in QUANTILES:
+        points = [(x, sorted(lat)[min(len(lat) - 1, int(q * len(lat)))])  # as Run.latency_quantiles
+                  for x, lat in zip(centres, per_bucket, strict=True) if lat]
+        ax.plot([x for x, _ in points], [v for _, v in points], ls=style, color=colour, lw=2,
+                marker="o", ms=3, label=f"p{q * 100:g}", gid=f"p{q * 100:g}")
+        shown += [v for _, v in points if v > 0]
+    if shown and max(shown) / min(shown) > 30:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    else:
+        ax.set_ylim(bottom=0)
+    if not shown:
+        _say(ax, "no successful requests")
+    ax.set_ylabel("latency (ms)" + (", log scale" if ax.get_yscale() == "log" else ""))
+    ax.set_title(f"Latency of successful requests per {_fmt_seconds(bucket)}")
+    _finish(ax, run, origin, ax.get_legend_handles_labels()[0])
+
+
+def _finish(ax, run, origin, handles, legend=True, timeline=False):
+    """What every plot over time shares: fault shading, deaths, the time axis, the legend."""
+    deaths = [] if timeline else _deaths(run)  # the timeline marks deaths on their lanes
+    for t, pod, _ in deaths:
+        ax.axvline(t - origin, color=DEATH, lw=1.2, ls="--", zorder=3, gid=f"death:{pod}")
+    handles += [Line2D([], [], color=DEATH, lw=1.2, ls="--", label="pod died")] * bool(deaths)
+    faults = [e for e in run.events if e.kind == "fault"]
+    for e in faults:  # a fault still going at the end of the run is shaded to the end
+        end = run.ended if e.end is None else e.end
+        ax.axvspan(e.t - origin, end - origin, color=FAULT, alpha=0.28, lw=0, zorder=0, gid="fault")
+        if timeline and len(faults) <= 6:  # name them, if there is room
+            ax.text(e.t - origin, 0.99, f" {e.detail}", transform=ax.get_xaxis_transform(),
+                    fontsize=8, va="top", color="#7a5500")
+    handles += [_key("fault (chaos)", colour=FAULT, alpha=0.5)] * bool(faults)
+    pad = run.duration * 0.01
+    ax.set_xlim(run.started - origin - pad, run.ended - origin + pad)
+    ax.set_xlabel("lab time (s)" if origin == 0 else "time since the run started (s)")
+    if legend and handles:
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1),
+                  ncols=1 + len(handles) // 16)
+
+
+def _key(label, marker=None, colour=OK, **kwargs):
+    """A legend entry: a marker, or a patch of colour."""
+    if marker is None:
+        return Patch(color=colour, label=label, **kwargs)
+    return Line2D([], [], ls="none", marker=marker, color=colour, label=label, **kwargs)
+
+
+def _say(ax, text, **kwargs):
+    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=13, **kwargs)
+
+
+# ---------------------------------------------------------------------- what the run says
+def _check_runs(what, *runs):
+    for run in runs:
+        if not all(hasattr(run, a) for a in ("requests", "events", "started", "ended", "duration")):
+            raise BadInput(f"{what}() needs a Run (what lab.run(...) returns), not {type(run).__name__}")
+
+
+def _sorted_pods(pods):
+    def key(name):
+        tail = str(name).rsplit("-", 1)[-1]
+        return (0, int(tail), "") if tail.isdigit() else (1, 0, str(name))
+    return sorted(set(pods), key=key)
+
+
+def _lanes(run):
+    pods = _sorted_pods(p for p in [r.pod for r in run.requests] + [e.pod for e in run.events] if p)
+    return pods + [NO_POD] * any(r.pod is None for r in run.requests)
+
+
+def _lanes_height(run):
+    return min(max(3.5, 1.6 + 0.45 * len(_lanes(run))), 10)
+
+
+def _deaths(run):
+    """(t, pod, kind) per pod death. A kill is recorded twice (killed, then exited): once here."""
+    out, last = [], {}
+    for e in run.events:
+        if e.kind == "killed" or (e.kind == "exited" and last.get(e.pod) != "killed"):
+            out.append((e.t, e.pod, e.kind))
+        if e.kind in ("killed", "exited", "ready"):
+            last[e.pod] = e.kind
+    return out
+
+
+def _up_intervals(run, pod):
+    """When ``pod`` was up during the run: from the start (or its ready) to its death."""
+    changes = sorted([(t, False) for t, p, _ in _deaths(run) if p == pod]
+                     + [(e.t, e.kind == "ready") for e in run.events
+                        if e.pod == pod and e.kind in ("ready", "stopped")])
+    since = None if changes and changes[0][1] else run.started  # started during the run?
+    out = []
+    for t, up in changes:
+        if up and since is None:
+            since = t
+        elif not up and since is not None:
+            out.append((since, t))
+            since = None
+    return out + [(since, run.ended)] * (since is not None)
+
+
+def _jitter(i):
+    """A small, deterministic vertical spread, so dense lanes show their density."""
+    return ((i * 0.6180339887) % 1 - 0.5) * 0.5
+
+
+def _bucket_size(bucket, *runs):
+    """The bucket given, or one chosen from the runs: at most 40 buckets and 1 s, at least
+    ~10 requests per bucket on average, rounded to 1, 2 or 5 × 10ⁿ s (a closed-loop run of
+    a few ms gets ms buckets, a minute-long one 1 s buckets)."""
+    span = max(r.duration for r in runs)
+    if bucket is None:
+        raw = max(max(r.duration / 40, 10 * r.duration / max(len(r.requests), 1)) for r in runs)
+        steps = [m * 10.0**e for e in (-3, -2, -1) for m in (1, 2, 5)]
+        return next((step for step in steps if raw <= step * (1 + 1e-9)), 1.0)
+    if not (_number(bucket) and bucket > 0):
+        raise BadInput(f"bucket must be a positive number of seconds, not {bucket!r}")
+    if span / bucket > MAX_BUCKETS:
+        raise BadInput(f"bucket={bucket!r} s cuts a {span:.2f} s run into more than {MAX_BUCKETS} buckets")
+    return float(bucket)
+
+
+def _number(x):
+    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
+
+
+def _edges(start, end, bucket):
+    """Bucket edges from start to end; a sliver left at the end joins the last bucket."""
+    n = max(1, round((end - start) / bucket))
+    return [start + i * bucket for i in range(n)] + [max(end, start + 1e-9)]
+
+
+def _slot(edges, t):
+    return min(max(bisect_right(edges, t) - 1, 0), len(edges) - 2)
+
+
+def _fmt_seconds(s):
+    return f"{s * 1e3:g} ms bucket" if s < 1 else f"{s:g} s bucket"

@@ -57,19 +57,19 @@ class Audit:
     def rows(self):
         """(finding, value, verdict) rows: the text and HTML forms are built from these."""
         n = self.notifications
-        yield "money created or destroyed", f"₹{self.money_created:+,}" if self.money_created else "₹0", not self.money_created
-        yield "negative balances", _people(self.negative_balances), not self.negative_balances
-        yield "double debits", ", ".join(f"{p} ×{k}" for p, k in self.double_debits) or "none", not self.double_debits
-        yield "payments lost", ", ".join(f"{s}→{r} ₹{a:,}" for _, s, r, a in self.lost_payments) or "none", \
-            not self.lost_payments
-        yield "wrong balances", ", ".join(f"{u} (should be ₹{v['expected']:,})" for u, v in self.wrong_balances.items())[:300] \
-            or "none", not self.wrong_balances
-        yield "pods disagree on", ", ".join(self.divergent_balances)[:300] or "nobody", not self.divergent_balances
-        yield "sessions lost", ", ".join(self.lost_sessions) or "none", not self.lost_sessions
-        yield "SMS queued / delivered", f"{n.enqueued} / {n.delivered}" + (f" ({n.pending} still queued)" if n.pending else ""), \
-            not n.lost
-        yield "SMS lost", "; ".join(f"{u}: {m}" for u, m in n.lost[:8]) + (f" … {len(n.lost)} in all" if len(n.lost) > 8 else "") \
-            or "none", not n.lost
+        yield "money created or destroyed", f"₹{self.money_created:+,}" if self.money_created else "₹0", \
+            not self.money_created
+        yield "negative balances", _few([f"{u} ₹{v:,}" for u, v in self.negative_balances.items()]), \
+            not self.negative_balances
+        yield "double debits", _few([f"{p} ×{k}" for p, k in self.double_debits]), not self.double_debits
+        yield "payments lost", _few([f"{s}→{r} ₹{a:,}" for _, s, r, a in self.lost_payments]), not self.lost_payments
+        yield "wrong balances", _few([f"{u} (should be ₹{v['expected']:,})" for u, v in self.wrong_balances.items()]), \
+            not self.wrong_balances
+        yield "pods disagree on", _few(list(self.divergent_balances)), not self.divergent_balances
+        yield "sessions lost", _few(self.lost_sessions), not self.lost_sessions
+        queued = f" ({n.pending} still queued)" if n.pending else ""
+        yield "SMS queued / delivered", f"{n.enqueued} / {n.delivered}{queued}", not n.lost
+        yield "SMS lost", _few([f"{u}: {m}" for u, m in n.lost], 4), not n.lost
         yield "SMS sent twice (dropped by gateway)", str(n.duplicates), True
 
     def __str__(self):
@@ -88,8 +88,12 @@ class Audit:
                 f"<table>{cells}</table>")
 
 
-def _people(d):
-    return ", ".join(f"{u} ₹{v:,}" for u, v in d.items()) or "none"
+def _few(items, shown=5):
+    """'none', or the first few items and how many there are in all."""
+    if not items:
+        return "none"
+    more = f" … {len(items)} in all" if len(items) > shown else ""
+    return ", ".join(items[:shown]) + more
 
 
 # ---------------------------------------------------------------- reading the books

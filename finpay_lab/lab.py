@@ -191,10 +191,10 @@ class Lab:
         depth = defaults.PIPELINE_DEPTH if depth is None else depth
         with self._lock:
             self._check_open()
+            first_request, first_event = len(self.history.requests), len(self.history.events)
             if hasattr(workload, "plan"):  # a load shape: log customers in, then its timed plan
                 shape, workload = workload, list(workload.plan(self))
                 workload = _progress(workload, shape)
-            first_request, first_event = len(self.history.requests), len(self.history.events)
             started = self.now()
             late = 0
             faults = [f.bind(self, started) for f in chaos]

@@ -83,11 +83,17 @@ class Shape:
                 if r.ok:
                     logins[user] = r.value
         rng = random.Random(f"{self.seed}:requests")
+        # Payment keys must differ between two runs of one shape on one lab, and repeat
+        # exactly when the lesson is re-run: the lab's request count so far does both.
+        nonce = len(lab.history.requests)
         kinds, weights = zip(*[(k, w) for k, w in self.mix.items() if w > 0])
-        for at in self.arrivals():
+        for n, at in enumerate(self.arrivals()):
             kind = rng.choices(kinds, weights)[0]
             user = rng.choice(who)
-            yield at, *self._request(kind, user, who, logins, rng)
+            endpoint, params = self._request(kind, user, who, logins, rng)
+            if endpoint == "pay":  # a client-made idempotency key: a retry can't pay twice
+                params["key"] = f"{self.name.replace(' ', '-')}-{self.seed}-{nonce}-{n}"
+            yield at, endpoint, params
 
     def _request(self, kind, user, who, logins, rng):
         if kind == "pay":

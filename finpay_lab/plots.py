@@ -26,6 +26,7 @@ run's start, so the two runs line up.
 """
 
 import functools
+import io
 import math
 from bisect import bisect_right
 from collections import Counter
@@ -38,8 +39,8 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from .errors import BadInput
 
-__all__ = ["balances", "compare", "latency", "losses", "overview", "pod_colour", "scaling",
-           "throughput", "timeline"]
+__all__ = ["LabFigure", "balances", "compare", "latency", "losses", "overview", "pod_colour",
+           "scaling", "throughput", "timeline"]
 
 FAILED = "#d62728"  # failed requests
 FAULT = "#f2b134"  # chaos fault windows (shaded)
@@ -58,6 +59,16 @@ _STYLE = {
     "legend.frameon": False,
 }
 MAX_BUCKETS = 2000  # more bars than a screen has pixels teach nothing
+
+
+class LabFigure(Figure):
+    """A matplotlib Figure that shows itself when a notebook cell returns it, with no pyplot
+    and no ``%matplotlib`` needed (a bare Figure shows only its text there)."""
+
+    def _repr_png_(self):
+        png = io.BytesIO()
+        self.savefig(png, format="png")
+        return png.getvalue()
 
 
 def pod_colour(pod):
@@ -83,7 +94,7 @@ def _styled(fn):
 def timeline(run):
     """Every request as a dot on its pod's lane; failures, deaths, restarts and faults marked."""
     _check_runs("timeline", run)
-    fig = Figure(figsize=(10, _lanes_height(run)), layout="constrained")
+    fig = LabFigure(figsize=(10, _lanes_height(run)), layout="constrained")
     _draw_timeline(fig.add_subplot(), run)
     return fig
 
@@ -92,7 +103,7 @@ def timeline(run):
 def throughput(run, bucket=None):
     """Requests per second (ok stacked by pod, failed in red) per time bucket (seconds)."""
     _check_runs("throughput", run)
-    fig = Figure(figsize=(10, 4), layout="constrained")
+    fig = LabFigure(figsize=(10, 4), layout="constrained")
     _draw_throughput(fig.add_subplot(), run, _bucket_size(bucket, run))
     return fig
 
@@ -101,7 +112,7 @@ def throughput(run, bucket=None):
 def latency(run, bucket=None):
     """p50 / p95 / p99 latency of successful requests (ms) per time bucket (seconds)."""
     _check_runs("latency", run)
-    fig = Figure(figsize=(10, 4), layout="constrained")
+    fig = LabFigure(figsize=(10, 4), layout="constrained")
     _draw_latency(fig.add_subplot(), run, _bucket_size(bucket, run))
     return fig
 
@@ -111,7 +122,7 @@ def overview(run, bucket=None):
     """Timeline, throughput and latency stacked on one time axis."""
     _check_runs("overview", run)
     bucket, lanes = _bucket_size(bucket, run), _lanes_height(run)
-    fig = Figure(figsize=(10, lanes + 5.5), layout="constrained")
+    fig = LabFigure(figsize=(10, lanes + 5.5), layout="constrained")
     top, middle, bottom = fig.subplots(3, 1, sharex=True, height_ratios=[lanes - 1, 2.5, 2.5])
     _draw_timeline(top, run)
     _draw_throughput(middle, run, bucket)
@@ -129,7 +140,7 @@ def compare(run_a, run_b, labels=("A", "B"), bucket=None):
     if isinstance(labels, str) or len(labels) != 2:
         raise BadInput(f"compare needs two labels, one per run, not {labels!r}")
     bucket = _bucket_size(bucket, run_a, run_b)
-    fig = Figure(figsize=(11, 6), layout="constrained")
+    fig = LabFigure(figsize=(11, 6), layout="constrained")
     axes = fig.subplots(2, 2, sharey="row", height_ratios=[2.2, 1])
     axes[0, 1].sharex(axes[0, 0])
     axes[1, 1].sharex(axes[1, 0])
@@ -164,7 +175,7 @@ def scaling(results):
         raise BadInput(f"scaling needs {{pods ≥ 1: throughput or Run}}, not {results!r}")
     ns, tps = [n for n, _ in points], [float(t) for _, t in points]
     per_pod = tps[0] / ns[0]
-    fig = Figure(figsize=(9, 4.5), layout="constrained")
+    fig = LabFigure(figsize=(9, 4.5), layout="constrained")
     ax = fig.add_subplot()
     ax.plot([0, *ns], [0.0] + [n * per_pod for n in ns], ls="--", color="#999999", gid="ideal",
             label=f"ideal: pods × {per_pod:,.0f}/s")
@@ -204,7 +215,7 @@ def balances(data, users=None, limit=12):
     elif isinstance(users, str) or not set(users) <= set(data):
         raise BadInput(f"users must be a list of customers among {', '.join(map(str, data))}")
     pods = _sorted_pods(p for u in users for p in data[u])
-    fig = Figure(figsize=(10, 4), layout="constrained")
+    fig = LabFigure(figsize=(10, 4), layout="constrained")
     ax = fig.add_subplot()
     width = 0.8 / max(len(pods), 1)
     for i, pod in enumerate(pods):
@@ -247,7 +258,7 @@ def losses(audit):
     money = getattr(audit, "money_created", 0) or 0
     money_note = f"₹{abs(money):,} {'created out of nothing' if money > 0 else 'destroyed'}"
     users = sorted(set().union(*counts), key=lambda u: (-sum(c[u] for c in counts), u))
-    fig = Figure(figsize=(10, min(2.5 + 0.35 * len(users), 10)), layout="constrained")
+    fig = LabFigure(figsize=(10, min(2.5 + 0.35 * len(users), 10)), layout="constrained")
     ax = fig.add_subplot()
     ax.set_title("What customers lost" + (f": {len(users)} affected" if users else "")
                  + (f"; {money_note}" if money else ""))

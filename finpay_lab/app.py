@@ -71,8 +71,10 @@ class App:
         except Rejected as exc:
             state.rollback()
             return False, None, str(exc)
-        except Exception as exc:  # a bug in the handler: report it, keep the pod serving
+        except Exception as exc:  # a bug, or Redis unreachable: report it, keep serving
             state.rollback()
+            if type(exc).__module__.startswith("redis") and type(exc).__name__ in ("ConnectionError", "TimeoutError"):
+                return False, None, f"{endpoint} failed: Redis is unreachable ({exc})"
             return False, None, f"{endpoint} failed: {type(exc).__name__}: {exc}"
         state.commit()
         return True, value, None

@@ -213,6 +213,8 @@ class Lab:
                 target = self.balancer.choose(self._routable(), endpoint, params)
                 while target is not None and len(target.in_flight) >= depth:
                     self._pump(0.05)
+                    self._tick(faults, sent)
+                    self._expire(target)  # a paused pod: its callers give up in time
                     if not target.routable or self.balancer.load_aware:
                         target = self.balancer.choose(self._routable(), endpoint, params)
                 if target is None:
@@ -227,6 +229,17 @@ class Lab:
         for fault in faults:
             fault.tick(self.now(), sent)
 
+    def _expire(self, pod, timeout=defaults.CALL_TIMEOUT):
+        """Fail the pod's requests that have waited longer than ``timeout``, as a client would."""
+        cutoff = self.now() - timeout
+        for rid, (endpoint, params, sent, internal) in list(pod.in_flight.items()):
+            if sent < cutoff:
+                del pod.in_flight[rid]
+                if not internal:
+                    self._fail(endpoint, params, f"{pod.name} did not answer within {timeout:g} s",
+                               pod.name, sent=sent, rid=rid)
+        self._update_status(pod)
+
     def _settle(self, faults):
         """Wait for every in-flight request (a silent pod times out) and for every started
         fault with a duration to end; faults not yet started, and the monkey, end here."""
@@ -234,13 +247,7 @@ class Lab:
         while any(p.in_flight for p in self._pods.values()) or any(f.holds_the_run for f in faults):
             if time.monotonic() > deadline:
                 for pod in self._pods.values():
-                    for rid in list(pod.in_flight):
-                        endpoint, params, sent, _ = pod.in_flight.pop(rid)
-                        self._fail(endpoint, params, f"{pod.name} did not answer within {defaults.CALL_TIMEOUT:g} s",
-                                   pod.name, sent=sent, rid=rid)
-                    self._update_status(pod)
-                for fault in faults:
-                    fault.finish(self.now())
+                    self._expire(pod, timeout=0)
                 break
             self._tick(faults, None)
             self._pump(0.02)
@@ -289,6 +296,9 @@ class Lab:
         with self._lock:
             self._check_open()
             stores = read_books(self)
+            if self.state == "redis":  # every live pod reads the one shared copy
+                shared = stores["redis"]
+                stores = {p.name: shared for p in self._pods.values() if p.routable}
             return {user: {pod: books["balances"][user] for pod, books in stores.items()
                            if user in books["balances"]} for user in self.accounts}
 

@@ -33,18 +33,20 @@ import ipywidgets as widgets
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .errors import BadInput, LabError
+from .errors import BadInput
+from .lab import Lab
+from .pods import PodInfo
 
-COLOURS = {"ready": "#2e7d32", "busy": "#e69500", "starting": "#1e88e5",
-           "stopping": "#8a8a8a", "dead": "#d32f2f"}
+COLOURS = {"ready": "#2e7d32", "busy": "#e69500", "starting": "#1e88e5", "stopping": "#8a8a8a",
+           "dead": "#d32f2f", "paused": "#7b1fa2"}  # paused: SIGSTOPped by lab.pause/chaos
 WINDOW = 30.0  # seconds of history the chart shows
 BIN = 0.5  # chart resolution; matches the refresh so every refresh can move the chart
 LOAD_BATCH = 0.25  # each lab.run covers this much time: short, so clicks never wait long
 MIX = {"login": 1, "whoami": 4, "update_balance": 3, "add_balance": 2}  # relative weights
-USERS = ("Ravi", "Asha", "Meera", "Kabir", "Zoya", "Arjun", "Priya", "Dev", "Nisha",
-         "Vikram", "Anaya", "Rohan")
+COMPACT = 8  # more pods than this: smaller tiles, so 30 pods still fit on a screen
+CUSTOMERS = 12  # the load's population: the first customers of lab.accounts (the cast first)
 MARKED = ("killed", "exited", "restarted", "switched", "scaled")  # pod events the chart marks
-STATE_WORDS = {"memory": "in each pod's own memory", "redis": "in one shared Redis"}
+STATE_WORDS = {"memory": "each pod remembers on its own", "redis": "all pods share one Redis"}
 
 
 def dashboard(lab, refresh=0.5):
@@ -56,8 +58,6 @@ class Dashboard(widgets.VBox):
     """The dashboard widget. ``refresh()`` redraws it once; ``stop()`` ends its threads."""
 
     def __init__(self, lab, refresh=0.5):
-        from .lab import Lab  # here, not at the top: the lab module needn't load for docs
-
         # First, as close() (which ipywidgets also runs from __del__) relies on these.
         self._stop, self._load_on = threading.Event(), threading.Event()
         self.load_thread = self.refresh_thread = None
@@ -72,6 +72,8 @@ class Dashboard(widgets.VBox):
         self._drawing = threading.Lock()  # a click's refresh and the thread's never interleave
         self._message = ""  # the latest click error or notice: shown until the next click
         self._chart_key = None
+        self._last_failure = None  # the newest failed request on the chart
+        self._pause_events, self._events_read = {}, 0  # pod -> (latest pause/resume, pid)
         self._rng = random.Random(lab.seed)  # the load's request mix is the same every time
         self._sessions = {}  # user -> session id the load logged in with
 
@@ -116,7 +118,8 @@ class Dashboard(widgets.VBox):
             # One consistent snapshot under the lab's lock (a reentrant lock, so the lab's
             # own methods take it again inside): tiles never mix two moments.
             with self.lab._lock:
-                pods = self.lab.pods
+                pods = [_paused(p) if self._is_paused(p) else p for p in self.lab.pods]
+                # A paused (SIGSTOPped) pod cannot answer: asking it would hang the refresh.
                 held = {p.name: self.lab.pod_stats(p.name) for p in pods if p.status in ("ready", "busy")}
                 state = self.lab.state
             self._draw_tiles(pods, held, state)
@@ -124,26 +127,37 @@ class Dashboard(widgets.VBox):
             self._draw_chart()
             self._draw_status()
 
+    def _is_paused(self, pod):
+        """PodInfo has no "paused": the latest pause/resume event of this very process says."""
+        events = self.lab.history.events
+        for e in events[self._events_read:]:
+            if e.kind in ("paused", "resumed"):
+                self._pause_events[e.pod] = (e.kind, e.pid)
+        self._events_read = len(events)
+        return self._pause_events.get(pod.name) == ("paused", pod.pid) and pod.status != "dead"
+
     def _draw_tiles(self, pods, held, state):
         if list(self.tiles) != [p.name for p in pods]:  # pods came or went: new tiles
             old = self.tiles
-            self.tiles = {p.name: old.get(p.name) or _Tile(p.name, self._kill) for p in pods}
+            self.tiles = {p.name: old.pop(p.name, None) or _Tile(p.name, self._kill) for p in pods}
             self.tile_box.children = [t.box for t in self.tiles.values()]
+            for gone in old.values():  # a closed widget frees its model in the browser too
+                for w in (gone.box, gone.html, gone.kill):
+                    w.close()
         for p in pods:
-            self.tiles[p.name].show(p, held.get(p.name), state)
+            self.tiles[p.name].show(p, held.get(p.name), state, compact=len(pods) > COMPACT)
 
     def _draw_header(self, pods, state):
         counts = {}
         for p in pods:
             counts[p.status] = counts.get(p.status, 0) + 1
-        summary = " · ".join(f"<span style='color:{COLOURS[s]}'>{n} {s}</span>" for s, n in counts.items())
+        summary = " · ".join(f"<span style='color:{COLOURS.get(s, '#555')}'>{n} {s}</span>" for s, n in counts.items())
         self.header.value = (f"<span style='font-size:16px;font-weight:600'>FinPay Lab — live</span>"
                              f" &nbsp; {len(pods)} pods: {summary or 'none'}")
         badge = "#6a1b9a" if state == "memory" else "#c62828"
         self.state_info.value = (
             f"<span style='background:{badge};color:white;border-radius:4px;padding:1px 7px'>"
-            f"state: {state}</span>&nbsp; <span style='color:#555'>sessions and balances live "
-            f"{STATE_WORDS[state]}</span>&nbsp;")
+            f"state: {state}</span>&nbsp; <span style='color:#555'>{STATE_WORDS[state]}</span>&nbsp;")
         other = "redis" if state == "memory" else "memory"
         self.state_button.description = f"switch to {other} (restarts every pod)"
         self.state_button.tooltip = (f"Redeploy with state={other!r}: every pod is replaced by a new "
@@ -154,7 +168,7 @@ class Dashboard(widgets.VBox):
         end = int(now / BIN)  # the bin in progress is left out: it is not over yet
         start = end - int(WINDOW / BIN)
         ok, failed = [0] * (end - start), [0] * (end - start)
-        requests = self.lab.history.requests
+        requests, self._last_failure = self.lab.history.requests, None
         for i in range(len(requests) - 1, -1, -1):  # newest first; stop once past the window
             r = requests[i]
             b = int(r.received / BIN)
@@ -162,6 +176,8 @@ class Dashboard(widgets.VBox):
                 break
             if start <= b < end:
                 (ok if r.ok else failed)[b - start] += 1
+            if not r.ok and self._last_failure is None:
+                self._last_failure = r  # the newest: shown in the status area, to say *why*
         marks = _marks([e for e in self.lab.history.events[-50:] if e.t >= start * BIN])
         key = (tuple(ok), tuple(failed), tuple(marks), start if any(ok) or any(failed) or marks else 0)
         if key == self._chart_key:
@@ -172,10 +188,12 @@ class Dashboard(widgets.VBox):
     def _draw_status(self):
         events = [e for e in self.lab.history.events[-5:]][::-1]
         line = " · ".join(f"<b>{e.t:.1f} s</b> {html.escape(_event_words(e))}" for e in events)
-        parts = [f"<div style='{_ONE_LINE}color:#444'>latest events (newest first): {line or 'none yet'}</div>"]
-        if self._message:
-            parts.insert(0, f"<div style='{_ONE_LINE}'>{self._message}</div>")
-        self.status.value = "".join(parts)
+        failure = self._last_failure
+        why = (f"<span style='color:{COLOURS['dead']}'>latest failure:</span> {html.escape(failure.endpoint)}"
+               f" → {html.escape(str(failure.error))}") if failure else ""
+        lines = [self._message or f"<span style='color:#555'>{_HINT}</span>", why,
+                 f"<span style='color:#444'>latest events (newest first): {line or 'none yet'}</span>"]
+        self.status.value = "".join(f"<div style='{_ONE_LINE}'>{x}</div>" for x in lines if x)
 
     def _show_closed(self):
         self._load_on.clear()
@@ -251,6 +269,17 @@ class Dashboard(widgets.VBox):
 
     def _load_loop(self):
         """Send the chosen rate as short open-loop runs, one every LOAD_BATCH seconds."""
+        # Only endpoints the lab's app has, for customers it knows: an own fl.App gets a
+        # load of the ones it shares with FinPay (say update_balance), or a plain message.
+        self._mix = {e: w for e, w in MIX.items() if e in self.lab.app}
+        if "login" not in self._mix:
+            self._mix.pop("whoami", None)  # whoami needs a session from login
+        self._users = list(self.lab.accounts or {})[:CUSTOMERS] or ["Ravi"]
+        if not self._mix:
+            self._message = html.escape(f"the load sends {', '.join(MIX)}; the app {self.lab.app.name!r} "
+                                        "has none of them")
+            self._load_on.clear()
+            self.load_button.value = False
         due, owed = time.monotonic(), 0.0
         while True:
             with self._load_guard:
@@ -280,8 +309,8 @@ class Dashboard(widgets.VBox):
 
     def _next_request(self):
         """One FinPay request from a small population; whoami uses the session of a login."""
-        user = self._rng.choice(USERS)
-        endpoint = self._rng.choices(list(MIX), weights=list(MIX.values()))[0]
+        user = self._rng.choice(self._users)
+        endpoint = self._rng.choices(list(self._mix), weights=list(self._mix.values()))[0]
         if endpoint == "whoami" and user not in self._sessions:
             endpoint = "login"  # a user with no session logs in first, as the app would make them
         if endpoint == "login":
@@ -326,28 +355,34 @@ class _Tile:
             width="176px", margin="4px 8px 4px 0", padding="6px 8px", border="1px solid #d0d7de"))
         self.box.add_class("finpay-tile")
 
-    def show(self, pod, held, state):
+    def show(self, pod, held, state, compact=False):
+        """Redraw for ``pod``; ``compact`` (many pods) keeps the numbers, drops the words."""
         colour = COLOURS.get(pod.status, "#555")
+        grey = "<span style='color:#555'>{}</span>".format
         if pod.status == "dead":
-            memory = f"<span style='color:{colour}'>process gone:</span><br>its memory is lost"
-        elif held is None:
-            memory = "<span style='color:#555'>in its memory:</span><br>…"
+            memory = [f"<span style='color:{colour}'>process gone:</span>", "its memory is lost"]
+        elif held is None:  # starting, stopping or paused: it cannot be asked now
+            memory = ["(cannot ask it now)", "&nbsp;"]
         elif state == "redis":
-            memory = "<span style='color:#555'>in its memory:</span><br>nothing: state is in Redis"
+            memory = ["nothing:", "the state is in Redis"] if not compact else ["nothing:", "all in Redis"]
         else:
-            memory = (f"<span style='color:#555'>in its memory:</span><br><b>{held['sessions']:,}</b> session{'' if held['sessions'] == 1 else 's'}"
-                      f" · <b>{held['queued_sms']:,}</b> SMS queued")
-        faded = "opacity:0.6;" if pod.status == "dead" else ""
+            n = held["sessions"]
+            memory = [f"<b>{n:,}</b> session{'' if n == 1 else 's'}", f"<b>{held['queued_sms']:,}</b> queued SMS"]
+        if not compact and pod.status != "dead":
+            memory.insert(0, grey("in its memory:"))
+        ids = f"pid {pod.pid}"
+        if not compact or pod.restarts:
+            ids += f" · restarts {pod.restarts}"
+        lines = [grey(ids), f"served <b>{pod.served:,}</b>", *memory]
         self.html.value = (
-            f"<div style='line-height:1.45;{faded}'>"
-            f"<div style='display:flex;justify-content:space-between;align-items:center'>"
-            f"<b style='font-size:15px'>{html.escape(pod.name)}</b>"
-            f"<span style='background:{colour};color:white;border-radius:9px;padding:0 8px;"
-            f"font-size:12px'>{pod.status}</span></div>"
-            f"<div style='color:#555;font-size:12px'>pid {pod.pid} · restarts {pod.restarts}</div>"
-            f"<div>served <b>{pod.served:,}</b></div><div style='font-size:12px'>{memory}</div></div>")
+            f"<div style='line-height:1.45;font-size:12px;{'opacity:0.6;' if pod.status == 'dead' else ''}'>"
+            "<div style='display:flex;justify-content:space-between;align-items:center'>"
+            f"<b style='font-size:{13 if compact else 15}px'>{html.escape(pod.name)}</b>"
+            f"<span style='background:{colour};color:white;border-radius:9px;padding:0 7px'>{pod.status}</span>"
+            "</div>" + "".join(f"<div>{line}</div>" for line in lines) + "</div>")
         self.box.layout.border_top = f"4px solid {colour}"
-        self.kill.disabled = pod.status in ("dead", "stopping")
+        self.box.layout.width = "128px" if compact else "176px"
+        self.kill.disabled = pod.status in ("dead", "stopping")  # kill works on a paused pod
 
 
 def _chart_png(ok, failed, marks, start, now):
@@ -358,20 +393,27 @@ def _chart_png(ok, failed, marks, start, now):
     xs = [(start + i) * BIN - now for i in range(len(ok))]  # seconds before now
     ok_rate, failed_rate = [n / BIN for n in ok], [n / BIN for n in failed]
     ax.bar(xs, ok_rate, width=BIN, align="edge", color=COLOURS["ready"], label="ok")
-    ax.bar(xs, failed_rate, width=BIN, align="edge", bottom=ok_rate, color=COLOURS["dead"], label="failed")
-    for t, label in marks[-6:]:  # a few labels at most, or they pile up unreadably
-        ax.axvline(t - now, color="#555", linestyle="--", linewidth=0.8)
-        ax.annotate(label, (t - now, 1), xycoords=("data", "axes fraction"), rotation=90,
-                    ha="right", va="top", fontsize=7, color="#333")
+    ax.bar(xs, failed_rate, width=BIN, align="edge", bottom=ok_rate, color=COLOURS["dead"],
+           label="failed")
+    for t, label in marks[-4:]:  # a few labels at most, or they pile up unreadably
+        x = t - now
+        ax.axvline(x, color="#333", linestyle="--", linewidth=0.9)
+        ax.annotate(label, (x, 0.97), xycoords=("data", "axes fraction"), fontsize=7.5,
+                    xytext=(-3 if x > -8 else 3, 0), textcoords="offset points",
+                    ha="right" if x > -8 else "left", va="top", color="#222",
+                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85})
     recent = max(1, min(len(ok), int(2 / BIN)))  # the last 2 s: what "now" feels like
-    ax.set_title(f"requests/s over the last {WINDOW:g} s   now: {sum(ok[-recent:]) / (recent * BIN):,.0f} ok/s, "
-                 f"{sum(failed[-recent:]) / (recent * BIN):,.0f} failed/s", fontsize=9, loc="left")
+    now_ok, now_failed = sum(ok[-recent:]) / (recent * BIN), sum(failed[-recent:]) / (recent * BIN)
+    ax.set_title(f"requests per second, last {WINDOW:g} s — now {now_ok:,.0f} ok/s, "
+                 f"{now_failed:,.0f} failed/s", fontsize=9, loc="left")
+    ax.legend(loc="lower right", bbox_to_anchor=(1, 1), fontsize=8, frameon=False, ncols=2,
+              borderaxespad=0.1)
+    peak = max((a + b for a, b in zip(ok_rate, failed_rate, strict=True)), default=0)
+    ax.set_ylim(0, max(10, peak * 1.3))  # headroom for the event labels
     ax.set_xlim(-WINDOW - BIN, 0)
-    ax.set_ylim(0, max(10, max((a + b for a, b in zip(ok_rate, failed_rate, strict=True)), default=0) * 1.15))
     ax.set_xlabel("seconds ago", fontsize=8)
     ax.tick_params(labelsize=8)
     ax.spines[["top", "right"]].set_visible(False)
-    ax.legend(loc="upper left", fontsize=8, frameon=False, ncols=2)
     fig.tight_layout(pad=0.4)
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
@@ -394,6 +436,10 @@ def _marks(events):
     return tuple((t, ", ".join(words)) for t, words in marks)
 
 
+def _paused(pod):
+    return PodInfo(pod.name, pod.pid, "paused", pod.served, pod.restarts)
+
+
 def _event_words(e):
     who = f"{e.pod} " if e.pod else ""
     return f"{who}{e.kind}" + (f": {e.detail}" if e.detail else "")
@@ -403,4 +449,5 @@ def _gap():
     return widgets.HTML(layout=widgets.Layout(width="16px"))
 
 
+_HINT = "Try it: start the load, kill a pod, then switch to redis and compare the red."
 _ONE_LINE = "white-space:nowrap;overflow:hidden;text-overflow:ellipsis;font-size:12px;"

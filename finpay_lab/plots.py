@@ -20,7 +20,8 @@ calls ``plt.show()`` or changes matplotlib's global settings.
 
 One visual language everywhere: ``pod-N`` always has the same colour (``pod_colour``);
 failures are red; chaos faults are shaded gold, like the nemesis periods of Jepsen's
-graphs; a black bar (or dashed line) marks a pod's death. Times are lab time in seconds,
+graphs (an instant fault, such as a kill, is a gold line); a black bar (or dashed line)
+marks a pod's death. Times are lab time in seconds,
 the clock of ``run.summary()`` and ``lab.history``; only ``compare`` counts from each
 run's start, so the two runs line up.
 """
@@ -48,7 +49,8 @@ DEATH = "#222222"  # a pod's death
 OK = "#5a6b7b"  # successful requests, when not split by pod
 NO_POD = "no pod"  # the lane of requests no pod could take
 QUANTILES = ((0.5, "#08306b", "-"), (0.95, "#2171b5", "--"), (0.99, "#6baed6", ":"))
-LOSSES = (("lost sessions", "#67001f"), ("lost SMS alerts", "#d6604d"), ("wrong balance", "#f4a582"))
+LOSSES = (("lost sessions", "#762a83"), ("lost payments", "#b2182b"), ("lost SMS alerts", "#e08214"),
+          ("wrong balance", "#8c510a"))
 # tab20 without its reds (failures) and greys (no pod): 16 colours, strong ones first
 _PALETTE = [matplotlib.colormaps["tab20"].colors[i]
             for i in (0, 2, 4, 8, 10, 12, 16, 18, 1, 3, 5, 9, 11, 13, 17, 19)]
@@ -56,7 +58,7 @@ _STYLE = {
     "font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 9,
     "xtick.labelsize": 9, "ytick.labelsize": 9, "axes.spines.top": False,
     "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3, "grid.linewidth": 0.6,
-    "legend.frameon": False,
+    "legend.frameon": False, "axes.axisbelow": True,
 }
 MAX_BUCKETS = 2000  # more bars than a screen has pixels teach nothing
 
@@ -127,8 +129,8 @@ def overview(run, bucket=None):
     _draw_timeline(top, run)
     _draw_throughput(middle, run, bucket)
     _draw_latency(bottom, run, bucket)
-    top.set_xlabel("")
-    middle.set_xlabel("")
+    for ax in (top, middle):
+        ax.set_xlabel("")  # one time axis, labelled at the bottom
     fig.suptitle(run.summary().splitlines()[0], fontsize=12)
     return fig
 
@@ -151,8 +153,7 @@ def compare(run_a, run_b, labels=("A", "B"), bucket=None):
         top.set_title(f"{label}: {run.throughput:,.0f} ok requests/s")
         bars = bottom.barh(["failed", "ok"], [run.failed, run.ok], color=[FAILED, OK], height=0.6)
         bottom.bar_label(bars, labels=[f"{run.failed:,}", f"{run.ok:,}"], padding=3)
-        bottom.set_xlabel("requests (count)")
-        bottom.set_title(f"{label}: {run.ok:,} ok, {run.failed:,} failed", fontsize=10)
+        bottom.set(xlabel="requests (count)", title=f"{label}: {run.ok:,} ok, {run.failed:,} failed")
         bottom.grid(axis="y", visible=False)
         bottom.margins(x=0.15)
     axes[0, 1].set_ylabel("")
@@ -183,13 +184,10 @@ def scaling(results):
     for n, tp in zip(ns, tps, strict=True):
         ax.annotate(f"{100 * tp / (n * per_pod):.0f}%" if per_pod else "", (n, tp), xytext=(0, -9),
                     textcoords="offset points", ha="center", va="top", fontsize=9)
-    ax.set_xticks(ns)
-    ax.set_xlim(0, ns[-1] * 1.05 + 0.5)
-    ax.set_ylim(0, max(ns[-1] * per_pod, *tps) * 1.1 or 1)
+    ax.set(xticks=ns, xlim=(0, ns[-1] * 1.05 + 0.5), ylim=(0, max(ns[-1] * per_pod, *tps) * 1.1 or 1),
+           xlabel="pods", ylabel="throughput (ok requests/s)",
+           title="Scaling: throughput vs pods (labels: % of ideal)")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
-    ax.set_xlabel("pods")
-    ax.set_ylabel("throughput (ok requests/s)")
-    ax.set_title("Scaling: throughput vs pods (labels: % of ideal)")
     ax.legend(loc="upper left")
     return fig
 
@@ -213,7 +211,8 @@ def balances(data, users=None, limit=12):
         chosen = set((split + [u for u in data if u not in split])[:limit])
         users = [u for u in data if u in chosen]
     elif isinstance(users, str) or not set(users) <= set(data):
-        raise BadInput(f"users must be a list of customers among {', '.join(map(str, data))}")
+        unknown = [u for u in ([users] if isinstance(users, str) else users) if u not in data]
+        raise BadInput(f"users must be a list of customers; no balances for {unknown}")
     pods = _sorted_pods(p for u in users for p in data[u])
     fig = LabFigure(figsize=(10, 4), layout="constrained")
     ax = fig.add_subplot()
@@ -244,38 +243,48 @@ def balances(data, users=None, limit=12):
 
 
 @_styled
-def losses(audit):
-    """What each customer lost: sessions, SMS alerts, and balances that are wrong (a
-    customer whose pods disagree, or whose balance went below zero, counts once)."""
-    fields = ("lost_sessions", "notifications", "divergent_balances", "negative_balances")
-    if not any(hasattr(audit, f) for f in fields):
+def losses(audit, limit=20):
+    """What each customer lost: sessions, payments, SMS alerts, and a correct balance (a
+    customer whose balance is wrong, below zero or different on each pod counts once).
+    The ``limit`` customers who lost most are shown."""
+    if not any(hasattr(audit, f) for f in ("lost_sessions", "notifications", "divergent_balances")):
         raise BadInput(f"losses needs an audit (lab.audit() or run.audit()), not {type(audit).__name__}")
-    alerts = getattr(getattr(audit, "notifications", None), "lost", None) or ()
-    wrong = {**(getattr(audit, "divergent_balances", None) or {}),
-             **(getattr(audit, "negative_balances", None) or {})}
-    counts = [Counter(getattr(audit, "lost_sessions", None) or ()),
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise BadInput(f"limit must be a whole number of customers ≥ 1, not {limit!r}")
+
+    def field(name, empty=()):
+        return getattr(audit, name, None) or empty
+
+    alerts = getattr(field("notifications", None), "lost", None) or ()
+    wrong = {**field("wrong_balances", {}), **field("divergent_balances", {}), **field("negative_balances", {})}
+    counts = [Counter(field("lost_sessions")), Counter(p[1] for p in field("lost_payments")),  # sender
               Counter(user for user, _ in alerts), Counter(dict.fromkeys(wrong, 1))]
-    money = getattr(audit, "money_created", 0) or 0
-    money_note = f"₹{abs(money):,} {'created out of nothing' if money > 0 else 'destroyed'}"
-    users = sorted(set().union(*counts), key=lambda u: (-sum(c[u] for c in counts), u))
+    money, twice = field("money_created", 0), len(field("double_debits", ()))
+    problems = [f"₹{abs(money):,} {'created out of nothing' if money > 0 else 'destroyed'}"] * bool(money)
+    problems += [f"{twice} payment{'s' * (twice != 1)} applied twice"] * bool(twice)
+    everyone = sorted(set().union(*counts), key=lambda u: (-sum(c[u] for c in counts), u))
+    users = everyone[:limit]
     fig = LabFigure(figsize=(10, min(2.5 + 0.35 * len(users), 10)), layout="constrained")
     ax = fig.add_subplot()
-    ax.set_title("What customers lost" + (f": {len(users)} affected" if users else "")
-                 + (f"; {money_note}" if money else ""))
+    ax.set_title("; ".join(["What customers lost" + (f": {len(everyone)} affected" if users else "")]
+                           + problems), color=FAILED if users or problems else "black")
     if not users:
-        text = (f"No customer lost a session or an alert, but {money_note}" if money
-                else "Nothing lost: every session, alert and balance is intact ✓")
-        _say(ax, text, color=FAILED if money else "#2e7d32", gid="nothing-lost")
+        text = (f"No customer lost anything, but {' and '.join(problems)}" if problems
+                else "Nothing lost: every session, payment, alert and balance is intact ✓")
+        _say(ax, text, color=FAILED if problems else "#2e7d32", gid="nothing-lost")
         ax.set_axis_off()
         return fig
     left = [0] * len(users)
     for (label, colour), count in zip(LOSSES, counts, strict=True):
         values = [count[u] for u in users]
-        ax.barh(users, values, left=left, color=colour, label=label, height=0.6, gid=label)
+        bars = ax.barh(users, values, left=left, color=colour, label=label, height=0.6, gid=label,
+                       edgecolor="white", lw=1)
+        ax.bar_label(bars, [v or "" for v in values], label_type="center", color="white", fontsize=9)
         left = [a + b for a, b in zip(left, values, strict=True)]
     ax.invert_yaxis()  # the customer who lost most on top
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("things lost (count)")
+    shown = f"; the {len(users)} of {len(everyone)} who lost most" if len(users) < len(everyone) else ""
+    ax.set_xlabel(f"things lost (count{shown})")
     ax.grid(axis="y", visible=False)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
     return fig
@@ -304,13 +313,12 @@ def _draw_timeline(ax, run):
                color=[pod_colour(e.pod) for e in ready] or None, edgecolors=DEATH, lw=1)
     faults = any(e.kind == "fault" for e in run.events)
     ax.set_yticks(range(len(lanes)), lanes)
-    ax.set_ylim(len(lanes) - 0.5, -0.5 - 0.45 * faults)  # pod-1 on top; room to name faults
+    ax.set(ylim=(max(len(lanes), 1) - 0.5, -0.5 - 0.45 * faults),  # pod-1 on top; room for faults
+           ylabel="pod", title=f"Requests by pod: {run.ok:,} ok, {run.failed:,} failed")
     ax.grid(axis="y", visible=False)
-    ax.set_ylabel("pod")
-    ax.set_title(f"Requests by pod: {run.ok:,} ok, {run.failed:,} failed")
     if not lanes:
         _say(ax, "no requests in this run")
-    handles = [_key("request served\n(pod's colour)", "o", ms=5)]
+    handles = [_key("request served\n(pod's colour)", "o", ms=5)] * any(r.ok for r in run.requests)
     handles += [_key("failed request", "x", FAILED, ms=7, mew=1.6)] * bool(bad)
     handles += [_key("pod died", "|", DEATH, ms=12, mew=3)] * bool(deaths)
     handles += [_key("pod ready", ">", mec=DEATH, ms=8)] * bool(ready)
@@ -331,8 +339,7 @@ def _draw_throughput(ax, run, bucket, origin=0.0, legend=True):
         ax.bar([e - origin for e in edges[:-1]], rates, widths, bottom=bottom, align="edge", lw=0,
                color=pod_colour(key) if key else FAILED, label=f"ok on {key}" if key else "failed")
         bottom = [a + b for a, b in zip(bottom, rates, strict=True)]
-    ax.set_ylabel("requests/s")
-    ax.set_title(f"Throughput per {_fmt_seconds(bucket)}: ok (by pod) and failed")
+    ax.set(ylabel="requests/s", title=f"Throughput per {_fmt_seconds(bucket)}: ok (by pod) and failed")
     handles = ax.get_legend_handles_labels()[0]
     if len(keys) > 12:  # too many pods to list: one entry for all of them
         handles = [_key("ok (pod's colour)")] + [h for h in handles if h.get_label() == "failed"]
@@ -361,9 +368,9 @@ def _draw_latency(ax, run, bucket, origin=0.0):
         ax.set_ylim(bottom=0)
     if not shown:
         _say(ax, "no successful requests")
-    ax.set_ylabel("latency (ms)" + (", log scale" if ax.get_yscale() == "log" else ""))
-    ax.set_title(f"Latency of successful requests per {_fmt_seconds(bucket)}")
-    _finish(ax, run, origin, ax.get_legend_handles_labels()[0])
+    ax.set(ylabel="latency (ms)" + (", log scale" if ax.get_yscale() == "log" else ""),
+           title=f"Latency of successful requests per {_fmt_seconds(bucket)}")
+    _finish(ax, run, origin, ax.get_legend_handles_labels()[0] if shown else [])
 
 
 def _finish(ax, run, origin, handles, legend=True, timeline=False):
@@ -373,16 +380,18 @@ def _finish(ax, run, origin, handles, legend=True, timeline=False):
         ax.axvline(t - origin, color=DEATH, lw=1.2, ls="--", zorder=3, gid=f"death:{pod}")
     handles += [Line2D([], [], color=DEATH, lw=1.2, ls="--", label="pod died")] * bool(deaths)
     faults = [e for e in run.events if e.kind == "fault"]
-    for e in faults:  # a fault still going at the end of the run is shaded to the end
-        end = run.ended if e.end is None else e.end
-        ax.axvspan(e.t - origin, end - origin, color=FAULT, alpha=0.28, lw=0, zorder=0, gid="fault")
+    for e in faults:  # a window [t, end] is shaded; an instant fault (a kill) is a line
+        if e.end is None:
+            ax.axvline(e.t - origin, color=FAULT, lw=3, alpha=0.8, zorder=0, gid="fault")
+        else:
+            ax.axvspan(e.t - origin, e.end - origin, color=FAULT, alpha=0.28, lw=0, zorder=0, gid="fault")
         if timeline and len(faults) <= 6:  # name them, if there is room
             ax.text(e.t - origin, 0.99, f" {e.detail}", transform=ax.get_xaxis_transform(),
                     fontsize=8, va="top", color="#7a5500")
     handles += [_key("fault (chaos)", colour=FAULT, alpha=0.5)] * bool(faults)
     pad = run.duration * 0.01
-    ax.set_xlim(run.started - origin - pad, run.ended - origin + pad)
-    ax.set_xlabel("lab time (s)" if origin == 0 else "time since the run started (s)")
+    ax.set(xlim=(run.started - origin - pad, run.ended - origin + pad),
+           xlabel="lab time (s)" if origin == 0 else "time since the run started (s)")
     if legend and handles:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1),
                   ncols=1 + len(handles) // 16)

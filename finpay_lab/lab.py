@@ -22,8 +22,8 @@ import os
 import secrets
 import select
 import shutil
-import tempfile
 import signal
+import tempfile
 import threading
 import time
 import weakref

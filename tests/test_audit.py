@@ -1,6 +1,5 @@
 """The audit counts exactly: runs built with known losses give exactly those losses."""
 
-import pytest
 
 import finpay_lab as fl
 from finpay_lab import finpay

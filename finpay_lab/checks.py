@@ -1,0 +1,55 @@
+"""Self-checks for the course's exercises: a plain-words verdict on the learner's answer.
+
+    answer = None            # the learner replaces None
+    fl.checks.check(answer, expected=1300, hint="pod-2 started from 1000 too",
+                    explain="each pod keeps its own balance")
+
+An unanswered exercise (``None`` or ``...``) is not an error: the check says what to do,
+so a notebook run top to bottom (by a learner or by CI) never breaks on it.
+"""
+
+import math
+
+__all__ = ["check"]
+
+UNANSWERED = (None, Ellipsis)
+
+
+def check(answer, expected, *, hint, explain="", name="this exercise", tolerance=None) -> bool:
+    """Print a verdict and return True if ``answer`` is right.
+
+    ``expected`` is a value, or a function ``answer -> bool`` for answers with many right
+    forms. ``tolerance`` allows numbers within that relative distance of ``expected``.
+    """
+    if any(answer is u for u in UNANSWERED):
+        print(f"✏️  Not answered yet: replace None with your answer for {name}, then run this cell again.")
+        return False
+    try:
+        if callable(expected):
+            right = bool(expected(answer))
+        elif tolerance is not None and isinstance(answer, int | float) and isinstance(expected, int | float):
+            right = math.isclose(answer, expected, rel_tol=tolerance)
+        else:
+            right = _normal(answer) == _normal(expected)
+    except Exception as exc:  # an answer of a shape the check did not expect
+        print(f"❌ That answer could not be checked ({type(exc).__name__}: {exc}). {hint}")
+        return False
+    if right:
+        print(f"✅ Right. {explain}".rstrip())
+    else:
+        print(f"❌ Not quite. {hint}")
+    return right
+
+
+def _normal(value):
+    """Compare the way a person would: case and surrounding spaces of words don't matter,
+    nor the order of a set of names."""
+    if isinstance(value, str):
+        return value.strip().lower()
+    if isinstance(value, set | frozenset):
+        return sorted(_normal(v) for v in value)
+    if isinstance(value, list | tuple):
+        return [_normal(v) for v in value]
+    if isinstance(value, dict):
+        return {_normal(k): _normal(v) for k, v in value.items()}
+    return value

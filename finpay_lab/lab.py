@@ -38,8 +38,6 @@ from .pods import context, exit_cause, start_pod
 from .redis_server import RedisServer
 
 STATE_KINDS = ("memory", "redis")
-SESSION_PREFIX = "session:"  # keys the FinPay app keeps sessions under
-SMS_QUEUE_PREFIX = "sms:queue"  # the in-memory SMS queue (a list) of the notification service
 MAX_PODS = 64  # a 2-core laptop runs 64 idle pods (~3 MB each); more teaches nothing new
 
 
@@ -380,13 +378,16 @@ class Lab:
                 return {}
             return self._control(pod, "__peek__", {"prefix": prefix})
 
-    def pod_stats(self, name):
-        """What pod ``name`` keeps in its own memory, counted: sessions and queued SMS
-        (both 0 with state='redis', where pods keep nothing)."""
-        held = self.peek(name)
-        sms = sum(len(v) for k, v in held.items() if k.startswith(SMS_QUEUE_PREFIX) and isinstance(v, list))
-        return {"sessions": sum(k.startswith(SESSION_PREFIX) for k in held), "queued_sms": sms,
-                "keys": len(held)}
+    def pod_stats(self, name, timeout=2.0):
+        """What pod ``name`` keeps in its own memory, counted inside the pod: sessions and
+        queued SMS (all 0 with state='redis', where pods keep nothing). A pod that does
+        not answer within ``timeout`` (paused) gives ``{}``."""
+        with self._lock:
+            self._check_open()
+            pod = self._named(name)
+            if not pod.routable:
+                return {}
+            return self._control(pod, "__stats__", {}, timeout=timeout)
 
     def switch_state(self, state):
         """Rebuild every pod with the other kind of state ('memory' or 'redis').

@@ -216,8 +216,17 @@ def _peek(state, params):
 
 _COALESCE = 0.001  # seconds a reply may wait to share a write with the next ones
 
+def _stats(state, params):
+    """Counts of what this pod holds, computed here so only three numbers cross the pipe."""
+    if state.kind != "memory":
+        return {"sessions": 0, "queued_sms": 0, "keys": 0}
+    keys = state.keys()
+    queued = sum(len(state.get(k) or ()) for k in keys if k.startswith("sms:queue") and isinstance(state.get(k), list))
+    return {"sessions": sum(k.startswith("session:") for k in keys), "queued_sms": queued, "keys": len(keys)}
+
+
 # Requests the lab sends for itself (the audit, the dashboard); not app endpoints.
-_CONTROL = {"__peek__": _peek}
+_CONTROL = {"__peek__": _peek, "__stats__": _stats}
 
 
 def pod_main(conn, lifeline, app_blob, config, close_fds=()):

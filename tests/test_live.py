@@ -1,0 +1,229 @@
+"""The live dashboard, driven from Python: tiles follow the lab, buttons act on it,
+the load thread sends requests, and no thread outlives the widget or the lab."""
+
+import html
+import re
+import threading
+import time
+
+import psutil
+import pytest
+
+import finpay_lab as fl
+from finpay_lab.live import Dashboard
+
+
+def text(html_widget):
+    """What a learner reads in an HTML widget: tags stripped, spaces collapsed."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", html_widget.value)).split())
+
+
+def wait_until(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.02)
+    return True
+
+
+@pytest.fixture
+def lab():
+    with fl.Lab(pods=3) as lab:
+        yield lab
+
+
+@pytest.fixture
+def board(lab):
+    board = fl.dashboard(lab)
+    yield board
+    board.close()
+    assert not board.refresh_thread.is_alive()
+
+
+def test_dashboard_is_the_widget_and_checks_its_input(lab):
+    with pytest.raises(fl.BadInput, match="fl.Lab"):
+        fl.dashboard("not a lab")
+    with pytest.raises(fl.BadInput, match="refresh"):
+        fl.dashboard(lab, refresh=0)
+    board = fl.dashboard(lab, refresh=1)
+    try:
+        assert isinstance(board, Dashboard)
+        assert board.refresh_thread.daemon
+    finally:
+        board.close()
+
+
+def test_tiles_match_the_pods(lab, board):
+    board.refresh()
+    pods = lab.pods
+    assert list(board.tiles) == [p.name for p in pods] == ["pod-1", "pod-2", "pod-3"]
+    for pod in pods:
+        tile = text(board.tiles[pod.name].html)
+        assert tile.startswith(f"{pod.name} {pod.status} pid {pod.pid} ")
+        assert "restarts 0" in tile and "served 0" in tile and "in its memory: 0 sessions 0 queued SMS" in tile
+    assert "3 pods: 3 ready" in text(board.header)
+    assert "state: memory each pod remembers on its own" in text(board.state_info)
+
+
+def test_tiles_count_what_each_pod_holds(lab, board):
+    lab.call("login", user="Ravi", pod="pod-3")
+    board.refresh()
+    assert "served 1" in text(board.tiles["pod-3"].html)
+    assert "1 session 0 queued" in text(board.tiles["pod-3"].html)
+    assert "0 sessions" in text(board.tiles["pod-1"].html)
+
+
+def test_kill_button_kills_the_pod(lab, board):
+    pid = lab.pods[1].pid
+    board.tiles["pod-2"].kill.click()
+    assert [p.status for p in lab.pods] == ["ready", "dead", "ready"]
+    assert not psutil.pid_exists(pid)  # killed and reaped
+    tile = text(board.tiles["pod-2"].html)
+    assert "dead" in tile and "memory is lost" in tile
+    assert board.tiles["pod-2"].kill.disabled
+    assert "pod-2 killed with SIGKILL" in text(board.status)
+    assert "pod-2 killed" in text(board.status)  # the event line
+
+
+def test_a_failed_click_is_shown_not_lost(lab, board):
+    board.tiles["pod-1"].kill.click()
+    board.tiles["pod-1"].kill.click()  # a disabled button can still be clicked from Python
+    assert "kill pod-1 failed: BadInput: pod-1 is already dead" in text(board.status)
+
+
+def test_add_and_remove_pod_buttons(lab, board):
+    board.add_button.click()
+    assert len(lab.pods) == len(board.tiles) == 4
+    assert len(board.tile_box.children) == 4
+    assert "scaled 3 → 4 pods" in text(board.status)
+    board.remove_button.click()
+    board.remove_button.click()
+    assert len(lab.pods) == len(board.tiles) == 2
+    assert "pod-4" not in board.tiles
+
+
+def test_remove_when_no_pods_left_says_so(lab, board):
+    lab.scale(0)
+    board.remove_button.click()
+    assert "no pods left to remove" in text(board.status)
+    assert board.tiles == {}
+
+
+def test_load_sends_requests_and_moves_the_chart(lab, board):
+    before, chart = len(lab.history.requests), board.chart.value
+    board.rate.value = 200
+    board.load_button.value = True
+    assert board.load_button.description == "stop load"
+    time.sleep(1.2)
+    assert len(lab.history.requests) - before > 100  # ~200/s for ~1 s
+    assert {r.endpoint for r in lab.history.requests} >= {"login", "whoami", "update_balance"}
+    assert wait_until(lambda: board.chart.value != chart, timeout=2)
+    assert bytes(board.chart.value).startswith(b"\x89PNG")
+    board.load_button.value = False
+    assert wait_until(lambda: board.load_thread is None, timeout=2)
+    settled = len(lab.history.requests)
+    time.sleep(0.3)
+    assert len(lab.history.requests) == settled
+
+
+def test_the_chart_is_live_during_a_long_run_of_the_notebook(lab, board):
+    """A notebook's lab.run holds the lab for seconds; the chart keeps moving meanwhile."""
+    workload = [(i / 200, "add_balance", {"user": "Ravi", "amount": 5}) for i in range(600)]  # 3 s
+    runner = threading.Thread(target=lab.run, args=(workload,))
+    charts = set()
+    runner.start()
+    while runner.is_alive():
+        charts.add(bytes(board.chart.value))
+        time.sleep(0.1)
+    runner.join()
+    assert len(charts) >= 3  # redrawn several times while the run held the lab
+
+
+def test_clicks_take_turns_with_the_load(lab, board):
+    board.load_button.value = True
+    time.sleep(0.3)
+    began = time.monotonic()
+    board.tiles["pod-3"].kill.click()
+    assert time.monotonic() - began < 2  # waited for one short batch at most
+    assert lab.pods[2].status == "dead"
+    board.load_button.value = False
+
+
+def test_switch_state_restarts_every_pod(lab, board):
+    old = {p.pid for p in lab.pods}
+    assert board.state_button.description == "switch to redis (restarts every pod)"
+    board.state_button.click()
+    assert lab.state == "redis"
+    assert not old & {p.pid for p in lab.pods}
+    assert list(board.tiles) == [p.name for p in lab.pods]
+    assert "state: redis" in text(board.state_info)
+    assert "in its memory: nothing: the state is in Redis" in text(next(iter(board.tiles.values())).html)
+    assert "every pod was restarted" in text(board.status)
+    assert board.state_button.description == "switch to memory (restarts every pod)"
+
+
+def test_closing_the_widget_stops_its_threads(lab):
+    board = fl.dashboard(lab)
+    board.load_button.value = True
+    time.sleep(0.3)
+    began = time.monotonic()
+    board.close()
+    assert time.monotonic() - began < 1.5
+    assert not board.refresh_thread.is_alive()
+    assert board.load_thread is None or not board.load_thread.is_alive()
+    settled = len(lab.history.requests)
+    time.sleep(0.3)
+    assert len(lab.history.requests) == settled
+
+
+def test_closing_the_lab_stops_its_threads():
+    with fl.Lab(pods=2) as lab:
+        board = fl.dashboard(lab)
+        board.load_button.value = True
+        time.sleep(0.3)
+    assert wait_until(lambda: not board.refresh_thread.is_alive(), timeout=1.5)
+    assert wait_until(lambda: board.load_thread is None, timeout=1.5)
+    assert "this lab is closed" in text(board.header)
+    assert board.add_button.disabled and board.load_button.disabled
+    board.close()  # still fine afterwards
+
+
+def test_a_paused_pod_is_shown_and_never_waited_for(lab, board):
+    lab.pause("pod-2")  # SIGSTOP: it would never answer a question about its memory
+    began = time.monotonic()
+    board.refresh()
+    assert time.monotonic() - began < 1
+    assert text(board.tiles["pod-2"].html).startswith("pod-2 paused")
+    assert "1 paused" in text(board.header)
+    lab.resume("pod-2")
+    board.refresh()
+    assert text(board.tiles["pod-2"].html).startswith("pod-2 ready")
+
+
+def test_many_pods_get_compact_tiles(lab, board):
+    assert board.tiles["pod-1"].box.layout.width == "176px"
+    lab.scale(9)
+    board.refresh()
+    assert len(board.tile_box.children) == 9
+    assert {t.box.layout.width for t in board.tiles.values()} == {"128px"}
+    assert "restarts" not in text(board.tiles["pod-9"].html)  # words dropped, numbers kept
+
+
+def test_load_needs_an_app_with_finpay_endpoints():
+    app = fl.App("pinger")
+
+    @app.endpoint
+    def ping(state):
+        return "pong"
+
+    with fl.Lab(pods=1, app=app) as lab:
+        board = fl.dashboard(lab)
+        try:
+            board.load_button.value = True
+            assert wait_until(lambda: board.load_thread is None, timeout=2)
+            assert not board.load_button.value
+            board.refresh()
+            assert "the app 'pinger' has none of them" in text(board.status)
+        finally:
+            board.close()

@@ -199,6 +199,9 @@ class RedisSlow(Fault):
     delay: float = 0.005
 
     def start(self, active):
+        if active.lab._redis.kind != "fake":
+            raise BadInput("redis_slow needs the embedded Redis (redis='fake'): it delays each command "
+                           "inside the server, which a real redis-server cannot do")
         active.record(None, f"redis slow (+{self.delay * 1e3:g} ms a command) for {self.seconds:g} s",
                       end=active.began + self.seconds)
         active.lab._redis.command(f"slow {self.delay}")

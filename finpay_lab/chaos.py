@@ -41,7 +41,11 @@ class Fault:
             raise BadInput(f"after must be a number of requests ≥ 0, not {self.after!r}")
 
     def bind(self, lab, started):
+        self.check(lab)
         return _Active(self, lab, started)
+
+    def check(self, lab):
+        """Refuse, before the run sends anything, a fault this lab cannot have."""
 
     def due(self, elapsed, sent):
         if self.after is not None:
@@ -182,6 +186,10 @@ class Pause(Fault):
 class RedisDown(Fault):
     seconds: float = 1.0
 
+    def check(self, lab):
+        if lab.state != "redis" or lab._redis.process is None:
+            raise BadInput("Redis faults need state='redis' with a Redis the lab runs (redis='fake' or 'real')")
+
     def start(self, active):
         active.record(None, f"redis down for {self.seconds:g} s", end=active.began + self.seconds)
         active.lab._redis.command("down")
@@ -198,10 +206,12 @@ class RedisSlow(Fault):
     seconds: float = 1.0
     delay: float = 0.005
 
+    def check(self, lab):
+        if lab.state != "redis" or lab._redis.kind != "fake":
+            raise BadInput("redis_slow needs state='redis' with the embedded Redis (redis='fake'): it delays "
+                           "each command inside the server, which a real redis-server cannot do")
+
     def start(self, active):
-        if active.lab._redis.kind != "fake":
-            raise BadInput("redis_slow needs the embedded Redis (redis='fake'): it delays each command "
-                           "inside the server, which a real redis-server cannot do")
         active.record(None, f"redis slow (+{self.delay * 1e3:g} ms a command) for {self.seconds:g} s",
                       end=active.began + self.seconds)
         active.lab._redis.command(f"slow {self.delay}")

@@ -190,6 +190,8 @@ class Lab:
         with self._lock:
             self._check_open()
             first_request, first_event = len(self.history.requests), len(self.history.events)
+            for fault in chaos:  # refuse an impossible fault before anything is sent
+                fault.check(self)
             if hasattr(workload, "plan"):  # a load shape: log customers in, then its timed plan
                 shape, workload = workload, list(workload.plan(self))
                 workload = _progress(workload, shape)

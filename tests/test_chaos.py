@@ -98,6 +98,9 @@ def test_bad_faults_are_clear_errors(call):
         call()
 
 
-def test_redis_faults_need_a_lab_run_redis():
-    with fl.Lab(pods=1, state="memory") as lab, pytest.raises(fl.BadInput, match="Redis faults"):
-        lab.run(balance_checks(2), chaos=[fl.chaos.redis_down(seconds=0.1)])
+def test_impossible_faults_are_refused_before_anything_is_sent():
+    with fl.Lab(pods=1, state="memory") as lab:
+        for fault in (fl.chaos.redis_down(seconds=0.1), fl.chaos.redis_slow(seconds=0.1)):
+            with pytest.raises(fl.BadInput, match="state='redis'"):
+                lab.run(balance_checks(2), chaos=[fault])
+        assert len(lab.history.requests) == 0

@@ -20,7 +20,6 @@ import atexit
 import itertools
 import os
 import secrets
-import select
 import shutil
 import signal
 import tempfile
@@ -31,17 +30,18 @@ import weakref
 from . import defaults, wire
 from .app import App
 from .balancer import make_balancer
+from .dispatch import Dispatcher, spin_until_readable
 from .errors import BadInput, LabError, PodStartError
-from .history import History, PodEvent, Response, Run
+from .history import History, Run
 from .notifications import Gateway
-from .pods import context, exit_cause, start_pod
+from .pods import context, exit_cause
 from .redis_server import RedisServer
 
 STATE_KINDS = ("memory", "redis")
 MAX_PODS = 64  # a 2-core laptop runs 64 idle pods (~3 MB each); more teaches nothing new
 
 
-class Lab:
+class Lab(Dispatcher):
     """A small cluster on your machine: pods (processes), a balancer, and maybe a Redis."""
 
     def __init__(self, pods=3, state="memory", balancer="round_robin", app=None, redis="fake",
@@ -72,17 +72,9 @@ class Lab:
         self.history = History()
         self._t0 = time.perf_counter()
         self._lock = threading.RLock()
-        self._pods = {}  # name -> Pod, in creation order; stopped pods are removed
+        self._init_dispatch()
         self._names = itertools.count(1)
         self._rids = itertools.count(1)
-        self._restart_due = {}  # name -> (lab time to restart, restarts so far)
-        self._backoff = {}  # name -> current backoff seconds
-        # One poll object over every live pod's pipe and exit sentinel: waiting for "any
-        # reply or any death" costs one syscall, however many pods there are.
-        self._poller = select.poll()
-        self._watched = {}  # fd -> (pod, is_sentinel)
-        self._call_rid = None
-        self._call_result = None
         self._closed = False
         self._app_blob = wire.ship_app(app)
         self._lifeline, self._lifeline_keep = self._ctx.Pipe(duplex=False)
@@ -166,7 +158,7 @@ class Lab:
                 return self._call_result
             self._call_rid, self._call_result = rid, None
             deadline = time.monotonic() + timeout
-            _spin_until_readable(target)
+            spin_until_readable(target)
             while self._call_result is None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not target.readable(remaining):
@@ -228,17 +220,6 @@ class Lab:
     def _tick(self, faults, sent):
         for fault in faults:
             fault.tick(self.now(), sent)
-
-    def _expire(self, pod, timeout=defaults.CALL_TIMEOUT):
-        """Fail the pod's requests that have waited longer than ``timeout``, as a client would."""
-        cutoff = self.now() - timeout
-        for rid, (endpoint, params, sent, internal) in list(pod.in_flight.items()):
-            if sent < cutoff:
-                del pod.in_flight[rid]
-                if not internal:
-                    self._fail(endpoint, params, f"{pod.name} did not answer within {timeout:g} s",
-                               pod.name, sent=sent, rid=rid)
-        self._update_status(pod)
 
     def _settle(self, faults):
         """Wait for every in-flight request (a silent pod times out) and for every started
@@ -342,17 +323,6 @@ class Lab:
         if dead:
             raise PodStartError(f"{dead[0].name} died while starting ({exit_cause(dead[0].exitcode)})")
 
-    def _spawn(self, name, restarts=0):
-        pod = start_pod(self._ctx, name, self._app_blob, self._config, self._lifeline, restarts)
-        self._pods[name] = pod
-        for fd, is_sentinel in ((pod.channel.fd, False), (pod.process.sentinel, True)):
-            self._poller.register(fd, select.POLLIN)
-            self._watched[fd] = (pod, is_sentinel)
-        kind = "restarted" if restarts else "started"
-        detail = f"restart #{restarts}, replaces the crashed {name} with empty memory" if restarts else ""
-        self._event(name, kind, detail, pid=pod.pid)
-        return pod
-
     def _drain(self, victims):
         for pod in victims:
             pod.status = "stopping"  # out of rotation at once
@@ -424,163 +394,6 @@ class Lab:
         return self._closed
 
     # ------------------------------------------------------------------ plumbing
-    def _control(self, pod, endpoint, params, timeout=defaults.CALL_TIMEOUT):
-        """A request the lab makes for itself: not routed, not recorded, not 'served'."""
-        rid = self._send(pod, endpoint, params, internal=True)
-        self._call_rid, self._call_result = rid, None
-        deadline = time.monotonic() + timeout
-        try:
-            while rid in pod.in_flight and time.monotonic() < deadline:
-                if pod.readable(deadline - time.monotonic()):
-                    self._read(pod)
-            return self._call_result if rid not in pod.in_flight else {}
-        finally:
-            pod.in_flight.pop(rid, None)
-            self._update_status(pod)
-            self._call_rid = self._call_result = None
-
-    def _named(self, name):
-        pod = self._pods.get(name)
-        if pod is None:
-            raise BadInput(f"no pod named {name!r}; the pods are {', '.join(self._pods) or 'none'}")
-        return pod
-
-    def _routable(self):
-        return [p for p in self._pods.values() if p.routable]
-
-    def _send(self, pod, endpoint, params, internal=False):
-        rid = next(self._rids)
-        try:
-            data = wire.encode_request(rid, endpoint, params)
-        except Exception as exc:
-            self._call_result = self._fail(endpoint, params, f"the request could not be sent: {exc}")
-            return None
-        pod.in_flight[rid] = (endpoint, params, self.now(), internal)
-        pod.status = "busy" if pod.status == "ready" else pod.status
-        try:
-            pod.send(data)
-        except OSError:  # the pod died before we wrote: its in-flight requests fail now
-            pod.process.join(1.0)
-            self._on_exit(pod)
-        return rid
-
-    def _pump(self, timeout):
-        """Wait up to ``timeout`` for replies or pod exits, and handle them."""
-        self._start_due_restarts()
-        if not self._watched:
-            time.sleep(timeout)
-            return
-        for fd, _ in self._poller.poll(timeout * 1000):
-            pod, is_sentinel = self._watched.get(fd, (None, None))
-            if pod is None or not pod.alive:
-                continue  # unwatched while handling an earlier fd of this batch
-            if is_sentinel:
-                self._on_exit(pod)
-            else:
-                self._read(pod)
-
-    def _read(self, pod):
-        """Handle every reply waiting on the pod's pipe."""
-        try:
-            for data in pod.channel.receive():
-                self._on_reply(pod, *wire.decode_reply(data))
-        except (EOFError, OSError):
-            pod.process.join(1.0)
-            self._on_exit(pod)
-
-    def _on_reply(self, pod, rid, ok, value, error, service):
-        if rid == wire.READY:
-            pod.pid, pod.status, pod.started = value, "ready", time.monotonic()
-            self._event(pod.name, "ready", pid=pod.pid)
-            return
-        entry = pod.in_flight.pop(rid, None)
-        if entry is None:
-            return  # a reply that came after its caller gave up (timeout)
-        endpoint, params, sent, internal = entry
-        self._update_status(pod)
-        if internal:
-            self._call_result = value
-            return
-        pod.served += 1
-        now = self.now()
-        self._record(Response(ok, value, error, pod.name, now - sent, endpoint, params, sent, now, service, rid))
-
-    def _record(self, response):
-        self.history.requests.append(response)
-        if response.id == self._call_rid:
-            self._call_result = response
-
-    def _fail(self, endpoint, params, error, pod=None, sent=None, rid=-1):
-        now = self.now()
-        sent = now if sent is None else sent
-        response = Response(False, None, error, pod, now - sent, endpoint, params, sent, now, 0.0, rid)
-        self._record(response)
-        return response
-
-    def _update_status(self, pod):
-        if pod.status in ("ready", "busy"):
-            pod.status = "busy" if pod.in_flight else "ready"
-
-    def _on_exit(self, pod):
-        """A pod's process ended: record why, fail its in-flight requests, maybe restart it."""
-        if not pod.alive:
-            return
-        try:  # replies it sent before dying still count
-            while pod.readable():
-                for data in pod.channel.receive():
-                    self._on_reply(pod, *wire.decode_reply(data))
-        except (EOFError, OSError):
-            pass
-        pod.process.join(1.0)
-        pod.exitcode = pod.process.exitcode
-        was = pod.status
-        pod.status = "dead"
-        for fd in (pod.channel.fd, pod.process.sentinel):
-            self._poller.unregister(fd)
-            del self._watched[fd]
-        pod.conn.close()
-        cause = exit_cause(pod.exitcode)
-        kind = "stopped" if was == "stopping" or self._closed else "exited"
-        self._event(pod.name, kind, cause, pid=pod.pid)
-        for rid, (endpoint, params, sent, internal) in list(pod.in_flight.items()):
-            del pod.in_flight[rid]
-            if internal:
-                continue
-            self._fail(endpoint, params, f"{pod.name} crashed ({cause}) while handling {endpoint}",
-                       pod.name, sent=sent, rid=rid)
-        if self.restart and kind == "exited":
-            healthy = time.monotonic() - pod.started > defaults.RESTART_BACKOFF_RESET
-            backoff = defaults.RESTART_BACKOFF if healthy else min(
-                self._backoff.get(pod.name, defaults.RESTART_BACKOFF / 2) * 2, defaults.RESTART_BACKOFF_CAP)
-            self._backoff[pod.name] = backoff
-            self._restart_due[pod.name] = (self.now() + backoff, pod.restarts + 1)
-            self._event(pod.name, "backoff", f"restarting in {backoff:g} s")
-
-    def _reconcile(self):
-        """Catch up: replies that arrived, pods that died on their own, due restarts."""
-        if not self._closed:
-            self._pump(0)
-
-    def _start_due_restarts(self):
-        if self._closed or not self._restart_due:
-            return
-        now = self.now()
-        for name, (due, restarts) in list(self._restart_due.items()):
-            if now >= due:
-                del self._restart_due[name]
-                self._spawn(name, restarts)
-
-    def _wait_for(self, predicate, timeout):
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return False
-            self._pump(min(remaining, 0.05))
-        return True
-
-    def _event(self, pod, kind, detail="", pid=None, end=None):
-        self.history.events.append(PodEvent(self.now(), pod, kind, detail, pid, end))
 
     def _check_open(self):
         if self._closed:
@@ -618,15 +431,6 @@ def _progress(items, shape):
         return items
     return tqdm(items, desc=shape.name, unit="req", leave=False, mininterval=0.5)
 
-
-def _spin_until_readable(pod, budget=defaults.CALL_SPIN):
-    """Poll without sleeping for a few tens of µs before blocking: a fast pod answers in
-    that window, and the lab skips the ~15 µs it takes the OS to wake a sleeping process.
-    Only ``call`` spins (it is waiting anyway); ``run`` never does."""
-    end = time.perf_counter() + budget
-    while time.perf_counter() < end:
-        if pod.readable():
-            return
 
 
 def _unpack(item):

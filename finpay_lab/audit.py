@@ -147,7 +147,12 @@ def _after(a, b):
 
 # ---------------------------------------------------------------- the audit itself
 def audit(lab, requests, wait=defaults.AUDIT_WAIT):
+    """Money is counted over the lab's whole history (balances are global); sessions and
+    SMS over ``requests`` (a run's, or all of them)."""
     promised = _promised(requests)
+    if requests is not lab.history.requests:
+        everything = _promised(lab.history.requests)
+        promised["payments"], promised["in_doubt"] = everything["payments"], everything["in_doubt"]
     sms = promised["sms"]
     stores = _wait_for_sms(lab, sms, wait)
     attempts = lab.gateway.attempts()
@@ -222,7 +227,8 @@ def _wait_for_sms(lab, sms, wait):
         stores = read_books(lab)
         delivered = {a["id"] for a in lab.gateway.attempts()}
         queued = {i for books in stores.values() for i in books["queued"]}
-        if not any(i not in delivered and i in queued for i in sms) or time.monotonic() > deadline:
+        workers = any(p.status in ("ready", "busy") for p in lab.pods)  # anyone left to send?
+        if not workers or not any(i not in delivered and i in queued for i in sms) or time.monotonic() > deadline:
             # one more look after a beat: an SMS taken from a queue may be mid-delivery
             time.sleep(2 * lab.sms_seconds + 0.05)
             return read_books(lab)

@@ -23,7 +23,7 @@ lab: setup
 
 test: setup
 	$(BIN)/ruff check finpay_lab tests benchmarks
-	$(BIN)/pytest -p no:cacheprovider tests $(wildcard notebooks/*.ipynb) --nbval-lax --sanitize-with tests/nbval_sanitize.cfg
+	$(BIN)/pytest -p no:cacheprovider tests $(wildcard notebooks/*.ipynb) --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 clean:
 	rm -rf $(VENV) .pytest_cache tests/artifacts

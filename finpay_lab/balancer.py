@@ -144,5 +144,5 @@ def make_balancer(name, seed=None) -> Balancer:
 def moved_users(users, before, after, balancer="sticky"):
     """How many of ``users`` map to a different pod when the pods go from ``before`` to
     ``after`` (lists of pod names), under a sticky strategy."""
-    b = make_balancer(balancer)
-    return sum(b.owner(u, list(before)) != b.owner(u, list(after)) for u in users)
+    old, new = make_balancer(balancer), make_balancer(balancer)  # one ring each, built once
+    return sum(old.owner(u, list(before)) != new.owner(u, list(after)) for u in users)

@@ -249,6 +249,17 @@ class Lab(Dispatcher):
             self._on_exit(pod)
             return pod.info()
 
+    def wait_ready(self, timeout=defaults.POD_START_TIMEOUT):
+        """Wait until no pod is starting or waiting to restart (after a kill with
+        ``restart=True``); returns ``lab.pods``. Raises PodStartError on timeout."""
+        with self._lock:
+            self._check_open()
+            settled = self._wait_for(
+                lambda: not self._restart_due and all(p.status != "starting" for p in self._pods.values()), timeout)
+            if not settled:
+                raise PodStartError(f"pods were still starting after {timeout:g} s")
+            return self.pods
+
     def pause(self, name):
         """SIGSTOP the pod: alive, in rotation, but answering nothing until ``resume``."""
         with self._lock:

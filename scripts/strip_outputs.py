@@ -18,6 +18,8 @@ def strip(nb: dict) -> bool:
     if nb.get("metadata", {}).pop("widgets", None) is not None:
         changed = True
     for cell in nb.get("cells", []):
+        if cell.get("metadata", {}).pop("execution", None) is not None:  # nbconvert's timestamps
+            changed = True
         if cell.get("cell_type") != "code":
             continue
         if cell.get("metadata", {}).get("keep_output"):

@@ -96,10 +96,7 @@ def test_restart_replaces_a_killed_pod_with_empty_memory_after_backoff(make_lab)
     session = lab.call("login", user="Ravi", pod="pod-2").value["session"]
     old_pid = lab.pods[1].pid
     lab.kill("pod-2")
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and lab.pods[1].status != "ready":
-        time.sleep(0.02)
-    new = lab.pods[1]
+    new = lab.wait_ready()[1]
     assert (new.name, new.status, new.restarts) == ("pod-2", "ready", 1)
     assert new.pid != old_pid and gone(old_pid)
     kinds = [e.kind for e in lab.history.events if e.pod == "pod-2"]

@@ -42,7 +42,7 @@ __version__ = "0.1.0"
 
 # The heavier parts load on first use, so a pod (which imports this package) never pays
 # for matplotlib or ipywidgets: fl.load, fl.chaos, fl.plots, fl.dashboard(lab).
-_LAZY_MODULES = {"load", "chaos", "plots", "audit", "checks", "finpay"}
+_LAZY_MODULES = {"load", "chaos", "plots", "audit", "checks", "finpay", "notifications"}
 
 
 def __getattr__(name):

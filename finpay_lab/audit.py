@@ -27,6 +27,12 @@ from . import defaults
 from .notifications import QUEUE
 
 
+# Failures after which a payment may or may not have happened: the pod died, the
+# connection to Redis broke, or the pod never answered. Refusals ("insufficient funds")
+# happen before any money moves, so they are never in doubt.
+IN_DOUBT = ("crashed", "Redis is unreachable", "did not answer")
+
+
 @dataclass
 class Notifications:
     enqueued: int = 0
@@ -205,8 +211,8 @@ def _promised(requests):
         if r.endpoint == "pay":
             if r.ok:
                 payments.setdefault(r.value["payment"], r.value)
-            elif r.pod is not None and "crashed" in (r.error or "") and r.params.get("key"):
-                in_doubt.add(r.params["key"])  # the pod died: did it pay before it died?
+            elif r.params.get("key") and any(cause in (r.error or "") for cause in IN_DOUBT):
+                in_doubt.add(r.params["key"])  # it failed mid-way: did the money move first?
         if r.ok and r.endpoint in ("pay", "notify"):
             for message in r.value.get("sms", ()):
                 sms.setdefault(message["id"], (message["to"], message["text"]))
@@ -229,7 +235,9 @@ def _wait_for_sms(lab, sms, wait):
         queued = {i for books in stores.values() for i in books["queued"]}
         workers = any(p.status in ("ready", "busy") for p in lab.pods)  # anyone left to send?
         if not workers or not any(i not in delivered and i in queued for i in sms) or time.monotonic() > deadline:
-            # one more look after a beat: an SMS taken from a queue may be mid-delivery
-            time.sleep(2 * lab.sms_seconds + 0.05)
-            return read_books(lab)
+            if any(i not in delivered and i not in queued for i in sms) and workers:
+                # an SMS neither queued nor delivered may be mid-delivery: one more look
+                time.sleep(2 * lab.sms_seconds + 0.05)
+                return read_books(lab)
+            return stores
         time.sleep(0.05)

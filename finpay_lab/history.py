@@ -109,8 +109,9 @@ def _frame(requests):
 class Run:
     """The requests and pod events of one ``lab.run``, with its headline numbers."""
 
-    def __init__(self, lab, requests, events, started, ended, late=0):
+    def __init__(self, lab, requests, events, started, ended, late=0, setup=()):
         self.lab = lab
+        self.setup: list[Response] = list(setup)  # a load shape's logins, before the clock starts
         self.requests: list[Response] = requests
         self.events: list[PodEvent] = events
         self.started = started
@@ -153,7 +154,7 @@ class Run:
     def audit(self, wait=None):
         """The lab's audit, with sessions and notifications counted from this run's requests."""
         kwargs = {} if wait is None else {"wait": wait}
-        return self.lab.audit(requests=self.requests, **kwargs)
+        return self.lab.audit(requests=self.setup + self.requests, **kwargs)
 
     def plot(self):
         """The run at a glance: timeline, throughput and latency (a matplotlib Figure)."""

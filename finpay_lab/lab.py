@@ -181,12 +181,14 @@ class Lab(Dispatcher):
         depth = defaults.PIPELINE_DEPTH if depth is None else depth
         with self._lock:
             self._check_open()
-            first_request, first_event = len(self.history.requests), len(self.history.events)
             for fault in chaos:  # refuse an impossible fault before anything is sent
                 fault.check(self)
+            setup_from = first_request = len(self.history.requests)
+            first_event = len(self.history.events)
             if hasattr(workload, "plan"):  # a load shape: log customers in, then its timed plan
                 shape, workload = workload, list(workload.plan(self))
                 workload = _progress(workload, shape)
+                first_request = len(self.history.requests)  # the logins are setup, not load
             started = self.now()
             late = 0
             faults = [f.bind(self, started) for f in chaos]
@@ -215,7 +217,7 @@ class Lab(Dispatcher):
                     self._send(target, endpoint, params)
             self._settle(faults)
             return Run(self, self.history.requests[first_request:], self.history.events[first_event:],
-                       started, self.now(), late=late)
+                       started, self.now(), late=late, setup=self.history.requests[setup_from:first_request])
 
     def _tick(self, faults, sent):
         for fault in faults:

@@ -104,3 +104,16 @@ def test_impossible_faults_are_refused_before_anything_is_sent():
             with pytest.raises(fl.BadInput, match="state='redis'"):
                 lab.run(balance_checks(2), chaos=[fault])
         assert len(lab.history.requests) == 0
+
+
+def test_payments_cut_off_by_a_redis_outage_are_in_doubt_not_wrong():
+    """A pay that failed with 'Redis is unreachable' may have moved the money first; with
+    an idempotency key the audit finds its receipt and counts it, so the books agree."""
+    with fl.Lab(pods=3, state="redis") as lab:
+        run = lab.run(fl.load.constant(rps=200, seconds=1.5, mix={"pay": 1}, seed=3),
+                      chaos=[fl.chaos.redis_down(at=0.5, seconds=0.4)])
+        assert any(not r.ok and "Redis is unreachable" in r.error for r in run.requests)
+        assert len(run.setup) > 0 and all(r.endpoint == "login" for r in run.setup)
+        a = run.audit()
+        assert a.money_created == 0 and a.wrong_balances == {} and a.lost_payments == []
+        assert a.notifications.lost == []

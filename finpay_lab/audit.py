@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from . import defaults
 from .notifications import QUEUE
 
-
 # Failures after which a payment may or may not have happened: the pod died, the
 # connection to Redis broke, or the pod never answered. Refusals ("insufficient funds")
 # happen before any money moves, so they are never in doubt.

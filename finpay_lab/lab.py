@@ -241,10 +241,7 @@ class Lab(Dispatcher):
     def kill(self, name):
         """SIGKILL the pod, as a node failure would; returns once the lab has seen it die."""
         with self._lock:
-            self._check_open()
-            pod = self._named(name)
-            if not pod.alive:
-                raise BadInput(f"{name} is already dead ({exit_cause(pod.exitcode)})")
+            pod = self._running(name)
             pod.signal(signal.SIGKILL)
             self._event(pod.name, "killed", "SIGKILL", pid=pod.pid)
             pod.process.join(defaults.GRACE_PERIOD)  # the sentinel fires within ~2 ms
@@ -265,10 +262,7 @@ class Lab(Dispatcher):
     def pause(self, name):
         """SIGSTOP the pod: alive, in rotation, but answering nothing until ``resume``."""
         with self._lock:
-            self._check_open()
-            pod = self._named(name)
-            if not pod.alive:
-                raise BadInput(f"{name} is not running ({exit_cause(pod.exitcode)})")
+            pod = self._running(name)
             pod.signal(signal.SIGSTOP)
             self._event(name, "paused", "SIGSTOP", pid=pod.pid)
 
@@ -407,6 +401,14 @@ class Lab(Dispatcher):
         return self._closed
 
     # ------------------------------------------------------------------ plumbing
+
+    def _running(self, name):
+        """The live pod called ``name``; a clear error if there is none."""
+        self._check_open()
+        pod = self._named(name)
+        if not pod.alive:
+            raise BadInput(f"{name} is already dead ({exit_cause(pod.exitcode)}): it is not running")
+        return pod
 
     def _check_open(self):
         if self._closed:

@@ -19,7 +19,7 @@ import time
 from . import defaults, wire
 from .errors import BadInput
 from .history import PodEvent, Response
-from .pods import exit_cause, start_pod
+from .pods import exit_cause, start_pod, write_pidfile
 
 
 class Dispatcher:
@@ -50,6 +50,10 @@ class Dispatcher:
             pod.in_flight.pop(rid, None)
             self._update_status(pod)
             self._call_rid = self._call_result = None
+
+    def _list_pods_for_guardian(self):
+        if not self._closed:
+            write_pidfile(self._workdir, [p.pid for p in self._pods.values() if p.alive])
 
     def _named(self, name):
         pod = self._pods.get(name)
@@ -150,6 +154,7 @@ class Dispatcher:
         for fd in (pod.channel.fd, pod.process.sentinel):
             self._poller.unregister(fd)
             del self._watched[fd]
+        self._list_pods_for_guardian()
         pod.conn.close()
         cause = exit_cause(pod.exitcode)
         kind = "stopped" if was == "stopping" or self._closed else "exited"
@@ -211,6 +216,7 @@ class Dispatcher:
         for fd, is_sentinel in ((pod.channel.fd, False), (pod.process.sentinel, True)):
             self._poller.register(fd, select.POLLIN)
             self._watched[fd] = (pod, is_sentinel)
+        self._list_pods_for_guardian()
         kind = "restarted" if restarts else "started"
         detail = f"restart #{restarts}, replaces the crashed {name} with empty memory" if restarts else ""
         self._event(name, kind, detail, pid=pod.pid)

@@ -34,7 +34,7 @@ from .dispatch import Dispatcher, spin_until_readable
 from .errors import BadInput, LabError, PodStartError
 from .history import History, Run
 from .notifications import Gateway
-from .pods import context, exit_cause
+from .pods import context, exit_cause, start_guardian
 from .redis_server import RedisServer
 
 STATE_KINDS = ("memory", "redis")
@@ -78,6 +78,7 @@ class Lab(Dispatcher):
         self._closed = False
         self._app_blob = wire.ship_app(app)
         self._lifeline, self._lifeline_keep = self._ctx.Pipe(duplex=False)
+        self._guardian = None
         self._workdir = tempfile.mkdtemp(prefix="finpay-lab-")  # the SMS gateway's log
         self.gateway = Gateway(os.path.join(self._workdir, "sms-gateway.jsonl"))
         _LABS.add(self)
@@ -99,6 +100,8 @@ class Lab(Dispatcher):
             }
             for hook in getattr(app, "on_lab_start", ()):
                 hook(self)
+            self._guardian = start_guardian(self._ctx, self._lifeline, self._workdir,
+                                            self._config["_lab_fds"] if self.start_method == "fork" else ())
             self._start_pods(pods)
         except BaseException:
             self.close()
@@ -430,7 +433,9 @@ class Lab(Dispatcher):
                 pod.process.join(defaults.GRACE_PERIOD)
                 self._on_exit(pod)
             for conn in (self._lifeline, self._lifeline_keep):
-                conn.close()
+                conn.close()  # the guardian sees EOF, finds nothing left to kill, and exits
+            if self._guardian is not None:
+                self._guardian.join(defaults.GRACE_PERIOD)
             self._redis.stop()
             shutil.rmtree(self._workdir, ignore_errors=True)
             _LABS.discard(self)

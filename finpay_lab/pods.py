@@ -169,6 +169,61 @@ def start_pod(ctx, name, app_blob, config, lifeline, restarts=0) -> Pod:
     return Pod(name=name, process=process, conn=parent_end, restarts=restarts, pid=process.pid)
 
 
+def start_guardian(ctx, lifeline, workdir, close_fds=()):
+    """Start the lab's guardian: the process that cleans up if the lab itself is killed."""
+    process = ctx.Process(target=guardian_main, args=(lifeline, workdir, list(close_fds)),
+                          name="finpay_lab guardian", daemon=True)
+    with _without_main_import():
+        process.start()
+    return process
+
+
+def write_pidfile(workdir, pids):
+    """Record the pods alive now, for the guardian (written whole, then renamed: atomic)."""
+    path = os.path.join(workdir, PIDFILE)
+    with open(path + ".tmp", "w") as f:
+        f.write("\n".join(str(pid) for pid in pids if pid))
+    os.replace(path + ".tmp", path)
+
+
+PIDFILE = "pods.pids"
+
+
+def guardian_main(lifeline, workdir, close_fds=()):
+    """The lab's last line of defence, in a process of its own that chaos never pauses.
+
+    Pods exit on their own when the lab's process dies (they watch the lifeline), except a
+    pod that is paused (SIGSTOP): a stopped process runs nothing, not even its watchdog.
+    The guardian blocks on the lifeline too; at EOF it thaws and kills every pod the lab
+    last listed, and removes the lab's working directory.
+    """
+    for fd in close_fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        lifeline.recv_bytes()  # the lab never writes: this returns only at EOF
+    except (EOFError, OSError):
+        pass
+    try:
+        with open(os.path.join(workdir, PIDFILE)) as f:
+            pids = [int(line) for line in f.read().split()]
+    except (OSError, ValueError):
+        pids = []
+    for pid in pids:
+        for sig in (signal.SIGCONT, signal.SIGKILL):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                break
+    import shutil
+
+    shutil.rmtree(workdir, ignore_errors=True)
+    os._exit(0)
+
+
 # ---------------------------------------------------------------- inside the pod
 
 

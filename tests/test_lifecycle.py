@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 
+import psutil
 import pytest
 
 import finpay_lab as fl
@@ -18,16 +19,17 @@ from .conftest import gone
 
 
 def lab_pids(lab):
+    """The lab's pods, then its Redis helper (if any), then its guardian."""
     pids = [p.pid for p in lab.pods if p.status != "dead"]
     if lab._redis.pid:
         pids.append(lab._redis.pid)
-    return pids
+    return pids + [lab._guardian.pid]
 
 
 def test_close_stops_every_pod_and_the_redis_helper(make_lab):
     lab = make_lab(pods=3)
     pids = lab_pids(lab)
-    assert len(pids) == (4 if lab.state == "redis" else 3)
+    assert len(pids) == (5 if lab.state == "redis" else 4)
     lab.close()
     assert all(gone(pid) for pid in pids)
     lab.close()  # twice is fine
@@ -90,6 +92,24 @@ def test_sigkill_of_the_lab_process_takes_its_pods_and_redis_with_it(tmp_path, s
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert all(gone(pid, within=5) for pid in pids)
+
+
+def test_a_paused_pod_dies_with_a_sigkilled_lab_thanks_to_the_guardian(tmp_path):
+    """A SIGSTOPped pod runs nothing, not even its watchdog: the guardian thaws and kills it."""
+    proc = run_script(tmp_path, """
+        lab = fl.Lab(pods=3, app=app)
+        lab.pause("pod-2")
+        print(json.dumps({"pods": [p.pid for p in lab.pods], "guardian": lab._guardian.pid,
+                          "workdir": lab._workdir}), flush=True)
+        time.sleep(60)
+    """, guard=False)
+    with proc.stdout:
+        info = json.loads(proc.stdout.readline())
+    assert psutil.Process(info["pods"][1]).status() == psutil.STATUS_STOPPED
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert all(gone(pid, within=5) for pid in info["pods"] + [info["guardian"]])
+    assert not os.path.exists(info["workdir"])  # the SMS gateway's log went too
 
 
 def test_handlers_from_a_script_main_run_in_pods_and_the_script_exit_stops_them(tmp_path):

@@ -13,7 +13,8 @@ A lock lets the live dashboard's thread take turns with the notebook.
 
 Nothing outlives the lab: ``close()`` (or leaving the ``with`` block, or the interpreter
 exiting) kills every pod and the Redis helper; if the lab's process is itself killed, the
-pods see their lifeline pipe close and exit within a fraction of a second.
+pods see their lifeline pipe close and exit within a fraction of a second, and the lab's
+guardian process kills any pod too frozen (SIGSTOP) to notice.
 """
 
 import atexit

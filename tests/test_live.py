@@ -145,7 +145,8 @@ def test_clicks_take_turns_with_the_load(lab, board):
     time.sleep(0.3)
     began = time.monotonic()
     board.tiles["pod-3"].kill.click()
-    assert time.monotonic() - began < 2  # waited for one short batch at most
+    # waited for a short load batch, not for a 10 s call timeout (bound kept loose: shared CI)
+    assert time.monotonic() - began < 5
     assert lab.pods[2].status == "dead"
     board.load_button.value = False
 
@@ -169,7 +170,7 @@ def test_closing_the_widget_stops_its_threads(lab):
     time.sleep(0.3)
     began = time.monotonic()
     board.close()
-    assert time.monotonic() - began < 1.5
+    assert time.monotonic() - began < 5  # stops promptly, never hangs
     assert not board.refresh_thread.is_alive()
     assert board.load_thread is None or not board.load_thread.is_alive()
     settled = len(lab.history.requests)
@@ -182,8 +183,8 @@ def test_closing_the_lab_stops_its_threads():
         board = fl.dashboard(lab)
         board.load_button.value = True
         time.sleep(0.3)
-    assert wait_until(lambda: not board.refresh_thread.is_alive(), timeout=1.5)
-    assert wait_until(lambda: board.load_thread is None, timeout=1.5)
+    assert wait_until(lambda: not board.refresh_thread.is_alive(), timeout=5)
+    assert wait_until(lambda: board.load_thread is None, timeout=5)
     assert "this lab is closed" in text(board.header)
     assert board.add_button.disabled and board.load_button.disabled
     board.close()  # still fine afterwards
@@ -193,7 +194,7 @@ def test_a_paused_pod_is_shown_and_never_waited_for(lab, board):
     lab.pause("pod-2")  # SIGSTOP: it would never answer a question about its memory
     began = time.monotonic()
     board.refresh()
-    assert time.monotonic() - began < 1
+    assert time.monotonic() - began < 5  # a paused pod is not asked (it would take 10 s)
     assert text(board.tiles["pod-2"].html).startswith("pod-2 paused")
     assert "1 paused" in text(board.header)
     lab.resume("pod-2")

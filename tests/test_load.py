@@ -80,5 +80,9 @@ def test_bad_shapes_are_clear_errors(call):
 def test_open_loop_run_sends_on_time_and_reports_when_it_falls_behind():
     with fl.Lab(pods=2) as lab:
         run = lab.run(fl.load.constant(rps=200, seconds=1, mix={"balance": 1}, seed=1))
-        assert run.late == 0 and run.failed == 0
+        assert run.late <= 0.05 * len(run.requests) and run.failed == 0  # (loose: shared CI machines)
         assert 0.9 < run.duration < 2.0
+    with fl.Lab(pods=1) as lab:  # 100,000 requests/s at one pod: more than the lab can send
+        run = lab.run(fl.load.constant(rps=100_000, seconds=0.5, mix={"balance": 1}, seed=1))
+        assert run.late > 0.2 * len(run.requests)
+        assert f"the lab fell behind: {run.late} requests were sent late" in run.summary()

@@ -33,8 +33,6 @@ from multiprocess.connection import Connection
 
 from . import defaults, wire
 
-STATUSES = ("starting", "ready", "busy", "stopping", "dead")
-
 
 @dataclass(frozen=True)
 class PodInfo:

@@ -29,7 +29,7 @@ class App:
         self.name = name
         self.endpoints = {}
         self.on_start = []  # functions(state) each pod runs once when it starts
-        self._signatures = {}
+        self._specs = {}
 
     def startup(self, fn):
         """Register ``fn(state)`` to run in every pod when it starts (before it is ready)."""
@@ -80,9 +80,9 @@ class App:
         return True, value, None
 
     def _check(self, endpoint, fn, params):
-        spec = self._signatures.get(endpoint)
+        spec = self._specs.get(endpoint)
         if spec is None:
-            spec = self._signatures[endpoint] = _Spec(fn)
+            spec = self._specs[endpoint] = _Spec(fn)
         return spec.check(params)
 
 

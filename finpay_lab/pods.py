@@ -274,7 +274,7 @@ def _stats(state, params):
     if state.kind != "memory":
         return {"sessions": 0, "queued_sms": 0, "keys": 0}
     keys = state.keys()
-    queued = sum(len(state.get(k) or ()) for k in keys if k.startswith("sms:queue") and isinstance(state.get(k), list))
+    queued = sum(len(v) for v in (state.get(k) for k in keys if k.startswith("sms:queue")) if isinstance(v, list))
     return {"sessions": sum(k.startswith("session:") for k in keys), "queued_sms": queued, "keys": len(keys)}
 
 

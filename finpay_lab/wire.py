@@ -131,6 +131,3 @@ class Channel:
                 start = end
             del buffer[:start]
         return messages
-
-    def close(self):
-        self.conn.close()

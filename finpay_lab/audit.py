@@ -117,16 +117,17 @@ def read_books(lab):
                 "queued": [sms["id"] for _, sms in held.get(QUEUE, [])],
             }
         return stores
-    return {"redis": _read_redis(lab.redis_url)}
+    return {"redis": _read_redis(lab)}
 
 
-def _read_redis(url):
+def _read_redis(lab):
     import json
 
-    from .state import redis_client
+    import redis
 
-    client = redis_client(url)
-    try:
+    from .state import lab_redis
+
+    with lab_redis(lab) as client:  # a dead Redis: RedisUnavailable, and an event
         def values(prefix):
             keys = list(client.scan_iter(match=prefix + "*", count=1000))
             return {k[len(prefix):]: json.loads(v) for k, v in zip(keys, client.mget(keys) if keys else [])}
@@ -139,11 +140,9 @@ def _read_redis(url):
             for entry_id, fields in client.xrange(QUEUE):
                 if entry_id in pending or _after(entry_id, last):
                     queued.append(json.loads(fields["item"])["id"])
-        except Exception:
+        except redis.ResponseError:
             pass  # no queue yet
         return {"balances": values("balance:"), "payments": values("payment:"), "queued": queued}
-    finally:
-        client.close()
 
 
 def _after(a, b):

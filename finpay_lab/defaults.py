@@ -50,5 +50,13 @@ AUDIT_WAIT = 10.0
 # Timed runs at least this long show a progress bar.
 PROGRESS_AFTER = 2.0
 
+# The most one account may open with (₹1 lakh crore), and the most all of them together
+# may hold: every store must hold any balance exactly, and Redis runs payments in Lua,
+# whose numbers are doubles (exact up to 2**53). Money only moves, so no balance can ever
+# exceed the sum of the opening balances; keeping that sum below 2**53 keeps every
+# balance exact in memory, in Redis and in its scripts.
+MAX_OPENING_BALANCE = 10**12
+MAX_TOTAL_BALANCE = 2**53 - 1
+
 # The seed a Lab uses when none is given, so lessons print the same numbers every run.
 SEED = 0

@@ -13,6 +13,8 @@ Keys in state: ``balance:<user>``, ``session:<id>``, ``active:<user>``, ``paymen
 ``ledger:<user>``, ``demo_balance:<user>``, and the SMS queue ``sms:queue``.
 """
 
+import secrets
+
 from . import auth
 from .app import App
 from .errors import Rejected
@@ -45,10 +47,9 @@ def open_shared_books(lab):
     """Redis: the lab opens the books once, for every pod (and every restart) to share."""
     import json
 
-    from .state import redis_client
+    from .state import lab_redis
 
-    client = redis_client(lab.redis_url)
-    try:
+    with lab_redis(lab) as client:  # a dead Redis: RedisUnavailable, and an event
         stale = [k for prefix in ("balance:", "session:", "active:", "payment:", "ledger:", "demo_balance:", "sms:")
                  for k in client.scan_iter(match=prefix + "*", count=1000)]
         if stale:
@@ -57,8 +58,6 @@ def open_shared_books(lab):
         for user, amount in lab.accounts.items():
             pipe.set(f"balance:{user}", json.dumps(amount))
         pipe.execute()
-    finally:
-        client.close()
 
 
 app.on_lab_start = [lambda lab: open_shared_books(lab) if lab.state == "redis" else None]
@@ -86,7 +85,9 @@ def login(state, user: str):
     """Start a session (kept in state) and issue a signed token (kept by the client)."""
     _known(state, user)
     pod = this_pod()
-    session = f"s-{pod.random.getrandbits(48):012x}"
+    # A session id is a secret: whoever knows it is logged in. So it comes from the OS's
+    # random source, never from the lab's seed (which makes every lab with that seed alike).
+    session = f"s-{secrets.token_hex(16)}"
     state.set(f"session:{session}", user, ttl=SESSION_TTL)
     state.set(f"active:{user}", session, ttl=SESSION_TTL)
     return {"session": session, "token": auth.sign(user, pod.config["secret"])}
@@ -152,11 +153,16 @@ def pay(state, sender: str, receiver: str, amount: int, token: str, key: str | N
     _known(state, sender)
     _known(state, receiver)
     pod = this_pod()
-    payment = key or f"{pod.name}-{pod.restarts}-{pod.random.getrandbits(40):010x}"
+    # Without a key, a payment gets an id no client can guess (and so claim first as a key).
+    payment = key or f"{pod.name}-{pod.restarts}-{secrets.token_hex(8)}"
     sms = [{"id": f"{payment}:sent", "to": sender, "text": f"Payment Sent: ₹{amount:,} to {receiver}"},
            {"id": f"{payment}:received", "to": receiver, "text": f"Payment Received: ₹{amount:,} from {sender}"}]
     receipt = {"payment": payment, "sender": sender, "receiver": receiver, "amount": amount, "sms": sms}
     new, receipt = state.move(f"balance:{sender}", f"balance:{receiver}", amount, f"payment:{payment}", receipt)
+    if not new and [receipt[k] for k in ("sender", "receiver", "amount")] != [sender, receiver, amount]:
+        # A key names one payment: reused for another, it must neither move money nor
+        # show someone else's receipt (as Stripe refuses a reused idempotency key).
+        raise Rejected(f"key {key!r} was already used for a different payment: use a new key for a new payment")
     if new:  # a repeat already queued its SMS the first time
         for message in sms:
             _enqueue(state, message)
@@ -177,7 +183,7 @@ def notify(state, user: str, message: str):
     if not message or len(message) > 160:
         raise Rejected("an SMS holds 1 to 160 characters")
     pod = this_pod()
-    sms = {"id": f"{pod.name}-{pod.restarts}-{pod.random.getrandbits(40):010x}", "to": user, "text": message}
+    sms = {"id": f"{pod.name}-{pod.restarts}-{secrets.token_hex(8)}", "to": user, "text": message}
     _enqueue(state, sms)
     return {"sms": [sms]}
 

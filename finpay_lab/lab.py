@@ -475,8 +475,12 @@ def _check_accounts(accounts):
     for user, amount in accounts.items():
         if not isinstance(user, str) or not user or len(user) > 64:
             raise BadInput(f"account names must be non-empty strings, not {user!r}")
-        if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
-            raise BadInput(f"{user}'s opening balance must be whole rupees ≥ 0, not {amount!r}")
+        if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount <= defaults.MAX_OPENING_BALANCE:
+            raise BadInput(f"{user}'s opening balance must be whole rupees from 0 to "
+                           f"₹{defaults.MAX_OPENING_BALANCE:,}, not {amount!r}")
+    if sum(accounts.values()) > defaults.MAX_TOTAL_BALANCE:
+        raise BadInput(f"the opening balances add up to ₹{sum(accounts.values()):,}: keep the total within "
+                       f"₹{defaults.MAX_TOTAL_BALANCE:,} (2**53 − 1), the most every store holds exactly")
     return dict(accounts)
 
 

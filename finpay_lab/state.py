@@ -17,15 +17,49 @@ kinds, so what you store in memory is exactly what you would store in Redis.
 import json
 import threading
 import time
+from contextlib import contextmanager
 
 import redis as redis_py
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from . import defaults
-from .errors import Rejected
+from .errors import Rejected, RedisUnavailable
 
 _MISSING = object()
+
+# Redis keeps integers in 64 bits: INCRBY refuses to go past them ("would overflow").
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# Lua, which runs ``move`` inside Redis, counts in doubles: integers beyond 2**53 lose
+# their last digits there. So money (balances and amounts) stays within ±(2**53 − 1).
+EXACT_MAX = 2**53 - 1
+
+
+def _whole(value, low, high):
+    """True if ``value`` is an int (not a bool) from ``low`` to ``high``."""
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def _check_incr(key, amount, initial):
+    for name, value in (("amount", amount), ("initial", initial)):
+        if not _whole(value, INT64_MIN, INT64_MAX):
+            raise Rejected(f"cannot add to {key}: {name} must be a whole number from −2⁶³ to 2⁶³−1 "
+                           f"(what Redis holds), not {_short(value)}")
+
+
+def _overflow(key, amount):
+    return Rejected(f"cannot add {amount:,} to {key}: the result would overflow (Redis holds "
+                    "whole numbers from −2⁶³ to 2⁶³−1)")
+
+
+def _check_amount(amount):
+    if not _whole(amount, 1, EXACT_MAX):
+        raise Rejected(f"a payment moves a whole number of rupees from 1 to {EXACT_MAX:,}, not {_short(amount)}")
+
+
+def _short(value, limit=40):
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 class State:
@@ -169,12 +203,15 @@ class MemoryState(State):
             self._write(key, (value, expires))
 
     def incr(self, key, amount=1, initial=0):
+        _check_incr(key, amount, initial)
         with self._lock:
             entry = self._entry(key)
             current = initial if entry is _MISSING else entry[0]
-            if not isinstance(current, int) or isinstance(current, bool):
+            if not _whole(current, INT64_MIN, INT64_MAX):
                 raise Rejected(f"{key} does not hold an integer")
             value = current + amount
+            if not INT64_MIN <= value <= INT64_MAX:  # as Redis: refuse, change nothing
+                raise _overflow(key, amount)
             self._write(key, (value, None if entry is _MISSING else entry[1]))
             return value
 
@@ -209,21 +246,31 @@ class MemoryState(State):
         return len(self.get(queue, []))
 
     def move(self, src, dst, amount, receipt_key, receipt, ledger_prefix="ledger:", keep=50):
+        _check_amount(amount)
         with self._lock:
             done = self.get(receipt_key)
             if done is not None:
                 return False, done
-            balance = self.get(src)
-            if not isinstance(balance, int) or balance < amount:
-                raise Rejected(f"insufficient funds: balance is ₹{balance:,}, payment is ₹{amount:,}"
-                               if isinstance(balance, int) else f"no account at {src}")
+            # Every check before the first write, as in Redis's script (the request's
+            # journal would undo a half payment here, but the rule is the same everywhere).
+            balance, other = self.get(src), self.get(dst)
+            if not _whole(balance, -EXACT_MAX, EXACT_MAX):
+                raise Rejected(_no_account(src))
+            if not _whole(other, -EXACT_MAX, EXACT_MAX):
+                raise Rejected(_no_account(dst))
+            if balance < amount:
+                raise Rejected(f"insufficient funds: balance is ₹{balance:,}, payment is ₹{amount:,}")
+            if other + amount > EXACT_MAX:
+                raise Rejected(_too_much(dst, other, amount))
+            ledgers = [ledger_prefix + who for who in (receipt["sender"], receipt["receiver"])]
+            if any(not isinstance(self.get(ledger, []), list) for ledger in ledgers):
+                raise Rejected(f"a ledger ({' or '.join(ledgers)}) holds something other than a list")
             receipt = dict(receipt, balance=balance - amount)
             self.incr(src, -amount)
             self.incr(dst, amount)
             self.set(receipt_key, receipt)
-            for who in (receipt["sender"], receipt["receiver"]):
-                ledger = [receipt] + list(self.get(ledger_prefix + who, []))[: keep - 1]
-                self.set(ledger_prefix + who, ledger)
+            for ledger in ledgers:
+                self.set(ledger, [receipt] + list(self.get(ledger, []))[: keep - 1])
             return True, receipt
 
     def items(self, key):
@@ -270,6 +317,27 @@ def redis_client(url: str) -> redis_py.Redis:
     )
 
 
+@contextmanager
+def lab_redis(lab):
+    """A client for what the lab itself reads from or writes to its Redis (the audit,
+    ``balances``, opening the books). A server that does not answer becomes
+    ``RedisUnavailable`` and a ``redis unreachable`` event in the lab's history."""
+    client = redis_client(lab.redis_url)
+    try:
+        yield client
+    except (redis_py.ConnectionError, redis_py.TimeoutError) as exc:
+        helper = lab._redis.process
+        gone = helper is not None and helper.poll() is not None
+        why = "its helper process has exited" if gone else "its server is down, paused or was killed"
+        lab._event(None, "redis", "unreachable", pid=lab._redis.pid)
+        raise RedisUnavailable(
+            f"the lab's Redis at {lab._redis.safe_url} does not answer ({exc}): {why}. If a chaos "
+            "fault took it down, try again once it is back; otherwise close this lab and start a new one"
+        ) from exc
+    finally:
+        client.close()
+
+
 def _load(raw):
     return None if raw is None else json.loads(raw)
 
@@ -291,15 +359,29 @@ class RedisState(State):
         _check_value(value)
         self.redis.set(key, json.dumps(value), ex=None if ttl is None else max(1, round(ttl)))
 
+    # KEYS: key; ARGV: amount initial. SET NX seeds the initial value, INCRBY adds; if
+    # INCRBY fails (not an integer, or overflow) a key the script created is removed
+    # again, all in one step. The reply is the new value read back as a string: Lua would
+    # round a number above 2**53.
+    _INCR = """
+    local created = redis.call('SET', KEYS[1], ARGV[2], 'NX')
+    local added = redis.pcall('INCRBY', KEYS[1], ARGV[1])
+    if type(added) == 'table' and added.err then
+        if created then redis.call('DEL', KEYS[1]) end
+        return added
+    end
+    return redis.call('GET', KEYS[1])
+    """
+
     def incr(self, key, amount=1, initial=0):
-        # SET NX then INCRBY, sent together: both are atomic in Redis, so concurrent pods
-        # never lose an increment and the first one seeds the initial value.
-        pipe = self.redis.pipeline(transaction=False)
-        pipe.set(key, int(initial), nx=True)
-        pipe.incrby(key, amount)
+        _check_incr(key, amount, initial)
+        if not hasattr(self, "_incr_script"):
+            self._incr_script = self.redis.register_script(self._INCR)
         try:
-            return pipe.execute()[1]
+            return int(self._incr_script(keys=[key], args=[amount, initial]))
         except redis_py.ResponseError as exc:
+            if "overflow" in str(exc):
+                raise _overflow(key, amount) from exc
             raise Rejected(f"{key} does not hold an integer") from exc
 
     def delete(self, key):
@@ -320,17 +402,34 @@ class RedisState(State):
         return self.redis.llen(queue)
 
     # KEYS: src dst receipt ledger_src ledger_dst; ARGV: amount receipt_json keep
-    # Runs inside Redis as one step: no other command can see a half-done payment.
+    # Runs inside Redis as one step: no other command can see a half-done payment. But a
+    # script that fails half-way keeps the writes it made (Redis has no rollback), so
+    # every check comes before the first write. Lua numbers are doubles: a balance is
+    # read only if it is a whole number within ±(2**53 − 1), where doubles are exact.
     _MOVE = """
     local done = redis.call('GET', KEYS[3])
     if done then return {0, done} end
-    local balance = tonumber(redis.call('GET', KEYS[1]))
+    local function whole(raw)
+        if type(raw) ~= 'string' or not string.match(raw, '^%-?%d+$') then return nil end
+        local n = tonumber(raw)
+        if n > 9007199254740991 or n < -9007199254740991 then return nil end
+        return n
+    end
+    local balance = whole(redis.call('GET', KEYS[1]))
     if balance == nil then return {-2, ''} end
-    local amount = tonumber(ARGV[1])
-    if balance < amount then return {-1, tostring(balance)} end
+    local other = whole(redis.call('GET', KEYS[2]))
+    if other == nil then return {-3, ''} end
+    local amount = whole(ARGV[1])
+    if balance < amount then return {-1, string.format('%d', balance)} end
+    if other + amount > 9007199254740991 then return {-4, string.format('%d', other)} end
+    for _, ledger in ipairs({KEYS[4], KEYS[5]}) do
+        local kind = redis.call('TYPE', ledger).ok
+        if kind ~= 'list' and kind ~= 'none' then return {-5, ledger} end
+    end
     redis.call('DECRBY', KEYS[1], amount)
     redis.call('INCRBY', KEYS[2], amount)
-    local receipt = string.gsub(ARGV[2], '"balance": null', '"balance": ' .. (balance - amount))
+    local left = string.format('%d', balance - amount)
+    local receipt = string.gsub(ARGV[2], '"balance": null', '"balance": ' .. left)
     redis.call('SET', KEYS[3], receipt)
     for _, ledger in ipairs({KEYS[4], KEYS[5]}) do
         redis.call('LPUSH', ledger, receipt)
@@ -340,15 +439,20 @@ class RedisState(State):
     """
 
     def move(self, src, dst, amount, receipt_key, receipt, ledger_prefix="ledger:", keep=50):
+        _check_amount(amount)
         if not hasattr(self, "_move_script"):
             self._move_script = self.redis.register_script(self._MOVE)
         body = json.dumps(dict(receipt, balance=None))
         keys = [src, dst, receipt_key, ledger_prefix + receipt["sender"], ledger_prefix + receipt["receiver"]]
         status, payload = self._move_script(keys=keys, args=[amount, body, keep])
-        if status == -2:
-            raise Rejected(f"no account at {src}")
+        if status in (-2, -3):
+            raise Rejected(_no_account(src if status == -2 else dst))
         if status == -1:
             raise Rejected(f"insufficient funds: balance is ₹{int(payload):,}, payment is ₹{amount:,}")
+        if status == -4:
+            raise Rejected(_too_much(dst, int(payload), amount))
+        if status == -5:
+            raise Rejected(f"a ledger ({payload}) holds something other than a list")
         return status == 1, json.loads(payload)
 
     def items(self, key):
@@ -399,6 +503,15 @@ class RedisState(State):
 
     def close(self):
         self.redis.close()
+
+
+def _no_account(key):
+    return f"no usable account at {key}: a balance is a whole number of rupees within ±₹{EXACT_MAX:,}"
+
+
+def _too_much(key, balance, amount):
+    return (f"{key} holds ₹{balance:,}: ₹{amount:,} more would pass ₹{EXACT_MAX:,}, the most "
+            "every store holds exactly")
 
 
 def _glob_escape(text):

@@ -3,11 +3,22 @@
 ``redis="fake"`` (default, nothing to install): a fakeredis ``TcpFakeServer``, a real
 Redis protocol on a real socket, run in a **helper process** of its own (inside the
 notebook's kernel it would compete with the lab for the GIL). It listens on 127.0.0.1
-only: fakeredis accepts ``requirepass`` but does not enforce it, so loopback is its
-protection.
+with a random password, like the real one: fakeredis accepts ``requirepass`` but does
+not enforce it, so our handler does (``-NOAUTH Authentication required.`` until AUTH).
 
 ``redis="real"``: ``redis-server`` from your PATH, on 127.0.0.1, a free port, a random
-password and no persistence, also kept by the helper process.
+password and no persistence, also kept by the helper process. Its configuration (with
+the password) goes in on its stdin, never on a command line, where any local user can
+read it in ``/proc``.
+
+The password travels only inside the lab's URL (``redis://:PASSWORD@127.0.0.1:PORT/0``,
+printed by the helper on a pipe); messages and the dashboard show ``safe_url``.
+
+"Redis down" (``fl.chaos.redis_down``) means the same on both: the server stops
+listening, so new connections are refused, and open connections are dropped; "up" makes
+it listen again on the same port, with every key still there. (The fake one closes its
+listening socket; the real one is told ``CONFIG SET port 0`` and ``CLIENT KILL`` over a
+private unix socket only the helper can reach, then ``CONFIG SET port`` to come back.)
 
 ``redis="redis://host:port/db"``: a server you run; the lab only connects to it.
 
@@ -25,6 +36,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -158,6 +170,7 @@ class _FakeKeeper:
 
         keeper = self
         self.delay = 0.0
+        self.password = secrets.token_hex(16)
 
         class Handler(TCPFakeRequestHandler):
             def setup(self):
@@ -181,6 +194,7 @@ class _FakeKeeper:
                 # or every redis-py client on it fails with "Connection closed by server".
                 from redis.exceptions import ResponseError
 
+                gate = _AuthGate(keeper.password, self.wfile)  # nothing passes before AUTH
                 while not self.server._shutdown_event.is_set():
                     try:
                         if self.current_client.can_read():
@@ -198,6 +212,12 @@ class _FakeKeeper:
                             data = self.rfile.readline()
                             if data == b"":
                                 break
+                        if not gate.open:
+                            data = gate.feed(data)  # what follows a successful AUTH, if any
+                            if gate.closed:
+                                break
+                            if not data:
+                                continue
                         self.current_client.get_socket().sendall(data)
                     except (ConnectionError, OSError, ValueError):
                         break
@@ -235,48 +255,175 @@ class _FakeKeeper:
 
     @property
     def url(self):
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
 
     def stop(self):
         self.down()
 
 
+class _AuthGate:
+    """What real Redis does with ``requirepass``, for a fakeredis connection: until the
+    client sends ``AUTH password`` (or ``HELLO 3 AUTH default password``), every command
+    is answered ``-NOAUTH Authentication required.`` and reaches no data. Unauthenticated
+    commands are kept small, as Redis keeps them (at most 10 arguments of 16 KB)."""
+
+    MAX_ARGS, MAX_ARG = 10, 16384
+
+    def __init__(self, password, out):
+        self.password = password.encode()
+        self.out = out
+        self.open = False
+        self.closed = False
+        self.buffer = b""
+
+    def feed(self, data):
+        """Answer the complete commands in ``data``; returns the bytes to pass on to the
+        server once the client has authenticated (b"" until then)."""
+        self.buffer += data
+        while not self.open and not self.closed:
+            try:
+                parsed = _parse_command(self.buffer, self.MAX_ARGS, self.MAX_ARG)
+            except ValueError as exc:
+                self._reply(f"-ERR Protocol error: {exc}")
+                self.closed = True
+                break
+            if parsed is None:
+                break
+            args, self.buffer = parsed
+            if args:
+                self._answer([args[0].lower()] + args[1:])
+        if self.open:
+            rest, self.buffer = self.buffer, b""
+            return rest
+        return b""
+
+    def _answer(self, args):
+        name = args[0]
+        if name == b"auth":
+            if len(args) not in (2, 3):
+                return self._reply("-ERR wrong number of arguments for 'auth' command")
+            return self._login(args[1:], b"+OK")
+        if name == b"hello" and len(args) >= 5 and args[2].lower() == b"auth":
+            # HELLO protover AUTH user pass [SETNAME name]: log in, then let the server
+            # answer the HELLO itself, without the credentials.
+            rest = [b"hello", args[1]] + args[5:]
+            return self._login(args[3:5], b"".join([b"*%d\r\n" % len(rest)] +
+                                                   [b"$%d\r\n%s\r\n" % (len(a), a) for a in rest]))
+        if name == b"quit":
+            self._reply("+OK")
+            self.closed = True
+            return None
+        return self._reply("-NOAUTH Authentication required.")
+
+    def _login(self, credentials, on_success):
+        user, password = (b"default", credentials[0]) if len(credentials) == 1 else credentials
+        if user == b"default" and secrets.compare_digest(password, self.password):
+            self.open = True
+            if on_success.startswith(b"+"):
+                self._reply(on_success.decode())
+            else:  # a command for the server to answer: first in line
+                self.buffer = on_success + self.buffer
+        else:
+            self._reply("-WRONGPASS invalid username-password pair or user is disabled.")
+
+    def _reply(self, line):
+        self.out.write(line.encode() + b"\r\n")
+        self.out.flush()
+
+
+def _parse_command(buf, max_args, max_arg):
+    """One command from the start of ``buf``: ``(args, rest)``, or None if incomplete.
+    Speaks RESP arrays (``*2\\r\\n$4\\r\\nAUTH...``) and inline commands (``AUTH pw``)."""
+    if not buf.startswith(b"*"):
+        end = buf.find(b"\n")
+        if end < 0:
+            if len(buf) > max_arg:
+                raise ValueError("too big inline request")
+            return None
+        return buf[:end].split(), buf[end + 1:]
+    end = buf.find(b"\r\n")
+    if end < 0:
+        return None
+    count = int(buf[1:end])  # ValueError if it is no number
+    if count > max_args:
+        raise ValueError("unauthenticated multibulk length")
+    pos, args = end + 2, []
+    for _ in range(count):
+        end = buf.find(b"\r\n", pos)
+        if end < 0:
+            return None
+        if buf[pos:pos + 1] != b"$":
+            raise ValueError(f"expected '$', got {buf[pos:pos + 1]!r}")
+        size = int(buf[pos + 1:end])
+        if not 0 <= size <= max_arg:
+            raise ValueError("unauthenticated bulk length")
+        start = end + 2
+        if len(buf) < start + size + 2:
+            return None
+        args.append(buf[start:start + size])
+        pos = start + size + 2
+    return args, buf[pos:]
+
+
 class _RealKeeper:
-    """Runs redis-server. Without persistence a restart would lose every key, so 'down'
-    freezes it (SIGSTOP: clients time out) and 'up' thaws it (SIGCONT) with its data."""
+    """Runs redis-server, configured through its stdin (``redis-server -``) so that its
+    password is on no command line. Without persistence a restart would lose every key, so
+    'down' stops it *listening* (``CONFIG SET port 0``) and drops its clients, as a
+    crashed server would look from outside, and 'up' listens again with its data. The
+    helper reaches it meanwhile over a unix socket in a private (0700) directory."""
 
     def __init__(self):
         self.port = _free_port()
         self.password = secrets.token_hex(16)
         self.delay = 0.0
+        self.dir = tempfile.mkdtemp(prefix="finpay-redis-")  # 0700: only this user
+        self.socket = os.path.join(self.dir, "redis.sock")
+        config = "\n".join([
+            "bind 127.0.0.1", f"port {self.port}", f"requirepass {self.password}",
+            f"unixsocket {self.socket}", "unixsocketperm 700", f"dir {self.dir}",
+            'save ""', "appendonly no", "protected-mode yes", "loglevel warning", "",
+        ])
         self.proc = subprocess.Popen(
-            [
-                "redis-server", "--bind", "127.0.0.1", "--port", str(self.port),
-                "--requirepass", self.password, "--save", "", "--appendonly", "no",
-                "--protected-mode", "yes", "--loglevel", "warning",
-            ],
+            ["redis-server", "-"],  # "-": read the configuration from stdin
+            stdin=subprocess.PIPE,
             stdout=subprocess.DEVNULL,
             preexec_fn=_die_with_parent,
         )
+        self.proc.stdin.write(config.encode())
+        self.proc.stdin.close()
+        self._admin = None
 
     @property
     def url(self):
         return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
 
+    @property
+    def admin(self):
+        """The helper's own connection, over the private unix socket."""
+        if self._admin is None:
+            import redis
+
+            self._admin = redis.Redis(unix_socket_path=self.socket, password=self.password,
+                                      socket_timeout=defaults.REDIS_SOCKET_TIMEOUT)
+        return self._admin
+
     def down(self):
-        self.proc.send_signal(signal.SIGSTOP)
+        self.admin.config_set("port", 0)  # stop listening: new connections are refused
+        for kind in ("normal", "pubsub"):  # and drop the open ones (not our own)
+            self.admin.client_kill_filter(_type=kind)
 
     def up(self):
-        self.proc.send_signal(signal.SIGCONT)
+        self.admin.config_set("port", self.port)
 
     def stop(self):
-        self.proc.send_signal(signal.SIGCONT)
+        self.proc.send_signal(signal.SIGCONT)  # in case someone paused it
         self.proc.terminate()
         try:
             self.proc.wait(timeout=5)
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def _die_with_parent():

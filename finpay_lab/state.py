@@ -24,7 +24,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from . import defaults
-from .errors import Rejected, RedisUnavailable
+from .errors import RedisUnavailable, Rejected
 
 _MISSING = object()
 
@@ -41,10 +41,14 @@ def _whole(value, low, high):
 
 
 def _check_incr(key, amount, initial):
+    """Before ``incr`` writes anything: the numbers fit in what Redis holds, and so does
+    ``initial + amount`` (so a key ``incr`` creates never overflows on its first step)."""
     for name, value in (("amount", amount), ("initial", initial)):
         if not _whole(value, INT64_MIN, INT64_MAX):
             raise Rejected(f"cannot add to {key}: {name} must be a whole number from −2⁶³ to 2⁶³−1 "
                            f"(what Redis holds), not {_short(value)}")
+    if not INT64_MIN <= initial + amount <= INT64_MAX:
+        raise _overflow(key, amount)
 
 
 def _overflow(key, amount):
@@ -359,26 +363,17 @@ class RedisState(State):
         _check_value(value)
         self.redis.set(key, json.dumps(value), ex=None if ttl is None else max(1, round(ttl)))
 
-    # KEYS: key; ARGV: amount initial. SET NX seeds the initial value, INCRBY adds; if
-    # INCRBY fails (not an integer, or overflow) a key the script created is removed
-    # again, all in one step. The reply is the new value read back as a string: Lua would
-    # round a number above 2**53.
-    _INCR = """
-    local created = redis.call('SET', KEYS[1], ARGV[2], 'NX')
-    local added = redis.pcall('INCRBY', KEYS[1], ARGV[1])
-    if type(added) == 'table' and added.err then
-        if created then redis.call('DEL', KEYS[1]) end
-        return added
-    end
-    return redis.call('GET', KEYS[1])
-    """
-
     def incr(self, key, amount=1, initial=0):
+        # SET NX then INCRBY, sent together: both are atomic in Redis, so concurrent pods
+        # never lose an increment and the first one seeds the initial value. The checks
+        # come first: INCRBY can then fail only on a key that already existed (not an
+        # integer, or an overflow), and then neither command changed anything.
         _check_incr(key, amount, initial)
-        if not hasattr(self, "_incr_script"):
-            self._incr_script = self.redis.register_script(self._INCR)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.set(key, initial, nx=True)
+        pipe.incrby(key, amount)
         try:
-            return int(self._incr_script(keys=[key], args=[amount, initial]))
+            return pipe.execute()[1]
         except redis_py.ResponseError as exc:
             if "overflow" in str(exc):
                 raise _overflow(key, amount) from exc

@@ -16,6 +16,9 @@ the run's history as a ``fault`` event with its start and end, for the plots.
 * ``pause``: SIGSTOP, then SIGCONT: the process is alive but answers nothing (a GC pause,
   a stuck disk): the balancer keeps sending it work, which waits.
 * ``redis_down``: Redis refuses connections for a while, then comes back with its data.
+  The same on ``redis="fake"`` and ``redis="real"``: the server stops listening (new
+  connections are refused at once) and drops the open ones, as a crashed server looks
+  from outside; it keeps its keys, as one with persistence would after a restart.
 * ``redis_slow``: every Redis command takes ``delay`` longer.
 """
 

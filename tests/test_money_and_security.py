@@ -203,6 +203,19 @@ def test_redis_down_refuses_connections_and_up_keeps_the_data(kind):
         server.stop()
 
 
+@pytest.mark.parametrize("kind", REDIS_KINDS)
+def test_a_one_second_redis_outage_shows_in_the_run(kind):
+    """With redis="real" the outage was a SIGSTOP: requests waited and then succeeded, so
+    the lesson's outage showed no errors. The fault starts after request 10, so requests
+    11 on are sent while Redis is down, whatever the machine's speed."""
+    with fl.Lab(pods=2, state="redis", redis=kind) as lab:
+        workload = [("balance", {"user": "Ravi"})] * 30
+        run = lab.run(workload, chaos=[fl.chaos.redis_down(after=10, seconds=1.0)])
+        failed = [r for r in run.requests if not r.ok]
+        assert failed and all("Redis is unreachable" in r.error for r in failed)
+        assert lab.call("balance", user="Ravi").value == 20_000  # back, with its data
+
+
 # ---------------------------------------------------------------- item 11: a password on both
 def _raw(port, payload, wait=0.3):
     with socket.create_connection(("127.0.0.1", port), timeout=2) as s:

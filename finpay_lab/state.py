@@ -115,7 +115,9 @@ class State:
         both balances change, ``receipt`` (plus the new ``balance`` of ``src``) is stored at
         ``receipt_key`` and added to both customers' ledgers, all in one indivisible step;
         returns ``(True, receipt)`` for a new payment, ``(False, receipt)`` for a repeat.
-        Raises ``Rejected`` if the money is not there.
+        Raises ``Rejected``, having changed nothing, if the money is not there, if either
+        balance is not a whole number within ±(2**53 − 1) (what every store holds
+        exactly), or if the receiver's would pass that.
         """
         raise NotImplementedError
 

@@ -267,10 +267,12 @@ def test_the_password_is_on_no_command_line_and_in_no_event(kind):
     with fl.Lab(pods=1, state="redis", redis=kind) as lab:
         password = _password(lab.redis_url)
         helper = psutil.Process(lab._redis.pid)
-        processes = [helper, *helper.children(recursive=True)]
-        assert len(processes) == (2 if kind == "real" else 1)
-        for proc in processes:
+        assert len([helper, *helper.children(recursive=True)]) == (2 if kind == "real" else 1)
+        everyone = psutil.Process().children(recursive=True)  # helper, server, pods, guardian
+        assert helper in everyone
+        for proc in everyone:
             assert password not in " ".join(proc.cmdline())
+            assert all(password not in v for v in proc.environ().values())
         lab.call("login", user="Ravi")
         assert all(password not in f"{e} {e.detail}" for e in lab.history.events)
         assert password not in repr(lab)

@@ -6,6 +6,7 @@ import pathlib
 import re
 import shutil
 import subprocess
+import time
 
 import pytest
 
@@ -129,3 +130,77 @@ def test_the_readme_example_shows_its_plot_in_a_real_kernel():
     shown = [o for o in plotted.outputs if o.output_type == "execute_result" and "image/png" in o.data]
     assert shown, f"run.plot() showed no figure: {plotted.outputs}"
     assert "Audit (redis)" in "".join(o.get("text", "") for o in plotted.outputs if o.output_type == "stream")
+
+
+# ---------------------------------------------------------------- a bounded history
+@pytest.fixture
+def small_history(monkeypatch):
+    """Labs made in this test keep only their newest 20 requests."""
+    monkeypatch.setattr(fl.defaults, "HISTORY_KEEP", 20)
+
+
+def test_the_history_keeps_the_newest_requests_and_says_it_dropped_some(small_history):
+    with fl.Lab(pods=2) as lab:
+        last = [lab.call("balance", user="Ravi") for _ in range(60)][-1]
+        history = lab.history
+        assert 20 <= len(history.requests) <= 22  # trimmed to 20 once past 20 + 10%
+        assert history.total == len(history) == 60 and history.dropped == 60 - len(history.requests)
+        assert history.requests[-1] is last
+        notes = [e for e in history.events if e.kind == "trimmed"]
+        assert notes and "it keeps the last 20" in notes[-1].detail
+        assert f"the oldest {history.dropped} dropped (it keeps the last 20)" in repr(history)
+
+
+def test_a_run_keeps_every_one_of_its_requests(small_history):
+    with fl.Lab(pods=2) as lab:
+        lab.call("balance", user="Ravi")
+        run = lab.run([("balance", {"user": "Ravi"})] * 100)
+        assert len(run.requests) == 100 and run.ok == 100  # 5 times what the history keeps
+        assert len({r.id for r in run.requests}) == 100
+        assert lab.history.total == 101
+        again = lab.run([("balance", {"user": "Meena"})] * 30)  # the history trims before it
+        assert len(again.requests) == 30 and {r.params["user"] for r in again.requests} == {"Meena"}
+        assert len(lab.history.requests) <= 30 + 22
+
+
+def test_load_keys_never_repeat_after_the_history_was_trimmed(small_history):
+    shape = fl.load.constant(rps=50, seconds=0.5, mix={"pay": 1}, users=4)
+    with fl.Lab(pods=2, accounts={"Ravi": 10**6, "Meena": 10**6, "Anil": 10**6, "Kiran": 10**6}) as lab:
+        first = lab.run(shape)
+        second = lab.run(shape)
+        keys = [r.params["key"] for r in first.requests + second.requests]
+        assert len(keys) == len(set(keys))
+        assert not any(r.value["repeated"] for r in second.requests if r.ok)
+
+
+def story(lab):
+    """Payments on every pod, pod-2's books lost with it, and a session only pod-2 knew."""
+    ravi = lab.call("login", user="Ravi", pod="pod-1").value
+    meena = lab.call("login", user="Meena", pod="pod-2").value
+    for i in range(30):
+        lab.call("pay", sender="Ravi", receiver="Anil", amount=10 + i, token=ravi["token"], key=f"rent-{i}",
+                 pod=f"pod-{i % 3 + 1}")
+    lab.call("whoami", user="Meena", session=meena["session"], pod="pod-3")  # unknown there
+    deadline = time.monotonic() + 30  # every SMS out first, so the kill loses books, not SMS
+    while len(lab.sms()) < 60 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    lab.kill("pod-2")
+    for _ in range(40):  # push everything above out of a 20-request history
+        lab.call("balance", user="Ravi", pod="pod-1")
+    return lab.audit(wait=5)
+
+
+def test_the_audit_of_a_trimmed_history_counts_as_if_nothing_was_dropped(monkeypatch):
+    with fl.Lab(pods=3, seed=7) as lab:
+        whole = story(lab)
+    monkeypatch.setattr(fl.defaults, "HISTORY_KEEP", 20)
+    with fl.Lab(pods=3, seed=7) as lab:
+        trimmed = story(lab)
+        assert lab.history.dropped >= 50  # the logins, payments and whoami are all gone
+        assert all(r.endpoint == "balance" for r in lab.history.requests)
+    assert [p[0] for p in trimmed.lost_payments] == [f"rent-{i}" for i in range(1, 30, 3)]  # pod-2's
+    assert trimmed.lost_sessions == ["Meena"]
+    assert (trimmed.notifications.enqueued, trimmed.notifications.delivered) == (60, 60)
+    assert str(trimmed) == str(whole)
+    assert (trimmed.lost_payments, trimmed.wrong_balances, trimmed.money_created, trimmed.notifications) == \
+        (whole.lost_payments, whole.wrong_balances, whole.money_created, whole.notifications)

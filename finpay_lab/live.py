@@ -204,7 +204,8 @@ class Dashboard(widgets.VBox):
         end = int(now / BIN)  # the bin in progress is left out: it is not over yet
         start = end - int(WINDOW / BIN)
         ok, failed = [0] * (end - start), [0] * (end - start)
-        requests, self._last_failure = self.lab.history.requests, None
+        # A copy (one atomic slice): the lab may record, or trim its history, meanwhile.
+        requests, self._last_failure = self.lab.history.requests[:], None
         for i in range(len(requests) - 1, -1, -1):  # newest first; stop once past the window
             r = requests[i]
             b = int(r.received / BIN)

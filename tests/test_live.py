@@ -309,3 +309,22 @@ def test_the_load_toggle_follows_a_load_that_stopped_by_itself(lab, board):
     assert wait_until(lambda: board.load_thread is None)
     board.refresh()
     assert not board.load_button.value and board.load_button.description == "start load"
+
+
+def test_the_dashboard_runs_on_a_history_that_trims_itself(monkeypatch):
+    monkeypatch.setattr(fl.defaults, "HISTORY_KEEP", 50)
+    with fl.Lab(pods=2) as lab:
+        board = fl.dashboard(lab)
+        try:
+            board.rate.value = 300
+            board.load_button.value = True
+            assert wait_until(lambda: lab.history.dropped > 200)
+            board.load_button.value = False
+            assert wait_until(lambda: board.load_thread is None)
+            board.refresh()
+            assert len(lab.history.requests) <= 50 + 5 + 75  # the cap, its 10%, one batch held
+            assert "failed" not in text(board.status).split("latest events")[0]
+            assert "left the history" in text(board.status)  # the trimmed event, in plain words
+            assert bytes(board.chart.value).startswith(b"\x89PNG")
+        finally:
+            board.close()

@@ -6,6 +6,9 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { command -v $$p; break; }; done)
 VENV   := .venv
 BIN    := $(VENV)/bin
+# The lessons are notebooks/NN_*.ipynb; a scratch notebook made in JupyterLab (Untitled.ipynb)
+# lands in notebooks/ too, and is not a lesson to test.
+LESSONS = $(wildcard notebooks/[0-9][0-9]_*.ipynb)
 
 .PHONY: lab test setup clean
 
@@ -18,12 +21,13 @@ $(BIN)/.installed: pyproject.toml
 
 setup: $(BIN)/.installed
 
+# The URL jupyter prints (and opens) is the lesson itself, not the launcher.
 lab: setup
-	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) notebooks/00_welcome.ipynb
+	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) --LabApp.default_url=/lab/tree/notebooks/00_welcome.ipynb
 
 test: setup
 	$(BIN)/ruff check finpay_lab tests benchmarks
-	$(BIN)/pytest -p no:cacheprovider tests $(wildcard notebooks/*.ipynb) --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg
+	$(BIN)/pytest -p no:cacheprovider tests $(LESSONS) --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 clean:
 	rm -rf $(VENV) .pytest_cache tests/artifacts

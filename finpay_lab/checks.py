@@ -9,8 +9,9 @@ so a notebook run top to bottom (by a learner or by CI) never breaks on it.
 """
 
 import math
+from collections.abc import Iterable
 
-__all__ = ["check"]
+__all__ = ["check", "to_review"]
 
 UNANSWERED = (None, Ellipsis)
 
@@ -30,7 +31,7 @@ def check(answer, expected, *, hint, explain="", name="this exercise", tolerance
         elif tolerance is not None and isinstance(answer, int | float) and isinstance(expected, int | float):
             right = math.isclose(answer, expected, rel_tol=tolerance)
         else:
-            right = _normal(answer) == _normal(expected)
+            right = _same(answer, expected)
     except Exception as exc:  # an answer of a shape the check did not expect
         print(f"❌ That answer could not be checked ({type(exc).__name__}: {exc}). {hint}")
         return False
@@ -41,13 +42,29 @@ def check(answer, expected, *, hint, explain="", name="this exercise", tolerance
     return right
 
 
+def to_review(answer, expected: dict) -> list:
+    """The keys of ``expected`` whose value ``answer`` (a dict) gets wrong, compared the way
+    ``check`` compares: a hint that names them agrees with the verdict."""
+    given = {_normal(k): v for k, v in answer.items()} if isinstance(answer, dict) else {}
+    return [k for k in expected if _normal(k) not in given or not _same(given[_normal(k)], expected[k])]
+
+
+def _same(answer, expected):
+    """``answer`` equals ``expected`` as a person means it. Where the expected answer is a
+    set, any collection of the same items is right: the list ``['Meena', 'Anil']`` too."""
+    if isinstance(expected, set | frozenset) and isinstance(answer, Iterable) \
+            and not isinstance(answer, str | bytes | dict):
+        return sorted((_normal(v) for v in answer), key=repr) == _normal(expected)
+    return _normal(answer) == _normal(expected)
+
+
 def _normal(value):
     """Compare the way a person would: case and surrounding spaces of words don't matter,
     nor the order of a set of names."""
     if isinstance(value, str):
         return value.strip().lower()
     if isinstance(value, set | frozenset):
-        return sorted(_normal(v) for v in value)
+        return sorted((_normal(v) for v in value), key=repr)
     if isinstance(value, list | tuple):
         return [_normal(v) for v in value]
     if isinstance(value, dict):

@@ -45,6 +45,13 @@ HASH_RING_VNODES = 100
 # load (so a crash has something to lose), short enough that lessons finish quickly.
 SMS_SECONDS = 0.005
 
+# The lab's history keeps this many of the newest requests (about 1.8 KB each for a
+# payment): ~180 MB at most, where a dashboard load left on for hours would otherwise fill
+# a Binder session's 2 GB. A lesson's largest run (salary day at 30 pods, ~36k requests)
+# fits twice over, and a Run keeps its own requests anyway. The audit stays exact: what
+# dropped requests promised is kept in compact form (see history.History).
+HISTORY_KEEP = 100_000
+
 # lab.audit() waits up to this long for queued SMS to be sent before it counts.
 AUDIT_WAIT = 10.0
 # Timed runs at least this long show a progress bar.

@@ -122,7 +122,7 @@ class Dispatcher:
         self._record(Response(ok, value, error, pod.name, now - sent, endpoint, params, sent, now, service, rid))
 
     def _record(self, response):
-        self.history.requests.append(response)
+        self.history.add(response)  # past its cap, the history drops its oldest requests
         if response.id == self._call_rid:
             self._call_result = response
 

@@ -3,7 +3,9 @@
 * ``Response``: one request's outcome (what ``lab.call`` returns, and one row of a run).
 * ``PodEvent``: something that happened to a pod: started, ready, killed, exited,
   restarted, scaled, paused... with the lab-relative time it happened.
-* ``History``: the lab's complete record (``lab.history``).
+* ``History``: the lab's record (``lab.history``): every pod event, and the latest
+  ``defaults.HISTORY_KEEP`` requests. Older requests are dropped, with a ``trimmed`` event
+  that says so, once the audit has counted what they promised (so it stays exact).
 * ``Run``: the slice of history one ``lab.run(...)`` produced, with its metrics.
 
 Times are seconds since the lab started (``time.perf_counter`` based), so plots of a run
@@ -11,7 +13,11 @@ start near zero and two runs of one lab share a clock.
 """
 
 from collections import Counter
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+
+from . import defaults
+from .errors import BadInput
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,19 +75,84 @@ class PodEvent:
         return f"{self.t:8.3f}s  {who}{self.kind}{': ' + self.detail if self.detail else ''}"
 
 
-class History:
-    """Everything a lab did, in order: ``requests`` (Responses) and ``events``."""
+class Requests(list):
+    """``history.requests``: a list of Responses, oldest first. Once records were dropped,
+    ``promised`` holds what they had told customers (an ``audit.Promises``), so the audit
+    still counts every payment, SMS and session of the lab's whole life."""
 
-    def __init__(self):
-        self.requests: list[Response] = []
+    promised = None
+
+
+class History:
+    """Everything a lab did, in order: ``requests`` (Responses) and ``events``.
+
+    It keeps the newest ``keep`` requests (``defaults.HISTORY_KEEP``): a dashboard load left
+    running for hours must not fill the machine's memory. ``dropped`` counts the older ones,
+    and ``total`` every request ever recorded."""
+
+    def __init__(self, keep=None):
+        keep = defaults.HISTORY_KEEP if keep is None else keep
+        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
+            raise BadInput(f"keep must be a whole number of requests, at least 1, not {keep!r}")
+        self.keep = keep
+        self.requests: Requests = Requests()
         self.events: list[PodEvent] = []
+        self.dropped = 0
+        self._held = None  # requests from this number on are never dropped (a run in progress)
+
+    @property
+    def total(self):
+        """How many requests were ever recorded, dropped ones included."""
+        return self.dropped + len(self.requests)
 
     def __len__(self):
-        return len(self.requests)
+        return self.total
 
     def __repr__(self):
         failed = sum(not r.ok for r in self.requests)
-        return f"<History: {len(self.requests)} requests ({failed} failed), {len(self.events)} pod events>"
+        if not self.dropped:
+            return f"<History: {len(self.requests)} requests ({failed} failed), {len(self.events)} pod events>"
+        return (f"<History: {self.total} requests, the oldest {self.dropped} dropped (it keeps the last "
+                f"{self.keep}); {failed} of those kept failed; {len(self.events)} pod events>")
+
+    def add(self, response):
+        """Record one response; past ``keep`` (and 10% more, so trimming is rare), drop the oldest."""
+        self.requests.append(response)
+        if len(self.requests) > self.keep + max(1, self.keep // 10):
+            self._trim(response.received)
+
+    def since(self, start, stop=None) -> list:
+        """The requests recorded from number ``start`` (counted as ``total`` counts) to ``stop``."""
+        first = max(0, start - self.dropped)
+        return self.requests[first:] if stop is None else self.requests[first:max(first, stop - self.dropped)]
+
+    @contextmanager
+    def held(self):
+        """Within the block, nothing recorded from now on is dropped: a run keeps all its own."""
+        outer = self._held
+        self._held = self.total if outer is None else outer
+        try:
+            yield self.total
+        finally:
+            self._held = outer
+
+    def _trim(self, now):
+        n = len(self.requests) - self.keep
+        if self._held is not None:
+            n = min(n, self._held - self.dropped)
+        if n <= 0:
+            return
+        from .audit import Promises  # the audit's own counting, folded in before they go
+
+        gone = self.requests[:n]
+        promised = self.requests.promised or Promises()
+        promised.add(gone, compact=True)
+        self.requests.promised = promised
+        del self.requests[:n]
+        self.dropped += n
+        self.events.append(PodEvent(now, None, "trimmed", (
+            f"the oldest {n:,} requests left the history ({self.dropped:,} so far): it keeps the last "
+            f"{self.keep:,}; the audit still counts what they promised")))
 
     def event_log(self, kinds=None) -> str:
         """The pod events as readable lines (optionally only some kinds)."""

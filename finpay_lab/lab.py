@@ -183,16 +183,16 @@ class Lab(Dispatcher):
         second ``at`` after the run starts: an open-loop load, as real users don't wait).
         """
         depth = defaults.PIPELINE_DEPTH if depth is None else depth
-        with self._lock:
+        with self._lock, self.history.held():  # the history never drops a run's own requests
             self._check_open()
             for fault in chaos:  # refuse an impossible fault before anything is sent
                 fault.check(self)
-            setup_from = first_request = len(self.history.requests)
+            setup_from = first_request = self.history.total
             first_event = len(self.history.events)
             if hasattr(workload, "plan"):  # a load shape: log customers in, then its timed plan
                 shape, workload = workload, list(workload.plan(self))
                 workload = _progress(workload, shape)
-                first_request = len(self.history.requests)  # the logins are setup, not load
+                first_request = self.history.total  # the logins are setup, not load
             started = self.now()
             late = 0
             faults = [f.bind(self, started) for f in chaos]
@@ -220,8 +220,8 @@ class Lab(Dispatcher):
                 else:
                     self._send(target, endpoint, params)
             self._settle(faults)
-            return Run(self, self.history.requests[first_request:], self.history.events[first_event:],
-                       started, self.now(), late=late, setup=self.history.requests[setup_from:first_request])
+            return Run(self, self.history.since(first_request), self.history.events[first_event:],
+                       started, self.now(), late=late, setup=self.history.since(setup_from, first_request))
 
     def _tick(self, faults, sent):
         for fault in faults:

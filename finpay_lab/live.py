@@ -28,6 +28,10 @@ drawn by the Agg canvas into PNG bytes for an ``Image`` widget. A second daemon 
 *load*, runs only while the load is on. Both take turns with your cells through the lab's
 lock (a long ``lab.run`` of yours still shows live on the chart, drawn from the history),
 and both stop when the lab closes, when the widget is closed, or on ``stop()``.
+
+One live dashboard per lab: showing ``fl.dashboard(lab)`` again (a re-run cell, a reloaded
+page) makes a new one that takes over. The old one stops its load and its refresher, and
+says on screen that it was replaced, so no forgotten thread keeps loading the lab.
 """
 
 import dataclasses
@@ -36,6 +40,7 @@ import io
 import random
 import threading
 import time
+import weakref
 
 import ipywidgets as widgets
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -45,7 +50,7 @@ from .errors import BadInput
 from .lab import Lab
 
 COLOURS = {"ready": "#2e7d32", "busy": "#e69500", "starting": "#1e88e5", "stopping": "#8a8a8a",
-           "dead": "#d32f2f", "paused": "#7b1fa2"}  # paused: SIGSTOPped by lab.pause/chaos
+           "dead": "#d32f2f", "paused": "#7b1fa2", "stopped": "#8a8a8a"}  # paused: SIGSTOPped by lab.pause/chaos
 WINDOW = 30.0  # seconds of history the chart shows
 BIN = 0.5  # chart resolution; matches the refresh so every refresh can move the chart
 LOAD_BATCH = 0.25  # each lab.run covers this much time: short, so clicks never wait long
@@ -55,6 +60,9 @@ COMPACT = 8  # more pods than this: smaller tiles, so 30 pods still fit on a scr
 CUSTOMERS = 12  # the load's population: the first customers of lab.accounts (the cast first)
 MARKED = ("killed", "exited", "restarted", "switched", "scaled")  # pod events the chart marks
 STATE_WORDS = {"memory": "each pod remembers on its own", "redis": "all pods share one Redis"}
+# The live dashboard of each lab. Weak both ways: a dashboard holds its lab, so a strong
+# value would keep every lab ever shown alive; the widget registry keeps the board itself.
+_LIVE = weakref.WeakKeyDictionary()  # lab -> weakref to its Dashboard
 
 
 def dashboard(lab, refresh=0.5):
@@ -111,6 +119,11 @@ class Dashboard(widgets.VBox):
         super().__init__([self.header, state_row, controls, self.tile_box, self.chart, self.status],
                          layout=ui(border="1px solid #d0d7de", padding="8px 12px", max_width="820px"))
         self.add_class("finpay-dashboard")  # CSS hooks, for the browser test and for styling
+        self._replaced = False
+        old = _LIVE.get(lab)
+        _LIVE[lab] = weakref.ref(self)
+        if old is not None and old() is not None:
+            old().replaced()  # its load and refresher stop before this one starts
         self.refresh()
         self.refresh_thread = threading.Thread(target=self._refresh_loop, daemon=True,
                                                name="finpay-dashboard-refresh")
@@ -120,6 +133,8 @@ class Dashboard(widgets.VBox):
     def refresh(self):
         """Read the lab once and update tiles, header, chart and status line."""
         with self._drawing:
+            if self._replaced:
+                return None  # frozen, with its note: the newer dashboard is the live one
             if self.lab.closed:
                 return self._show_closed()
             # The lab's (reentrant) lock, briefly: one consistent snapshot, so tiles never
@@ -138,6 +153,14 @@ class Dashboard(widgets.VBox):
                 self._draw_header(pods, state)
             self._draw_chart()
             self._draw_status()
+        self._sync_load_button()
+
+    def _sync_load_button(self):
+        """The toggle shows the truth: "stop load" only while a load runs or is starting."""
+        with self._load_guard:
+            stale = self.load_button.value and not self._load_on.is_set() and self.load_thread is None
+        if stale:
+            self.load_button.value = False
 
     def _is_paused(self, pod):
         """PodInfo has no "paused": the latest pause/resume event of this very process says."""
@@ -181,7 +204,8 @@ class Dashboard(widgets.VBox):
         end = int(now / BIN)  # the bin in progress is left out: it is not over yet
         start = end - int(WINDOW / BIN)
         ok, failed = [0] * (end - start), [0] * (end - start)
-        requests, self._last_failure = self.lab.history.requests, None
+        # A copy (one atomic slice): the lab may record, or trim its history, meanwhile.
+        requests, self._last_failure = self.lab.history.requests[:], None
         for i in range(len(requests) - 1, -1, -1):  # newest first; stop once past the window
             r = requests[i]
             b = int(r.received / BIN)
@@ -209,13 +233,29 @@ class Dashboard(widgets.VBox):
         self.status.value = "".join(f"<div style='{_ONE_LINE}'>{x}</div>" for x in lines if x)
 
     def _show_closed(self):
+        self._freeze()
+        for tile in self.tiles.values():
+            tile.show_stopped()
+        self.header.value = "<b>FinPay Lab — live</b>: this lab is closed; start a new one with fl.Lab(...)"
+        self._draw_status()
+
+    def _freeze(self):
+        """No load, and no button left that would act: a closed lab or a replaced board."""
         self._load_on.clear()
-        for button in (self.add_button, self.remove_button, self.state_button, self.load_button):
+        self.load_button.value = False  # "start load", as nothing loads the lab from here
+        for button in (self.add_button, self.remove_button, self.state_button, self.load_button, self.rate):
             button.disabled = True
         for tile in self.tiles.values():
             tile.kill.disabled = True
-        self.header.value = "<b>FinPay Lab — live</b>: this lab is closed; start a new one with fl.Lab(...)"
-        self._draw_status()
+
+    def replaced(self):
+        """A newer dashboard of this lab took over: stop both threads, and say so."""
+        with self._drawing:
+            self._replaced = True
+        self.stop()
+        self._freeze()
+        self.header.value = ("<b>FinPay Lab — live</b>: <span style='color:#8a8a8a'>replaced by a newer "
+                             "dashboard of this lab</span> (the one shown last is live; this one is frozen)")
 
     # ------------------------------------------------------------------ clicks
     def _click(self, what, action, *args):
@@ -264,6 +304,9 @@ class Dashboard(widgets.VBox):
 
     def _on_load_toggle(self, change):
         on = change["new"]
+        if on and (self._stop.is_set() or self.lab.closed):
+            self.load_button.value = False  # a stopped board starts nothing; the toggle says so
+            return
         self.load_button.description = "stop load" if on else "start load"
         self.load_button.icon = "stop" if on else "play"
         self.load_button.button_style = "warning" if on else "success"
@@ -345,10 +388,15 @@ class Dashboard(widgets.VBox):
         for thread in (self.load_thread, self.refresh_thread):
             if thread is not None and thread is not threading.current_thread():
                 thread.join(timeout=LOAD_BATCH + 2)
+        if hasattr(self, "load_button"):  # not when bad input stopped __init__ early
+            self.load_button.value = False  # nothing loads the lab from here any more
 
     def close(self):
         """Close the widget and stop its threads."""
         self.stop()
+        lab = getattr(self, "lab", None)  # None: bad input stopped __init__ early
+        if lab is not None and (ref := _LIVE.get(lab)) is not None and ref() is self:
+            del _LIVE[lab]
         super().close()
 
 
@@ -356,6 +404,7 @@ class _Tile:
     """One pod's card: an HTML body redrawn on each refresh, and its kill button."""
 
     def __init__(self, name, kill):
+        self.name = name
         self.html = widgets.HTML()
         self.kill = widgets.Button(description="kill", icon="bolt", button_style="danger",
                                    tooltip=f"SIGKILL {name}: like a node failure, no goodbye",
@@ -393,6 +442,18 @@ class _Tile:
         self.box.layout.border_top = f"4px solid {colour}"
         self.box.layout.width = "128px" if compact else "176px"
         self.kill.disabled = pod.status in ("dead", "stopping")  # kill works on a paused pod
+
+    def show_stopped(self):
+        """The lab closed: every pod was stopped with it."""
+        colour = COLOURS["stopped"]
+        self.html.value = (
+            "<div style='line-height:1.45;font-size:12px;opacity:0.6'>"
+            "<div style='display:flex;justify-content:space-between;align-items:center'>"
+            f"<b style='font-size:15px'>{html.escape(self.name)}</b>"
+            f"<span style='background:{colour};color:white;border-radius:9px;padding:0 7px'>stopped</span>"
+            "</div><div>the lab is closed:</div><div>this process is gone</div></div>")
+        self.box.layout.border_top = f"4px solid {colour}"
+        self.kill.disabled = True
 
 
 class _Chart:

@@ -85,7 +85,7 @@ class Shape:
         rng = random.Random(f"{self.seed}:requests")
         # Payment keys must differ between two runs of one shape on one lab, and repeat
         # exactly when the lesson is re-run: the lab's request count so far does both.
-        nonce = len(lab.history.requests)
+        nonce = lab.history.total  # every request ever recorded: it never repeats
         kinds, weights = zip(*[(k, w) for k, w in self.mix.items() if w > 0])
         for n, at in enumerate(self.arrivals()):
             kind = rng.choices(kinds, weights)[0]

@@ -187,6 +187,10 @@ def test_closing_the_lab_stops_its_threads():
     assert wait_until(lambda: board.load_thread is None, timeout=5)
     assert "this lab is closed" in text(board.header)
     assert board.add_button.disabled and board.load_button.disabled
+    # the toggle and the tiles tell the truth: nothing loads, every pod is stopped
+    assert not board.load_button.value and board.load_button.description == "start load"
+    assert [text(t.html).split()[:2] for t in board.tiles.values()] == [["pod-1", "stopped"], ["pod-2", "stopped"]]
+    assert all(t.kill.disabled for t in board.tiles.values())
     board.close()  # still fine afterwards
 
 
@@ -226,5 +230,101 @@ def test_load_needs_an_app_with_finpay_endpoints():
             assert not board.load_button.value
             board.refresh()
             assert "the app 'pinger' has none of them" in text(board.status)
+        finally:
+            board.close()
+
+
+def dashboard_threads():
+    return [t for t in threading.enumerate() if t.name.startswith("finpay-dashboard")]
+
+
+def test_a_new_dashboard_of_the_lab_takes_over_from_the_old_one(lab):
+    """Re-running the cell (or reloading the page) makes a new dashboard: the old one's load
+    must not go on sending requests that no button on screen can stop."""
+    old = fl.dashboard(lab)
+    old.rate.value = 200
+    old.load_button.value = True
+    assert wait_until(lambda: len(lab.history.requests) > 20)
+    old_load = old.load_thread
+    assert old_load.is_alive()
+
+    new = fl.dashboard(lab)
+    try:
+        assert not old_load.is_alive() and not old.refresh_thread.is_alive()
+        assert dashboard_threads() == [new.refresh_thread]
+        assert "replaced by a newer dashboard" in text(old.header)
+        assert not old.load_button.value and old.load_button.description == "start load"
+        assert old.load_button.disabled and old.add_button.disabled and old.tiles["pod-1"].kill.disabled
+        assert not new.load_button.value and new.load_button.description == "start load"
+        settled = len(lab.history.requests)
+        time.sleep(0.5)
+        assert len(lab.history.requests) == settled  # nothing loads the lab any more
+
+        old.load_button.value = True  # the old board's toggle, pressed from Python anyway
+        assert not old.load_button.value and old.load_thread is None
+
+        new.load_button.value = True  # the new board's load works, and stops
+        assert wait_until(lambda: len(lab.history.requests) > settled + 20)
+        new.load_button.value = False
+        assert wait_until(lambda: new.load_thread is None)
+        settled = len(lab.history.requests)
+        time.sleep(0.3)
+        assert len(lab.history.requests) == settled
+    finally:
+        new.close()
+        old.close()
+    assert dashboard_threads() == []
+
+
+def test_showing_the_dashboard_again_and_again_leaves_one_live(lab):
+    boards = []
+    for _ in range(5):
+        boards.append(fl.dashboard(lab))
+        boards[-1].load_button.value = True
+    try:
+        time.sleep(0.3)
+        assert dashboard_threads() == [boards[-1].refresh_thread, boards[-1].load_thread]
+        assert [b.load_button.value for b in boards] == [False] * 4 + [True]
+    finally:
+        for board in boards:
+            board.close()
+    assert dashboard_threads() == []
+
+
+def test_a_dashboard_of_another_lab_is_left_alone(lab):
+    board = fl.dashboard(lab)
+    with fl.Lab(pods=1) as other:
+        elsewhere = fl.dashboard(other)
+        try:
+            assert board.refresh_thread.is_alive() and elsewhere.refresh_thread.is_alive()
+        finally:
+            elsewhere.close()
+    board.close()
+
+
+def test_the_load_toggle_follows_a_load_that_stopped_by_itself(lab, board):
+    board.load_button.value = True
+    assert wait_until(lambda: board.load_thread is not None and board.load_thread.is_alive())
+    board._load_on.clear()  # the load ends without a click (as when a batch fails)
+    assert wait_until(lambda: board.load_thread is None)
+    board.refresh()
+    assert not board.load_button.value and board.load_button.description == "start load"
+
+
+def test_the_dashboard_runs_on_a_history_that_trims_itself(monkeypatch):
+    monkeypatch.setattr(fl.defaults, "HISTORY_KEEP", 50)
+    with fl.Lab(pods=2) as lab:
+        board = fl.dashboard(lab)
+        try:
+            board.rate.value = 300
+            board.load_button.value = True
+            assert wait_until(lambda: lab.history.dropped > 200)
+            board.load_button.value = False
+            assert wait_until(lambda: board.load_thread is None)
+            board.refresh()
+            assert len(lab.history.requests) <= 50 + 5 + 75  # the cap, its 10%, one batch held
+            assert "failed" not in text(board.status).split("latest events")[0]
+            assert "left the history" in text(board.status)  # the trimmed event, in plain words
+            assert bytes(board.chart.value).startswith(b"\x89PNG")
         finally:
             board.close()

@@ -76,7 +76,8 @@ class Dispatcher:
         try:
             data = wire.encode_request(rid, endpoint, params)
         except Exception as exc:
-            self._call_result = self._fail(endpoint, params, f"the request could not be sent: {exc}")
+            self._call_result = self._fail(endpoint, params, f"the request could not be sent ({type(exc).__name__}: {exc}); "
+                                           "pass plain values: str, int, float, bool, None, lists and dicts")
             return None
         pod.in_flight[rid] = (endpoint, params, self.now(), internal)
         pod.status = "busy" if pod.status == "ready" else pod.status

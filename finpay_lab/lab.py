@@ -28,6 +28,8 @@ import threading
 import time
 import weakref
 
+import multiprocess
+
 from . import defaults, wire
 from .app import App
 from .balancer import make_balancer
@@ -59,6 +61,9 @@ class Lab(Dispatcher):
             raise BadInput(f"restart must be True or False, not {restart!r}")
         if isinstance(sms_seconds, bool) or not isinstance(sms_seconds, int | float) or not 0 <= sms_seconds <= 60:
             raise BadInput(f"sms_seconds must be between 0 and 60, not {sms_seconds!r}")
+        if start_method is not None and start_method not in multiprocess.get_all_start_methods():
+            raise BadInput(f"start_method={start_method!r:.40}: use one of {multiprocess.get_all_start_methods()} "
+                           "(or None for the default)")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | str)):
             raise BadInput(f"seed must be a whole number or a string (or None), not {type(seed).__name__}")
         self._redis = RedisServer(redis)  # validates the spec; starts nothing yet
@@ -198,6 +203,7 @@ class Lab(Dispatcher):
         requests still in flight: no pod stays busy.
         """
         depth = defaults.PIPELINE_DEPTH if depth is None else depth
+        chaos = () if chaos is None else chaos
         if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= defaults.MAX_DEPTH:
             raise BadInput(f"depth must be a whole number of requests from 1 to {defaults.MAX_DEPTH}, not {depth!r}")
         if not isinstance(chaos, list | tuple) or not all(isinstance(f, Fault) for f in chaos):

@@ -62,8 +62,8 @@ class Lab(Dispatcher):
         if isinstance(sms_seconds, bool) or not isinstance(sms_seconds, int | float) or not 0 <= sms_seconds <= 60:
             raise BadInput(f"sms_seconds must be between 0 and 60, not {sms_seconds!r}")
         if start_method is not None and start_method not in multiprocess.get_all_start_methods():
-            raise BadInput(f"start_method={start_method!r:.40}: use one of {multiprocess.get_all_start_methods()} "
-                           "(or None for the default)")
+            raise BadInput(f"start method {start_method!r:.40} is not available here; use one of "
+                           f"{multiprocess.get_all_start_methods()} (or None for the default)")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | str)):
             raise BadInput(f"seed must be a whole number or a string (or None), not {type(seed).__name__}")
         self._redis = RedisServer(redis)  # validates the spec; starts nothing yet
@@ -214,8 +214,9 @@ class Lab(Dispatcher):
             for fault in chaos:  # refuse an impossible fault before anything is sent
                 fault.check(self)
             shape = workload if hasattr(workload, "plan") else None
+            checked = True  # a shape's own plan needs no checking
             if shape is None:
-                workload = _check_workload(workload)
+                workload, checked = _check_workload(workload)
             setup_from = first_request = len(self.history.requests)
             first_event = len(self.history.events)
             if shape is not None:  # a load shape: log customers in, then its timed plan
@@ -223,26 +224,29 @@ class Lab(Dispatcher):
                 workload = _progress(workload, shape)
                 first_request = len(self.history.requests)  # the logins are setup, not load
             try:
-                return self._run(workload, chaos, depth, setup_from, first_request, first_event)
+                return self._run(workload, checked, chaos, depth, setup_from, first_request, first_event)
             except BaseException as exc:  # Ctrl-C: give up what is in flight, leave no pod busy
                 why = f"the run was interrupted ({type(exc).__name__}) before the pod answered"
                 for pod in self._pods.values():
                     self._abandon(pod, list(pod.in_flight), why)
                 raise
 
-    def _run(self, workload, chaos, depth, setup_from, first_request, first_event):
+    def _run(self, workload, checked, chaos, depth, setup_from, first_request, first_event):
         started = self.now()
         faults = [f.bind(self, started) for f in chaos]
         try:
-            return self._send_all(workload, faults, depth, started, setup_from, first_request, first_event)
+            return self._send_all(workload, checked, faults, depth, started, setup_from, first_request, first_event)
         except BaseException:
             for fault in faults:  # a paused pod is resumed, even when the run is interrupted
                 fault.finish(self.now())
             raise
 
-    def _send_all(self, workload, faults, depth, started, setup_from, first_request, first_event):
+    def _send_all(self, workload, checked, faults, depth, started, setup_from, first_request, first_event):
         late = 0
         for sent, item in enumerate(workload):
+            if not checked and _item_problem(sent, item):
+                self._settle(faults)  # what was sent is answered; then the run stops
+                raise BadInput(f"{_item_problem(sent, item)} (the {sent} items before it were sent)")
             endpoint, params, at = _unpack(item)
             if at is not None:
                 depth = defaults.OPEN_LOOP_MAX_IN_FLIGHT
@@ -538,24 +542,38 @@ def _check_timeout(timeout, what="timeout"):
 
 
 def _check_workload(workload):
-    """Every item of a run, checked before anything is sent: a list of the items."""
+    """A list or tuple is checked whole, before anything is sent; a generator's items are
+    checked as they are drawn (it may act between items, e.g. kill a pod mid-run)."""
     if isinstance(workload, str | bytes | dict) or not hasattr(workload, "__iter__"):
         raise BadInput(f"workload must be a list of {_ITEM}, or a load shape like fl.load.constant(rps=100); "
                        f"not {type(workload).__name__}")
-    items = list(workload)
-    for n, item in enumerate(items):
-        if type(item) not in (tuple, list) or len(item) not in (2, 3):
-            raise BadInput(f"workload item {n} is {item!r:.60}: each item must be {_ITEM}")
-        if len(item) == 3:
-            at = item[0]
-            if isinstance(at, bool) or not isinstance(at, int | float) or not 0 <= at <= defaults.MAX_RUN_AT:
-                raise BadInput(f"workload item {n}: at={at!r:.40} must be seconds from 0 to {defaults.MAX_RUN_AT:g} "
-                               "into the run (the longest load shape)")
-        _check_endpoint(item[-2])
-        if type(item[-1]) is not dict:
-            raise BadInput(f"workload item {n}: params must be a dict like {{'user': 'Ravi'}}, "
-                           f"not {type(item[-1]).__name__}")
-    return items
+    if not isinstance(workload, list | tuple):
+        return iter(workload), False
+    for n, item in enumerate(workload):
+        problem = _item_problem(n, item)
+        if problem:
+            raise BadInput(problem)
+    return workload, True
+
+
+def _item_problem(n, item):
+    """What is wrong with item ``n`` of a run, in a sentence; None if nothing."""
+    if type(item) not in (tuple, list) or len(item) not in (2, 3):
+        return f"workload item {n} is {item!r:.60}: each item must be {_ITEM}"
+    if len(item) == 3:
+        at = item[0]
+        if isinstance(at, bool) or not isinstance(at, int | float) or not 0 <= at <= defaults.MAX_RUN_AT:
+            return (f"workload item {n}: at={at!r:.40} must be seconds from 0 to {defaults.MAX_RUN_AT:g} "
+                    "into the run (the longest load shape)")
+    endpoint = item[-2]
+    if type(endpoint) is not str or not endpoint or endpoint.startswith("__"):
+        try:
+            _check_endpoint(endpoint)
+        except BadInput as exc:
+            return f"workload item {n}: {exc}"
+    if type(item[-1]) is not dict:
+        return f"workload item {n}: params must be a dict like {{'user': 'Ravi'}}, not {type(item[-1]).__name__}"
+    return None
 
 
 def _check_count(n, what):

@@ -225,6 +225,20 @@ def test_unchecked_arguments_are_bad_input(lab, name):
     unchanged(lab, before)
 
 
+def test_a_generator_s_bad_item_stops_the_run_after_what_was_sent_is_answered(lab):
+    before = snapshot(lab)
+    sent = len(lab.history.requests)
+
+    def workload():  # a generator may act between items, so its items are checked as drawn
+        yield from [("balance", {"user": "Ravi"})] * 3
+        yield ("balance", "Ravi")
+
+    with pytest.raises(fl.BadInput, match="the 3 items before it were sent"):
+        lab.run(workload())
+    assert [r.ok for r in lab.history.requests[sent:]] == [True] * 3  # answered, not abandoned
+    unchanged(lab, before)
+
+
 def test_bounds_live_in_defaults():
     assert defaults.MAX_RUN_AT == 600 and defaults.MAX_PLANNED_REQUESTS == 1_000_000
     assert fl.load.constant(rps=1000, seconds=600).seconds == 600  # a big but sane plan is fine

@@ -142,6 +142,14 @@ class Channel:
             while view:
                 view = view[os.write(self.fd, view):]
             return
+        if not self._out:  # the common case: the pipe takes a small message whole
+            try:
+                n = os.write(self.fd, data)
+            except BlockingIOError:
+                n = 0
+            if n == len(data):
+                return
+            data = memoryview(data)[n:]
         self._out += data
         self.flush()
 

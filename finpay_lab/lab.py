@@ -28,12 +28,20 @@ import threading
 import time
 import weakref
 
-import multiprocess
-
 from . import defaults, wire
 from .app import App
+from .arguments import (
+    check_chaos,
+    check_depth,
+    check_endpoint,
+    check_seed,
+    check_start_method,
+    check_timeout,
+    check_wait,
+    check_workload,
+    item_problem,
+)
 from .balancer import make_balancer
-from .chaos import Fault
 from .dispatch import Dispatcher, spin_until_readable
 from .errors import BadInput, LabError, PodStartError
 from .history import History, Run
@@ -61,11 +69,8 @@ class Lab(Dispatcher):
             raise BadInput(f"restart must be True or False, not {restart!r}")
         if isinstance(sms_seconds, bool) or not isinstance(sms_seconds, int | float) or not 0 <= sms_seconds <= 60:
             raise BadInput(f"sms_seconds must be between 0 and 60, not {sms_seconds!r}")
-        if start_method is not None and start_method not in multiprocess.get_all_start_methods():
-            raise BadInput(f"start method {start_method!r:.40} is not available here; use one of "
-                           f"{multiprocess.get_all_start_methods()} (or None for the default)")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int | str)):
-            raise BadInput(f"seed must be a whole number or a string (or None), not {type(seed).__name__}")
+        check_start_method(start_method)
+        check_seed(seed)
         self._redis = RedisServer(redis)  # validates the spec; starts nothing yet
         if app is None:
             from .finpay import app
@@ -153,8 +158,8 @@ class Lab(Dispatcher):
         values (str, int, float, bool, None, lists, dicts); a pod refuses what it cannot
         read. Interrupted (Ctrl-C), the request is given up: its reply is dropped.
         """
-        _check_endpoint(endpoint)
-        timeout = defaults.CALL_TIMEOUT if timeout is None else _check_timeout(timeout)
+        check_endpoint(endpoint)
+        timeout = defaults.CALL_TIMEOUT if timeout is None else check_timeout(timeout)
         with self._lock:
             self._check_open()
             self._reconcile()
@@ -204,11 +209,8 @@ class Lab(Dispatcher):
         """
         depth = defaults.PIPELINE_DEPTH if depth is None else depth
         chaos = () if chaos is None else chaos
-        if isinstance(depth, bool) or not isinstance(depth, int) or not 1 <= depth <= defaults.MAX_DEPTH:
-            raise BadInput(f"depth must be a whole number of requests from 1 to {defaults.MAX_DEPTH}, not {depth!r}")
-        if not isinstance(chaos, list | tuple) or not all(isinstance(f, Fault) for f in chaos):
-            raise BadInput("chaos must be a list of faults, like [fl.chaos.kill('pod-2', after=100)], "
-                           f"not {chaos!r:.60}")
+        check_depth(depth)
+        check_chaos(chaos)
         with self._lock:
             self._check_open()
             for fault in chaos:  # refuse an impossible fault before anything is sent
@@ -216,7 +218,7 @@ class Lab(Dispatcher):
             shape = workload if hasattr(workload, "plan") else None
             checked = True  # a shape's own plan needs no checking
             if shape is None:
-                workload, checked = _check_workload(workload)
+                workload, checked = check_workload(workload)
             setup_from = first_request = len(self.history.requests)
             first_event = len(self.history.events)
             if shape is not None:  # a load shape: log customers in, then its timed plan
@@ -244,9 +246,9 @@ class Lab(Dispatcher):
     def _send_all(self, workload, checked, faults, depth, started, setup_from, first_request, first_event):
         late = 0
         for sent, item in enumerate(workload):
-            if not checked and _item_problem(sent, item):
+            if not checked and item_problem(sent, item):
                 self._settle(faults)  # what was sent is answered; then the run stops
-                raise BadInput(f"{_item_problem(sent, item)} (the {sent} items before it were sent)")
+                raise BadInput(f"{item_problem(sent, item)} (the {sent} items before it were sent)")
             endpoint, params, at = _unpack(item)
             if at is not None:
                 depth = defaults.OPEN_LOOP_MAX_IN_FLIGHT
@@ -353,8 +355,7 @@ class Lab(Dispatcher):
         """Count what was lost, created or disagreed on: an ``Audit`` (see audit.py)."""
         from .audit import audit
 
-        if isinstance(wait, bool) or not isinstance(wait, int | float) or not 0 <= wait <= defaults.MAX_TIMEOUT:
-            raise BadInput(f"wait must be seconds from 0 to {defaults.MAX_TIMEOUT:g}, like wait=10, not {wait!r:.40}")
+        check_wait(wait)
         with self._lock:
             self._check_open()
             return audit(self, self.history.requests if requests is None else requests, wait)
@@ -423,7 +424,7 @@ class Lab(Dispatcher):
 
         A dead pod holds nothing any more; its stats say so: ``{'sessions': 0,
         'queued_sms': 0, 'keys': 0, 'status': 'dead', 'cause': 'SIGKILL'}``."""
-        timeout = _check_timeout(timeout)
+        timeout = check_timeout(timeout)
         with self._lock:
             self._check_open()
             pod = self._named(name)
@@ -521,59 +522,6 @@ def _unpack(item):
         return endpoint, params, at
     endpoint, params = item
     return endpoint, params, None
-
-
-_ITEM = "(endpoint, params) or (at, endpoint, params), like ('balance', {'user': 'Ravi'})"
-
-
-def _check_endpoint(endpoint):
-    if type(endpoint) is not str or not endpoint:
-        raise BadInput(f"the endpoint must be a name like 'balance', not {type(endpoint).__name__} {endpoint!r:.40}")
-    if endpoint.startswith("__"):
-        raise BadInput(f"{endpoint!r:.40}: names starting with '__' are the lab's own requests; "
-                       "use lab.peek(...) or lab.pod_stats(...)")
-
-
-def _check_timeout(timeout, what="timeout"):
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= defaults.MAX_TIMEOUT:
-        raise BadInput(f"{what} must be seconds, more than 0 and at most {defaults.MAX_TIMEOUT:g}, like {what}=5; "
-                       f"not {timeout!r:.40}")
-    return timeout
-
-
-def _check_workload(workload):
-    """A list or tuple is checked whole, before anything is sent; a generator's items are
-    checked as they are drawn (it may act between items, e.g. kill a pod mid-run)."""
-    if isinstance(workload, str | bytes | dict) or not hasattr(workload, "__iter__"):
-        raise BadInput(f"workload must be a list of {_ITEM}, or a load shape like fl.load.constant(rps=100); "
-                       f"not {type(workload).__name__}")
-    if not isinstance(workload, list | tuple):
-        return iter(workload), False
-    for n, item in enumerate(workload):
-        problem = _item_problem(n, item)
-        if problem:
-            raise BadInput(problem)
-    return workload, True
-
-
-def _item_problem(n, item):
-    """What is wrong with item ``n`` of a run, in a sentence; None if nothing."""
-    if type(item) not in (tuple, list) or len(item) not in (2, 3):
-        return f"workload item {n} is {item!r:.60}: each item must be {_ITEM}"
-    if len(item) == 3:
-        at = item[0]
-        if isinstance(at, bool) or not isinstance(at, int | float) or not 0 <= at <= defaults.MAX_RUN_AT:
-            return (f"workload item {n}: at={at!r:.40} must be seconds from 0 to {defaults.MAX_RUN_AT:g} "
-                    "into the run (the longest load shape)")
-    endpoint = item[-2]
-    if type(endpoint) is not str or not endpoint or endpoint.startswith("__"):
-        try:
-            _check_endpoint(endpoint)
-        except BadInput as exc:
-            return f"workload item {n}: {exc}"
-    if type(item[-1]) is not dict:
-        return f"workload item {n}: params must be a dict like {{'user': 'Ravi'}}, not {type(item[-1]).__name__}"
-    return None
 
 
 def _check_count(n, what):

@@ -320,7 +320,8 @@ def _serve(app, state, data):
         return False, None, f"the pod could not handle this request: {type(exc).__name__}: {exc}"
 
 
-# Requests the lab sends for itself (the audit, the dashboard); not app endpoints.
+# Requests the lab sends for itself (the audit, the dashboard); not app endpoints. Like
+# App.handle, each answers (ok, value, error) and checks its params: a pod never dies of one.
 _CONTROL = {"__peek__": _peek, "__stats__": _stats}
 
 
@@ -363,11 +364,11 @@ def pod_main(conn, lifeline, app_blob, config, close_fds=()):
                 break  # the lab closed our pipe: it is gone or done with us
             replies, flush_at = [], perf() + _COALESCE
             for data in batch:
-                flags["handling"] = True
                 try:
                     rid = wire.request_rid(data)
                 except Exception:  # pragma: no cover - the lab always frames a rid
                     continue
+                flags["handling"] = True
                 t0 = perf()
                 ok, value, error = _serve(app, state, data)
                 if type(error) is str and len(error) > defaults.ERROR_LIMIT:

@@ -203,8 +203,8 @@ class Lab(Dispatcher):
         ``workload`` yields ``(endpoint, params)`` (sent as fast as pods take them, up to
         ``depth`` in flight per pod) or ``(at, endpoint, params)`` (sent at lab-relative
         second ``at`` after the run starts: an open-loop load, as real users don't wait;
-        ``at`` at most MAX_RUN_AT seconds, the longest load shape). The whole workload is
-        checked before anything is sent. Interrupted (Ctrl-C), the run gives up its
+        ``at`` at most MAX_RUN_AT seconds, the longest load shape). A list is checked whole
+        before anything is sent (a generator's items as they are drawn). Interrupted (Ctrl-C), the run gives up its
         requests still in flight: no pod stays busy.
         """
         depth = defaults.PIPELINE_DEPTH if depth is None else depth

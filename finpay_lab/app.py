@@ -56,10 +56,10 @@ class App:
 
     def handle(self, state, endpoint, params):
         """Run one request against ``state``; returns ``(ok, value, error)`` and never raises."""
-        fn = self.endpoints.get(endpoint)
+        fn = self.endpoints.get(endpoint) if type(endpoint) is str else None
         if fn is None:
             known = ", ".join(sorted(self.endpoints)) or "none"
-            return False, None, f"unknown endpoint {endpoint!r} (this app has: {known})"
+            return False, None, f"unknown endpoint {_short(endpoint)} (this app has: {known})"
         if not isinstance(params, dict):
             return False, None, f"{endpoint}: parameters must be a dict of name=value"
         problem = self._check(endpoint, fn, params)

@@ -136,7 +136,7 @@ STRATEGIES = {cls.name: cls for cls in (RoundRobin, Random, LeastBusy, Sticky, S
 def make_balancer(name, seed=None) -> Balancer:
     if isinstance(name, Balancer):
         return name
-    if name not in STRATEGIES:
+    if not isinstance(name, str) or name not in STRATEGIES:
         raise BadInput(f"balancer={name!r}: choose one of {', '.join(STRATEGIES)}")
     return STRATEGIES[name](seed=seed)
 

@@ -67,3 +67,19 @@ MAX_TOTAL_BALANCE = 2**53 - 1
 
 # The seed a Lab uses when none is given, so lessons print the same numbers every run.
 SEED = 0
+
+# Arguments the lab accepts, bounded so a typo is an error rather than a hang.
+# lab.run(depth=...): requests in flight per pod; beyond the open-loop maximum nothing gets
+# faster, the pipes' buffers just fill.
+MAX_DEPTH = OPEN_LOOP_MAX_IN_FLIGHT
+# lab.run([(at, endpoint, params)]): the latest `at`, in seconds. The longest load shape
+# lasts 600 s; an `at` beyond that is a typo (milliseconds?), not a lesson.
+MAX_RUN_AT = 600.0
+# timeout= / wait= arguments: at most 10 minutes, the length of the longest run.
+MAX_TIMEOUT = 600.0
+# A load shape plans at most this many requests (rate × seconds): the lab sends ~30k/s, so a
+# million already takes half a minute; 100,000 rps for 600 s would plan 60 million (~18 GB).
+MAX_PLANNED_REQUESTS = 1_000_000
+# A pod's error message is cut to this many characters: an error that quotes a 300 KB user
+# name must not send 300 KB back.
+ERROR_LIMIT = 500

@@ -8,7 +8,11 @@ drives this loop, under the lab's lock.
   pod's ``in_flight`` table until its reply comes back.
 * **pump**: one ``poll`` over every live pod's pipe *and* its exit sentinel (a file
   descriptor that becomes readable when the process ends). A reply completes its
-  request; an exit fails the pod's in-flight requests with the cause ("SIGKILL").
+  request; an exit fails the pod's in-flight requests with the cause ("SIGKILL"). A pipe
+  the lab still owes bytes to (a big request) is also watched for room to write: the lab
+  never blocks on a write, so big requests and big replies cannot wait for each other.
+* **abandon**: a caller interrupted (Ctrl-C) gives up its requests; their replies, if
+  they ever come, are dropped, and the pod is not left "busy".
 * **restart**: with ``restart=True`` a crashed pod is restarted under the same name after a
   backoff that doubles on every crash (capped), like Kubernetes' CrashLoopBackOff.
 """
@@ -33,6 +37,7 @@ class Dispatcher:
         # reply or any death" costs one syscall, however many pods there are.
         self._poller = select.poll()
         self._watched = {}  # fd -> (pod, is_sentinel)
+        self._writing = set()  # fds of pods whose pipe still owes bytes (watched for POLLOUT)
         self._call_rid = None  # the request a synchronous caller is waiting for
         self._call_result = None
 
@@ -56,6 +61,8 @@ class Dispatcher:
             write_pidfile(self._workdir, [p.pid for p in self._pods.values() if p.alive])
 
     def _named(self, name):
+        if not isinstance(name, str):
+            raise BadInput(f"name a pod with a string like 'pod-1', not {type(name).__name__} {name!r:.40}")
         pod = self._pods.get(name)
         if pod is None:
             raise BadInput(f"no pod named {name!r}; the pods are {', '.join(self._pods) or 'none'}")
@@ -69,7 +76,8 @@ class Dispatcher:
         try:
             data = wire.encode_request(rid, endpoint, params)
         except Exception as exc:
-            self._call_result = self._fail(endpoint, params, f"the request could not be sent: {exc}")
+            self._call_result = self._fail(endpoint, params, f"the request could not be sent ({type(exc).__name__}: {exc}); "
+                                           "pass plain values: str, int, float, bool, None, lists and dicts")
             return None
         pod.in_flight[rid] = (endpoint, params, self.now(), internal)
         pod.status = "busy" if pod.status == "ready" else pod.status
@@ -78,7 +86,31 @@ class Dispatcher:
         except OSError:  # the pod died before we wrote: its in-flight requests fail now
             pod.process.join(1.0)
             self._on_exit(pod)
+            return rid
+        if pod.channel.pending and pod.channel.fd not in self._writing:
+            self._writing.add(pod.channel.fd)
+            self._poller.modify(pod.channel.fd, select.POLLIN | select.POLLOUT)
         return rid
+
+    def _flush(self, pod):
+        """The pipe has room: write more of what the lab owes the pod."""
+        try:
+            done = pod.channel.flush()
+        except OSError:
+            pod.channel.discard()
+            done = True
+        if done and pod.channel.fd in self._writing:
+            self._writing.discard(pod.channel.fd)
+            self._poller.modify(pod.channel.fd, select.POLLIN)
+
+    def _abandon(self, pod, rids, why):
+        """A caller gave up on these requests (Ctrl-C): fail them now; a late reply is dropped."""
+        for rid in rids:
+            entry = pod.in_flight.pop(rid, None)
+            if entry is not None and not entry[3]:
+                endpoint, params, sent, _ = entry
+                self._fail(endpoint, params, why, pod.name, sent=sent, rid=rid)
+        self._update_status(pod)
 
     def _pump(self, timeout):
         """Wait up to ``timeout`` for replies or pod exits, and handle them."""
@@ -86,13 +118,16 @@ class Dispatcher:
         if not self._watched:
             time.sleep(timeout)
             return
-        for fd, _ in self._poller.poll(timeout * 1000):
+        for fd, mask in self._poller.poll(timeout * 1000):
             pod, is_sentinel = self._watched.get(fd, (None, None))
             if pod is None or not pod.alive:
                 continue  # unwatched while handling an earlier fd of this batch
             if is_sentinel:
                 self._on_exit(pod)
-            else:
+                continue
+            if mask & select.POLLOUT:
+                self._flush(pod)
+            if mask & ~select.POLLOUT:
                 self._read(pod)
 
     def _read(self, pod):
@@ -151,6 +186,8 @@ class Dispatcher:
         pod.exitcode = pod.process.exitcode
         was = pod.status
         pod.status = "dead"
+        pod.channel.discard()
+        self._writing.discard(pod.channel.fd)
         for fd in (pod.channel.fd, pod.process.sentinel):
             self._poller.unregister(fd)
             del self._watched[fd]

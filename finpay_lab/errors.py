@@ -13,7 +13,12 @@ for the caller, not a crash of the caller.
 
 
 class LabError(RuntimeError):
-    """Something the lab itself could not do."""
+    """Something the lab itself could not do. Its message says what happened and what to do."""
+
+    def _render_traceback_(self):
+        """IPython/Jupyter show these lines instead of the whole traceback: the learner
+        needs the sentence, not the lab's internals. Plain Python is unchanged."""
+        return [f"{type(self).__name__}: {self}"]
 
 
 class BadInput(LabError, ValueError):

@@ -30,6 +30,17 @@ import weakref
 
 from . import defaults, wire
 from .app import App
+from .arguments import (
+    check_chaos,
+    check_depth,
+    check_endpoint,
+    check_seed,
+    check_start_method,
+    check_timeout,
+    check_wait,
+    check_workload,
+    item_problem,
+)
 from .balancer import make_balancer
 from .dispatch import Dispatcher, spin_until_readable
 from .errors import BadInput, LabError, PodStartError
@@ -58,6 +69,8 @@ class Lab(Dispatcher):
             raise BadInput(f"restart must be True or False, not {restart!r}")
         if isinstance(sms_seconds, bool) or not isinstance(sms_seconds, int | float) or not 0 <= sms_seconds <= 60:
             raise BadInput(f"sms_seconds must be between 0 and 60, not {sms_seconds!r}")
+        check_start_method(start_method)
+        check_seed(seed)
         self._redis = RedisServer(redis)  # validates the spec; starts nothing yet
         if app is None:
             from .finpay import app
@@ -141,9 +154,12 @@ class Lab(Dispatcher):
     def call(self, endpoint, pod=None, timeout=None, **params):
         """Send one request and wait for its reply: a ``Response``.
 
-        ``pod="pod-2"`` sends it to that pod, bypassing the balancer.
+        ``pod="pod-2"`` sends it to that pod, bypassing the balancer. Params are plain
+        values (str, int, float, bool, None, lists, dicts); a pod refuses what it cannot
+        read. Interrupted (Ctrl-C), the request is given up: its reply is dropped.
         """
-        timeout = defaults.CALL_TIMEOUT if timeout is None else timeout
+        check_endpoint(endpoint)
+        timeout = defaults.CALL_TIMEOUT if timeout is None else check_timeout(timeout)
         with self._lock:
             self._check_open()
             self._reconcile()
@@ -162,17 +178,23 @@ class Lab(Dispatcher):
                 return self._call_result
             self._call_rid, self._call_result = rid, None
             deadline = time.monotonic() + timeout
-            spin_until_readable(target)
-            while self._call_result is None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0 or not target.readable(remaining):
-                    target.in_flight.pop(rid, None)
-                    self._update_status(target)
-                    return self._fail(endpoint, params, f"{target.name} did not answer within {timeout:g} s", target.name)
-                self._read(target)
-                if not target.alive and self._call_result is None:
-                    break  # pragma: no cover - _on_exit always answers in-flight requests
-            result, self._call_rid, self._call_result = self._call_result, None, None
+            try:
+                spin_until_readable(target)
+                while self._call_result is None:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0 or not target.readable(remaining):
+                        target.in_flight.pop(rid, None)
+                        self._update_status(target)
+                        return self._fail(endpoint, params, f"{target.name} did not answer within {timeout:g} s",
+                                          target.name)
+                    self._read(target)
+                    if not target.alive and self._call_result is None:
+                        break  # pragma: no cover - _on_exit always answers in-flight requests
+            except BaseException as exc:  # Ctrl-C: give the request up, leave no pod busy
+                self._abandon(target, [rid], f"the caller gave up ({type(exc).__name__}) before {target.name} answered")
+                raise
+            finally:
+                result, self._call_rid, self._call_result = self._call_result, None, None
             return result
 
     def run(self, workload, chaos=(), depth=None):
@@ -180,48 +202,78 @@ class Lab(Dispatcher):
 
         ``workload`` yields ``(endpoint, params)`` (sent as fast as pods take them, up to
         ``depth`` in flight per pod) or ``(at, endpoint, params)`` (sent at lab-relative
-        second ``at`` after the run starts: an open-loop load, as real users don't wait).
+        second ``at`` after the run starts: an open-loop load, as real users don't wait;
+        ``at`` at most MAX_RUN_AT seconds, the longest load shape). A list is checked whole
+        before anything is sent (a generator's items as they are drawn). Interrupted (Ctrl-C), the run gives up its
+        requests still in flight: no pod stays busy.
         """
         depth = defaults.PIPELINE_DEPTH if depth is None else depth
+        chaos = () if chaos is None else chaos
+        check_depth(depth)
+        check_chaos(chaos)
         with self._lock, self.history.held():  # the history never drops a run's own requests
             self._check_open()
             for fault in chaos:  # refuse an impossible fault before anything is sent
                 fault.check(self)
+            shape = workload if hasattr(workload, "plan") else None
+            checked = True  # a shape's own plan needs no checking
+            if shape is None:
+                workload, checked = check_workload(workload)
             setup_from = first_request = self.history.total
             first_event = len(self.history.events)
-            if hasattr(workload, "plan"):  # a load shape: log customers in, then its timed plan
-                shape, workload = workload, list(workload.plan(self))
+            if shape is not None:  # a load shape: log customers in, then its timed plan
+                workload = list(shape.plan(self))
                 workload = _progress(workload, shape)
                 first_request = self.history.total  # the logins are setup, not load
-            started = self.now()
-            late = 0
-            faults = [f.bind(self, started) for f in chaos]
-            for sent, item in enumerate(workload):
-                endpoint, params, at = _unpack(item)
-                if at is not None:
-                    depth = defaults.OPEN_LOOP_MAX_IN_FLIGHT
-                    while self.now() < started + at:
-                        self._tick(faults, sent)
-                        self._pump(min(0.05, max(0.0, started + at - self.now())))
-                    if self.now() - (started + at) > 0.05:
-                        late += 1
-                self._tick(faults, sent)
-                # The balancer picks; if its pick is full, the request waits for that pod
-                # (a real round robin does not notice a slow pod: that is least_busy's job).
-                target = self.balancer.choose(self._routable(), endpoint, params)
-                while target is not None and len(target.in_flight) >= depth:
-                    self._pump(0.05)
+            try:
+                return self._run(workload, checked, chaos, depth, setup_from, first_request, first_event)
+            except BaseException as exc:  # Ctrl-C: give up what is in flight, leave no pod busy
+                why = f"the run was interrupted ({type(exc).__name__}) before the pod answered"
+                for pod in self._pods.values():
+                    self._abandon(pod, list(pod.in_flight), why)
+                raise
+
+    def _run(self, workload, checked, chaos, depth, setup_from, first_request, first_event):
+        started = self.now()
+        faults = [f.bind(self, started) for f in chaos]
+        try:
+            return self._send_all(workload, checked, faults, depth, started, setup_from, first_request, first_event)
+        except BaseException:
+            for fault in faults:  # a paused pod is resumed, even when the run is interrupted
+                fault.finish(self.now())
+            raise
+
+    def _send_all(self, workload, checked, faults, depth, started, setup_from, first_request, first_event):
+        late = 0
+        for sent, item in enumerate(workload):
+            if not checked and item_problem(sent, item):
+                self._settle(faults)  # what was sent is answered; then the run stops
+                raise BadInput(f"{item_problem(sent, item)} (the {sent} items before it were sent)")
+            endpoint, params, at = _unpack(item)
+            if at is not None:
+                depth = defaults.OPEN_LOOP_MAX_IN_FLIGHT
+                while self.now() < started + at:
                     self._tick(faults, sent)
-                    self._expire(target)  # a paused pod: its callers give up in time
-                    if not target.routable or self.balancer.load_aware:
-                        target = self.balancer.choose(self._routable(), endpoint, params)
-                if target is None:
-                    self._fail(endpoint, params, f"no pod is ready to serve {endpoint}")
-                else:
-                    self._send(target, endpoint, params)
-            self._settle(faults)
-            return Run(self, self.history.since(first_request), self.history.events[first_event:],
-                       started, self.now(), late=late, setup=self.history.since(setup_from, first_request))
+                    self._pump(min(0.05, max(0.0, started + at - self.now())))
+                if self.now() - (started + at) > 0.05:
+                    late += 1
+            self._tick(faults, sent)
+            # The balancer picks; if its pick is full, the request waits for that pod
+            # (a real round robin does not notice a slow pod: that is least_busy's job).
+            target = self.balancer.choose(self._routable(), endpoint, params)
+            while target is not None and len(target.in_flight) >= depth:
+                self._pump(0.05)
+                self._tick(faults, sent)
+                self._expire(target)  # a paused pod: its callers give up in time
+                if not target.routable or self.balancer.load_aware:
+                    target = self.balancer.choose(self._routable(), endpoint, params)
+            if target is None:
+                self._fail(endpoint, params, f"no pod is ready to serve {endpoint}")
+            else:
+                self._send(target, endpoint, params)
+        self._settle(faults)
+        return Run(self, self.history.since(first_request), self.history.events[first_event:],
+                   started, self.now(), late=late, setup=self.history.since(setup_from, first_request))
 
     def _tick(self, faults, sent):
         for fault in faults:
@@ -303,6 +355,7 @@ class Lab(Dispatcher):
         """Count what was lost, created or disagreed on: an ``Audit`` (see audit.py)."""
         from .audit import audit
 
+        check_wait(wait)
         with self._lock:
             self._check_open()
             return audit(self, self.history.requests if requests is None else requests, wait)
@@ -353,7 +406,10 @@ class Lab(Dispatcher):
 
     def peek(self, name, prefix=""):
         """What pod ``name`` holds in its own memory: {key: value} for keys starting with
-        ``prefix`` (``{}`` with state='redis': the pod itself holds nothing)."""
+        ``prefix`` (``{}`` with state='redis': the pod itself holds nothing; ``{}`` for a
+        dead pod too: its memory died with it)."""
+        if not isinstance(prefix, str):
+            raise BadInput(f"prefix must be a string like 'balance:' (or '' for every key), not {prefix!r:.40}")
         with self._lock:
             self._check_open()
             pod = self._named(name)
@@ -364,10 +420,16 @@ class Lab(Dispatcher):
     def pod_stats(self, name, timeout=2.0):
         """What pod ``name`` keeps in its own memory, counted inside the pod: sessions and
         queued SMS (all 0 with state='redis', where pods keep nothing). A pod that does
-        not answer within ``timeout`` (paused) gives ``{}``."""
+        not answer within ``timeout`` (paused), or is not serving yet, gives ``{}``.
+
+        A dead pod holds nothing any more; its stats say so: ``{'sessions': 0,
+        'queued_sms': 0, 'keys': 0, 'status': 'dead', 'cause': 'SIGKILL'}``."""
+        timeout = check_timeout(timeout)
         with self._lock:
             self._check_open()
             pod = self._named(name)
+            if not pod.alive:
+                return {"sessions": 0, "queued_sms": 0, "keys": 0, "status": "dead", "cause": exit_cause(pod.exitcode)}
             if not pod.routable:
                 return {}
             return self._control(pod, "__stats__", {}, timeout=timeout)

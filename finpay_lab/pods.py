@@ -92,14 +92,36 @@ class Pod:
     def __post_init__(self):
         num = self.name.rsplit("-", 1)[-1]
         self.index = int(num) if num.isdigit() else 0
-        self.channel = wire.Channel(self.conn)
+        self.channel = wire.Channel(self.conn, nonblocking=True)
         # A poll object on just this pod's pipe: "is a reply waiting?" in one syscall.
         self._poller = select.poll()
         self._poller.register(self.channel.fd, select.POLLIN)
 
     def readable(self, timeout=0.0) -> bool:
-        """True if a reply (or EOF, if the pod died) is waiting, within ``timeout`` seconds."""
-        return bool(self._poller.poll(None if timeout is None else timeout * 1000))
+        """True if a reply (or EOF, if the pod died) is waiting, within ``timeout`` seconds.
+
+        While it waits it also writes what the lab still owes the pod (a big request)."""
+        if not self.channel.pending:
+            return bool(self._poller.poll(None if timeout is None else timeout * 1000))
+        end = None if timeout is None else time.monotonic() + timeout
+        fd = self.channel.fd
+        try:
+            while self.channel.pending:
+                self._poller.modify(fd, select.POLLIN | select.POLLOUT)
+                ms = None if end is None else max(0.0, end - time.monotonic()) * 1000
+                events = self._poller.poll(ms)
+                if not events:
+                    return False
+                if events[0][1] & select.POLLOUT:
+                    self.channel.flush()
+                if events[0][1] & ~select.POLLOUT:
+                    return True
+        except OSError:  # the pod is gone: reading will say so (EOF)
+            self.channel.discard()
+            return True
+        finally:
+            self._poller.modify(fd, select.POLLIN)
+        return self.readable(None if end is None else max(0.0, end - time.monotonic()))
 
     @property
     def routable(self):
@@ -261,10 +283,12 @@ def _watch_lab(lifeline: Connection, lab_pid: int):
 
 def _peek(state, params):
     """What this pod holds: {key: value} for keys starting with ``prefix`` (memory only)."""
+    prefix = params.get("prefix", "") if isinstance(params, dict) else None
+    if not isinstance(prefix, str):
+        return False, None, "__peek__ takes {'prefix': a string}"
     if state.kind != "memory":
-        return {}
-    prefix = params.get("prefix", "")
-    return {key: state.get(key) for key in state.keys(prefix)}
+        return True, {}, None
+    return True, {key: state.get(key) for key in state.keys(prefix)}, None
 
 
 _COALESCE = 0.001  # seconds a reply may wait to share a write with the next ones
@@ -272,13 +296,32 @@ _COALESCE = 0.001  # seconds a reply may wait to share a write with the next one
 def _stats(state, params):
     """Counts of what this pod holds, computed here so only three numbers cross the pipe."""
     if state.kind != "memory":
-        return {"sessions": 0, "queued_sms": 0, "keys": 0}
+        return True, {"sessions": 0, "queued_sms": 0, "keys": 0}, None
     keys = state.keys()
     queued = sum(len(v) for v in (state.get(k) for k in keys if k.startswith("sms:queue")) if isinstance(v, list))
-    return {"sessions": sum(k.startswith("session:") for k in keys), "queued_sms": queued, "keys": len(keys)}
+    return True, {"sessions": sum(k.startswith("session:") for k in keys), "queued_sms": queued, "keys": len(keys)}, None
 
 
-# Requests the lab sends for itself (the audit, the dashboard); not app endpoints.
+def _serve(app, state, data):
+    """One request's reply; never raises. Params a pod cannot unpickle (an object of a
+    class defined in the notebook), a bad endpoint, a handler bug: all become errors."""
+    try:
+        _, endpoint, params = wire.decode_request(data)
+    except Exception as exc:
+        return False, None, ("the pod could not read this request's parameters "
+                             f"({type(exc).__name__}: {exc}); pass plain values: "
+                             "str, int, float, bool, None, lists and dicts")
+    try:
+        control = _CONTROL.get(endpoint) if type(endpoint) is str else None
+        if control is not None:
+            return control(state, params)
+        return app.handle(state, endpoint, params)
+    except Exception as exc:  # pragma: no cover - App.handle never raises; a custom App might
+        return False, None, f"the pod could not handle this request: {type(exc).__name__}: {exc}"
+
+
+# Requests the lab sends for itself (the audit, the dashboard); not app endpoints. Like
+# App.handle, each answers (ok, value, error) and checks its params: a pod never dies of one.
 _CONTROL = {"__peek__": _peek, "__stats__": _stats}
 
 
@@ -321,13 +364,15 @@ def pod_main(conn, lifeline, app_blob, config, close_fds=()):
                 break  # the lab closed our pipe: it is gone or done with us
             replies, flush_at = [], perf() + _COALESCE
             for data in batch:
+                try:
+                    rid = wire.request_rid(data)
+                except Exception:  # pragma: no cover - the lab always frames a rid
+                    continue
                 flags["handling"] = True
-                rid, endpoint, params = wire.decode_request(data)
                 t0 = perf()
-                if endpoint in _CONTROL:
-                    ok, value, error = True, _CONTROL[endpoint](state, params), None
-                else:
-                    ok, value, error = app.handle(state, endpoint, params)
+                ok, value, error = _serve(app, state, data)
+                if type(error) is str and len(error) > defaults.ERROR_LIMIT:
+                    error = error[:defaults.ERROR_LIMIT - 1] + "…"
                 t1 = perf()
                 replies.append(wire.encode_reply(rid, ok, value, error, t1 - t0))
                 flags["handling"] = False

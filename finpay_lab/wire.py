@@ -15,9 +15,17 @@ multiprocess's ``Connection`` uses, so both can share a pipe). A ``Channel`` rea
 *everything waiting* in one ``os.read`` and splits it into messages: when a pod answers
 four pipelined requests, the lab wakes up once, not four times.
 
+The lab never waits to write. Its end of each pipe is non-blocking: a message goes into
+the channel's outgoing buffer whole, the pipe takes what it can, and the rest leaves when
+the lab's ``poll`` says the pipe has room again (``POLLOUT``), while the lab keeps reading
+replies. Otherwise a big request (the lab blocked writing) meeting a big reply (the pod
+blocked writing) would wait for each other forever. A pod may block on a write: the lab is
+always reading.
+
 Message shapes (tuples, so pickling is fast):
 
-    request   (rid, endpoint, params)
+    request   rid (8 bytes), then (endpoint, params) pickled: a pod can answer a request
+              whose params it cannot unpickle, because the rid is outside the pickle
     reply     (rid, ok, value, error, service_seconds)
     ready     (READY, pid, None, None, 0.0)     sent once by a pod when it can serve
 """
@@ -69,12 +77,22 @@ def load_app(blob: bytes):
     return dill.loads(blob)
 
 
+_RID = struct.Struct("!q")
+
+
 def encode_request(rid: int, endpoint: str, params: dict) -> bytes:
-    return pickle.dumps((rid, endpoint, params), _PROTOCOL)
+    return _RID.pack(rid) + pickle.dumps((endpoint, params), _PROTOCOL)
+
+
+def request_rid(data: bytes) -> int:
+    """The rid of a request, readable even when its params are not."""
+    return _RID.unpack_from(data)[0]
 
 
 def decode_request(data: bytes) -> tuple:
-    return pickle.loads(data)
+    """``(rid, endpoint, params)``; raises if the params cannot be unpickled here."""
+    endpoint, params = pickle.loads(memoryview(data)[_RID.size:])
+    return request_rid(data), endpoint, params
 
 
 def encode_reply(rid: int, ok: bool, value, error, service: float) -> bytes:
@@ -93,30 +111,76 @@ _HEADER = struct.Struct("!i")
 
 
 class Channel:
-    """Length-prefixed messages over one end of a pipe (a multiprocess Connection)."""
+    """Length-prefixed messages over one end of a pipe (a multiprocess Connection).
 
-    def __init__(self, conn):
+    ``nonblocking=True`` (the lab's end): ``send`` never waits; what the pipe cannot take
+    yet stays in ``pending`` bytes until ``flush``. A message is buffered whole before any
+    of it is written, so an interrupted caller (Ctrl-C) never leaves half a message.
+    """
+
+    def __init__(self, conn, nonblocking=False):
         self.conn = conn  # kept so the fd stays open as long as the channel
         self.fd = conn.fileno()
         self._buffer = bytearray()
+        self._out = bytearray()
+        self.nonblocking = nonblocking
+        if nonblocking:
+            os.set_blocking(self.fd, False)
+
+    @property
+    def pending(self) -> int:
+        """Bytes buffered, not yet taken by the pipe."""
+        return len(self._out)
 
     def send(self, payload: bytes):
         self.send_many((payload,))
 
     def send_many(self, payloads):
         data = b"".join(_HEADER.pack(len(p)) + p for p in payloads)
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self.fd, view):]
+        if not self.nonblocking:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self.fd, view):]
+            return
+        if not self._out:  # the common case: the pipe takes a small message whole
+            try:
+                n = os.write(self.fd, data)
+            except BlockingIOError:
+                n = 0
+            if n == len(data):
+                return
+            data = memoryview(data)[n:]
+        self._out += data
+        self.flush()
+
+    def flush(self):
+        """Write what the pipe takes now, without waiting; True when nothing is left.
+
+        Raises OSError (BrokenPipeError) if the other end is gone."""
+        out = self._out
+        while out:
+            try:
+                n = os.write(self.fd, out)
+            except BlockingIOError:
+                return False
+            del out[:n]
+        return True
+
+    def discard(self):
+        self._out.clear()
 
     def receive(self) -> list:
-        """Block until at least one whole message is here; return every whole message.
+        """Every whole message waiting. A blocking channel waits for at least one; a
+        non-blocking one returns ``[]`` when only part of a message has arrived.
 
         Raises EOFError when the other end is closed (the other process is gone).
         """
         messages = []
         while not messages:
-            chunk = os.read(self.fd, 1 << 16)
+            try:
+                chunk = os.read(self.fd, 1 << 16)
+            except BlockingIOError:
+                return messages
             if not chunk:
                 raise EOFError("the other end of the pipe closed")
             buffer = self._buffer

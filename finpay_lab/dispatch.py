@@ -27,6 +27,7 @@ class Dispatcher:
 
     def _init_dispatch(self):
         self._pods = {}  # name -> Pod, in creation order; stopped pods are removed
+        self._started = set()  # every process the lab started and has not yet reaped
         self._restart_due = {}  # name -> (lab time to restart, restarts so far)
         self._backoff = {}  # name -> current backoff seconds
         # One poll object over every live pod's pipe and exit sentinel: waiting for "any
@@ -53,7 +54,10 @@ class Dispatcher:
 
     def _list_pods_for_guardian(self):
         if not self._closed:
-            write_pidfile(self._workdir, [p.pid for p in self._pods.values() if p.alive])
+            try:
+                write_pidfile(self._workdir, [p.pid for p in self._pods.values() if p.alive])
+            except OSError:  # an interrupted close() already removed the work dir
+                pass
 
     def _named(self, name):
         pod = self._pods.get(name)
@@ -149,15 +153,20 @@ class Dispatcher:
             pass
         pod.process.join(1.0)
         pod.exitcode = pod.process.exitcode
+        if pod.exitcode is not None:
+            self._started.discard(pod.process)  # reaped: its pid is no longer ours to kill
         was = pod.status
         pod.status = "dead"
         for fd in (pod.channel.fd, pod.process.sentinel):
-            self._poller.unregister(fd)
-            del self._watched[fd]
+            if self._watched.pop(fd, None) is not None:
+                try:
+                    self._poller.unregister(fd)
+                except KeyError:  # an interrupted _spawn did not register it
+                    pass
         self._list_pods_for_guardian()
         pod.conn.close()
         cause = exit_cause(pod.exitcode)
-        kind = "stopped" if was == "stopping" or self._closed else "exited"
+        kind = "stopped" if was == "stopping" or self._closing else "exited"
         self._event(pod.name, kind, cause, pid=pod.pid)
         for rid, (endpoint, params, sent, internal) in list(pod.in_flight.items()):
             del pod.in_flight[rid]
@@ -175,11 +184,11 @@ class Dispatcher:
 
     def _reconcile(self):
         """Catch up: replies that arrived, pods that died on their own, due restarts."""
-        if not self._closed:
+        if not self._closing:
             self._pump(0)
 
     def _start_due_restarts(self):
-        if self._closed or not self._restart_due:
+        if self._closing or not self._restart_due:
             return
         now = self.now()
         for name, (due, restarts) in list(self._restart_due.items()):
@@ -211,11 +220,14 @@ class Dispatcher:
         self._update_status(pod)
 
     def _spawn(self, name, restarts=0):
-        pod = start_pod(self._ctx, name, self._app_blob, self._config, self._lifeline, restarts)
+        # The process is in self._started before it starts: if Ctrl-C lands before the
+        # lines below record the pod, close() still finds and kills it.
+        pod = start_pod(self._ctx, name, self._app_blob, self._config, self._lifeline, restarts,
+                        started=self._started)
         self._pods[name] = pod
         for fd, is_sentinel in ((pod.channel.fd, False), (pod.process.sentinel, True)):
-            self._poller.register(fd, select.POLLIN)
             self._watched[fd] = (pod, is_sentinel)
+            self._poller.register(fd, select.POLLIN)
         self._list_pods_for_guardian()
         kind = "restarted" if restarts else "started"
         detail = f"restart #{restarts}, replaces the crashed {name} with empty memory" if restarts else ""

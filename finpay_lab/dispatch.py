@@ -19,7 +19,7 @@ import time
 from . import defaults, wire
 from .errors import BadInput
 from .history import PodEvent, Response
-from .pods import exit_cause, start_pod, write_pidfile
+from .pods import exit_cause, gone, start_pod, write_pidfile
 
 
 class Dispatcher:
@@ -55,7 +55,7 @@ class Dispatcher:
     def _list_pods_for_guardian(self):
         if not self._closed:
             try:
-                write_pidfile(self._workdir, [p.pid for p in self._pods.values() if p.alive])
+                write_pidfile(self._workdir, [p.pid for p in self._started if p is not self._guardian])
             except OSError:  # an interrupted close() already removed the work dir
                 pass
 
@@ -153,8 +153,8 @@ class Dispatcher:
             pass
         pod.process.join(1.0)
         pod.exitcode = pod.process.exitcode
-        if pod.exitcode is not None:
-            self._started.discard(pod.process)  # reaped: its pid is no longer ours to kill
+        if gone(pod.pid):
+            self._started.discard(pod.process)  # its pid is no longer ours to kill
         was = pod.status
         pod.status = "dead"
         for fd in (pod.channel.fd, pod.process.sentinel):

@@ -37,7 +37,7 @@ from .dispatch import Dispatcher, spin_until_readable
 from .errors import BadInput, LabError, PodStartError
 from .history import History, Run
 from .notifications import Gateway
-from .pods import BYE, GONE, context, exit_cause, start_guardian
+from .pods import BYE, GONE, context, exit_cause, gone, start_guardian
 from .redis_server import RedisServer
 
 STATE_KINDS = ("memory", "redis")
@@ -454,17 +454,17 @@ class Lab(Dispatcher):
                 process.join(defaults.GRACE_PERIOD)
         for pod in list(self._pods.values()):
             self._on_exit(pod)
-        self._started.difference_update(p for p in pods if p.exitcode is not None)
+        self._started.difference_update(p for p in pods if p.pid is None or gone(p.pid))
         self._farewell.detach()
         _say(self._lifeline_keep, word)  # the guardian exits (BYE) or cleans up (None)
         self._lifeline.close()
         if self._guardian is not None and word is not None:
             self._guardian.join(defaults.GRACE_PERIOD)
         if word is not None:
-            for process in [p for p in self._started if p.pid is not None and p.exitcode is None]:
+            for process in [p for p in self._started if p.pid is not None and not gone(p.pid)]:
                 _thaw_and_kill(process)  # a guardian that did not exit in time
                 process.join(defaults.GRACE_PERIOD)
-        self._started = {p for p in self._started if p.pid is not None and p.exitcode is None}
+        self._started = {p for p in self._started if p.pid is not None and not gone(p.pid)}
         self._redis.stop()
         shutil.rmtree(self._workdir, ignore_errors=True)
         _LABS.discard(self)
@@ -472,7 +472,9 @@ class Lab(Dispatcher):
 
 
 def _thaw_and_kill(process):
-    if process.pid is not None and process.exitcode is None:
+    # By pid, whatever multiprocess says: with its fork server gone, it reports every pod
+    # as exited. The pid is still this pod's: the lab has not yet seen it go.
+    if process.pid is not None:
         for sig in (signal.SIGCONT, signal.SIGKILL):
             try:
                 os.kill(process.pid, sig)

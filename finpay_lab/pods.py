@@ -212,6 +212,24 @@ def start_guardian(ctx, lifeline, workdir, close_fds=(), started=None):
     return process
 
 
+def gone(pid) -> bool:
+    """True if process ``pid`` runs no more (no such process, or a zombie).
+
+    Asked of the OS, not of multiprocess: once the fork server has died (a kernel shutdown
+    SIGTERMs it) every pod's sentinel reads as "exited", paused pods included."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False  # no /proc (macOS): count it as running; a signal to it is harmless
+
+
 def write_pidfile(workdir, pids):
     """Record the pods alive now, for the guardian (written whole, then renamed: atomic)."""
     path = os.path.join(workdir, PIDFILE)

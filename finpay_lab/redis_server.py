@@ -66,7 +66,7 @@ class RedisServer:
             )
             # Garbage-collected without stop() (a re-run cell): end the helper anyway.
             # (A Popen left running keeps itself alive, and so its stdin pipe open.)
-            self._finalizer = weakref.finalize(self, _end_helper, self.process, False)
+            self._finalizer = weakref.finalize(self, _end_helper, self.process)
             line = _read_line(self.process, defaults.REDIS_START_TIMEOUT)
             if not line.startswith("URL "):
                 self.stop()
@@ -123,24 +123,23 @@ class RedisServer:
         Ctrl-C keeps the handle, so the next one finishes the job."""
         if self.process is None:
             return
-        _end_helper(self.process, wait=True)
+        _end_helper(self.process)
         self._finalizer.detach()
         self.process = None
 
 
-def _end_helper(proc, wait):
-    """EOF on the helper's stdin: it stops its server and exits. ``wait``: until it has."""
+def _end_helper(proc):
+    """EOF on the helper's stdin: it stops its server and exits (in milliseconds)."""
     try:
         proc.stdin.close()
     except OSError:  # a write still buffered when the helper was already gone
         pass
-    if wait:
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    proc.stdout.close()
 
 
 def _read_line(proc, timeout):

@@ -23,7 +23,7 @@ import time
 from . import defaults, wire
 from .errors import BadInput
 from .history import PodEvent, Response
-from .pods import exit_cause, start_pod, write_pidfile
+from .pods import exit_cause, gone, start_pod, write_pidfile
 
 
 class Dispatcher:
@@ -31,6 +31,7 @@ class Dispatcher:
 
     def _init_dispatch(self):
         self._pods = {}  # name -> Pod, in creation order; stopped pods are removed
+        self._started = set()  # every process the lab started and has not yet reaped
         self._restart_due = {}  # name -> (lab time to restart, restarts so far)
         self._backoff = {}  # name -> current backoff seconds
         # One poll object over every live pod's pipe and exit sentinel: waiting for "any
@@ -58,7 +59,10 @@ class Dispatcher:
 
     def _list_pods_for_guardian(self):
         if not self._closed:
-            write_pidfile(self._workdir, [p.pid for p in self._pods.values() if p.alive])
+            try:
+                write_pidfile(self._workdir, [p.pid for p in self._started if p is not self._guardian])
+            except OSError:  # an interrupted close() already removed the work dir
+                pass
 
     def _named(self, name):
         if not isinstance(name, str):
@@ -184,17 +188,22 @@ class Dispatcher:
             pass
         pod.process.join(1.0)
         pod.exitcode = pod.process.exitcode
+        if gone(pod.pid):
+            self._started.discard(pod.process)  # its pid is no longer ours to kill
         was = pod.status
         pod.status = "dead"
         pod.channel.discard()
         self._writing.discard(pod.channel.fd)
         for fd in (pod.channel.fd, pod.process.sentinel):
-            self._poller.unregister(fd)
-            del self._watched[fd]
+            if self._watched.pop(fd, None) is not None:
+                try:
+                    self._poller.unregister(fd)
+                except KeyError:  # an interrupted _spawn did not register it
+                    pass
         self._list_pods_for_guardian()
         pod.conn.close()
         cause = exit_cause(pod.exitcode)
-        kind = "stopped" if was == "stopping" or self._closed else "exited"
+        kind = "stopped" if was == "stopping" or self._closing else "exited"
         self._event(pod.name, kind, cause, pid=pod.pid)
         for rid, (endpoint, params, sent, internal) in list(pod.in_flight.items()):
             del pod.in_flight[rid]
@@ -212,11 +221,11 @@ class Dispatcher:
 
     def _reconcile(self):
         """Catch up: replies that arrived, pods that died on their own, due restarts."""
-        if not self._closed:
+        if not self._closing:
             self._pump(0)
 
     def _start_due_restarts(self):
-        if self._closed or not self._restart_due:
+        if self._closing or not self._restart_due:
             return
         now = self.now()
         for name, (due, restarts) in list(self._restart_due.items()):
@@ -248,11 +257,14 @@ class Dispatcher:
         self._update_status(pod)
 
     def _spawn(self, name, restarts=0):
-        pod = start_pod(self._ctx, name, self._app_blob, self._config, self._lifeline, restarts)
+        # The process is in self._started before it starts: if Ctrl-C lands before the
+        # lines below record the pod, close() still finds and kills it.
+        pod = start_pod(self._ctx, name, self._app_blob, self._config, self._lifeline, restarts,
+                        started=self._started)
         self._pods[name] = pod
         for fd, is_sentinel in ((pod.channel.fd, False), (pod.process.sentinel, True)):
-            self._poller.register(fd, select.POLLIN)
             self._watched[fd] = (pod, is_sentinel)
+            self._poller.register(fd, select.POLLIN)
         self._list_pods_for_guardian()
         kind = "restarted" if restarts else "started"
         detail = f"restart #{restarts}, replaces the crashed {name} with empty memory" if restarts else ""

@@ -12,9 +12,11 @@ reply; a run keeps several requests in flight on every pod and reads replies as 
 A lock lets the live dashboard's thread take turns with the notebook.
 
 Nothing outlives the lab: ``close()`` (or leaving the ``with`` block, or the interpreter
-exiting) kills every pod and the Redis helper; if the lab's process is itself killed, the
-pods see their lifeline pipe close and exit within a fraction of a second, and the lab's
-guardian process kills any pod too frozen (SIGSTOP) to notice.
+exiting, or SIGTERM/SIGHUP to the lab's process, as a Jupyter kernel's shutdown or restart
+sends) kills every pod and the Redis helper and removes the lab's work dir. A lab that is
+garbage-collected (a re-run cell) takes its pods and Redis with it. If the lab's process
+is itself killed, the pods see their lifeline pipe close and exit within a fraction of a
+second, and the lab's guardian process kills any pod too frozen (SIGSTOP) to notice.
 """
 
 import atexit
@@ -46,7 +48,7 @@ from .dispatch import Dispatcher, spin_until_readable
 from .errors import BadInput, LabError, PodStartError
 from .history import History, Run
 from .notifications import Gateway
-from .pods import context, exit_cause, start_guardian
+from .pods import BYE, GONE, context, exit_cause, gone, start_guardian
 from .redis_server import RedisServer
 
 STATE_KINDS = ("memory", "redis")
@@ -89,13 +91,16 @@ class Lab(Dispatcher):
         self._init_dispatch()
         self._names = itertools.count(1)
         self._rids = itertools.count(1)
-        self._closed = False
+        self._closing = self._closed = False  # closing: refuses calls; closed: all stopped
         self._app_blob = wire.ship_app(app)
         self._lifeline, self._lifeline_keep = self._ctx.Pipe(duplex=False)
+        # Garbage-collected without close(): tell the guardian, which kills the pods.
+        self._farewell = weakref.finalize(self, _say, self._lifeline_keep, GONE)
         self._guardian = None
         self._workdir = tempfile.mkdtemp(prefix="finpay-lab-")  # the SMS gateway's log
         self.gateway = Gateway(os.path.join(self._workdir, "sms-gateway.jsonl"))
         _LABS.add(self)
+        _close_labs_on_exit_signals()
         try:
             if state == "redis":
                 self._redis.start()
@@ -115,7 +120,8 @@ class Lab(Dispatcher):
             for hook in getattr(app, "on_lab_start", ()):
                 hook(self)
             self._guardian = start_guardian(self._ctx, self._lifeline, self._workdir,
-                                            self._config["_lab_fds"] if self.start_method == "fork" else ())
+                                            self._config["_lab_fds"] if self.start_method == "fork" else (),
+                                            started=self._started)
             self._start_pods(pods)
         except BaseException:
             self.close()
@@ -140,7 +146,7 @@ class Lab(Dispatcher):
 
     def __repr__(self):
         live = sum(p.alive for p in self._pods.values())
-        status = "closed" if self._closed else f"{live} pods"
+        status = "closed" if self._closed else "closing" if self._closing else f"{live} pods"
         return (f"<Lab: {status}, state={self.state!r}, balancer={self.balancer.name!r}, "
                 f"{len(self.history)} requests>")
 
@@ -479,29 +485,76 @@ class Lab(Dispatcher):
     def _check_open(self):
         if self._closed:
             raise LabError("this lab is closed; start a new one with fl.Lab(...)")
+        if self._closing:
+            raise LabError("this lab's close() was interrupted: call lab.close() again to finish it")
 
     # ------------------------------------------------------------------ the end
     def close(self):
-        """Stop every pod and the Redis helper. Safe to call twice."""
+        """Stop every pod, the guardian and the Redis helper; remove the lab's work dir.
+
+        Safe to call twice, and an interrupted close (Ctrl-C) is finished by the next one:
+        ``closed`` becomes True only once everything has stopped. From the moment close
+        begins, the lab refuses calls."""
+        with self._lock:
+            self._close(BYE)
+
+    def _close(self, word):
+        """``word`` is the lab's last word to its guardian: BYE, or None when the lab's
+        process is about to die of a signal (the guardian then also removes
+        multiprocess's temp dir, which only a normal interpreter exit removes)."""
         if self._closed:
             return
-        with self._lock:
-            self._closed = True
-            self._restart_due.clear()
-            pods = [p for p in self._pods.values() if p.alive]
-            for pod in pods:
-                pod.signal(signal.SIGCONT)  # a paused pod must be able to die
-                pod.signal(signal.SIGKILL)
-            for pod in pods:
-                pod.process.join(defaults.GRACE_PERIOD)
-                self._on_exit(pod)
-            for conn in (self._lifeline, self._lifeline_keep):
-                conn.close()  # the guardian sees EOF, finds nothing left to kill, and exits
-            if self._guardian is not None:
-                self._guardian.join(defaults.GRACE_PERIOD)
-            self._redis.stop()
-            shutil.rmtree(self._workdir, ignore_errors=True)
-            _LABS.discard(self)
+        self._closing = True
+        self._restart_due.clear()
+        # Every process started and not yet reaped, pods half-started by an interrupted
+        # scale included: thaw (a paused pod must be able to die) and kill.
+        pods = [p for p in self._started if p is not self._guardian]
+        for process in pods:
+            _thaw_and_kill(process)
+        for process in pods:
+            if process.pid is not None:
+                process.join(defaults.GRACE_PERIOD)
+        for pod in list(self._pods.values()):
+            self._on_exit(pod)
+        self._started.difference_update(p for p in pods if p.pid is None or gone(p.pid))
+        self._farewell.detach()
+        _say(self._lifeline_keep, word)  # the guardian exits (BYE) or cleans up (None)
+        self._lifeline.close()
+        if self._guardian is not None and word is not None:
+            self._guardian.join(defaults.GRACE_PERIOD)
+        if word is not None:
+            for process in [p for p in self._started if p.pid is not None and not gone(p.pid)]:
+                _thaw_and_kill(process)  # a guardian that did not exit in time
+                process.join(defaults.GRACE_PERIOD)
+        self._started = {p for p in self._started if p.pid is not None and not gone(p.pid)}
+        self._redis.stop()
+        shutil.rmtree(self._workdir, ignore_errors=True)
+        _LABS.discard(self)
+        self._closed = True
+
+
+def _thaw_and_kill(process):
+    # By pid, whatever multiprocess says: with its fork server gone, it reports every pod
+    # as exited. The pid is still this pod's: the lab has not yet seen it go.
+    if process.pid is not None:
+        for sig in (signal.SIGCONT, signal.SIGKILL):
+            try:
+                os.kill(process.pid, sig)
+            except ProcessLookupError:
+                break
+
+
+def _say(conn, word):
+    """Send the lab's last word on the lifeline (unless None), then close it. The word is
+    sent before the close, so an interrupt between them can never look like silence."""
+    if conn.closed:
+        return
+    if word:
+        try:
+            conn.send_bytes(word)
+        except OSError:
+            pass
+    conn.close()
 
 
 def _progress(items, shape):
@@ -553,3 +606,26 @@ _LABS = weakref.WeakSet()
 def _close_all():
     for lab in list(_LABS):
         lab.close()
+
+
+def _close_labs_on_exit_signals():
+    """SIGTERM and SIGHUP end a process without running atexit: a Jupyter kernel's
+    shutdown or restart SIGTERMs the kernel's whole process group, a closed terminal
+    SIGHUPs it. Close every lab first, then die of the signal as before. Only where the
+    signal is not handled already (SIG_DFL), and only the main thread may install it."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(sig) == signal.SIG_DFL:
+            signal.signal(sig, _on_exit_signal)
+
+
+def _on_exit_signal(signum, frame):
+    for lab in list(_LABS):
+        # Not under the lab's lock: another thread may hold it, and this process is ending.
+        try:
+            lab._close(None)
+        except BaseException:  # noqa: S110 - dying anyway; the guardian does the rest
+            pass
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)

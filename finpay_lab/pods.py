@@ -21,6 +21,7 @@ import contextlib
 import os
 import random
 import select
+import shutil
 import signal
 import sys
 import threading
@@ -28,6 +29,7 @@ import time
 from dataclasses import dataclass, field
 
 import multiprocess
+import multiprocess.util
 from multiprocess import spawn
 from multiprocess.connection import Connection
 
@@ -169,7 +171,40 @@ def _without_main_import():
         spawn.get_preparation_data = original
 
 
-def start_pod(ctx, name, app_blob, config, lifeline, restarts=0) -> Pod:
+@contextlib.contextmanager
+def _interrupts_held():
+    """Hold Ctrl-C (SIGINT) until the block ends, then deliver it.
+
+    Starting a process is not atomic: the child exists a moment before its parent learns
+    its pid. A KeyboardInterrupt in that moment would lose a running pod. Only the main
+    thread receives signals, so elsewhere there is nothing to hold.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: held.append(frame))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if held:
+            if callable(previous):
+                previous(signal.SIGINT, held[0])
+            elif previous == signal.SIG_DFL:
+                signal.raise_signal(signal.SIGINT)
+
+
+def _start(process, started):
+    """Start ``process``, listed in ``started`` *before* it starts: whoever is interrupted
+    half-way can still find, and kill, every process that came to life."""
+    if started is not None:
+        started.add(process)
+    with _without_main_import(), _interrupts_held():
+        process.start()
+
+
+def start_pod(ctx, name, app_blob, config, lifeline, restarts=0, started=None) -> Pod:
     """Start a pod process; it says 'ready' on its pipe once it can serve."""
     parent_end, child_end = ctx.Pipe(duplex=True)
     # With plain fork a child inherits every fd of the lab, including the lab's end of
@@ -183,19 +218,38 @@ def start_pod(ctx, name, app_blob, config, lifeline, restarts=0) -> Pod:
         name=f"finpay_lab {name}",
         daemon=True,
     )
-    with _without_main_import():
-        process.start()
+    _start(process, started)
     child_end.close()  # the lab keeps only its end, or EOF never comes when the pod dies
     return Pod(name=name, process=process, conn=parent_end, restarts=restarts, pid=process.pid)
 
 
-def start_guardian(ctx, lifeline, workdir, close_fds=()):
+def start_guardian(ctx, lifeline, workdir, close_fds=(), started=None):
     """Start the lab's guardian: the process that cleans up if the lab itself is killed."""
-    process = ctx.Process(target=guardian_main, args=(lifeline, workdir, list(close_fds)),
+    # multiprocess's own temp dir (the fork server's socket): removed at a normal exit,
+    # left behind by a killed lab's process unless the guardian removes it.
+    mp_tempdir = multiprocess.util.get_temp_dir() if ctx.get_start_method() == "forkserver" else None
+    process = ctx.Process(target=guardian_main, args=(lifeline, workdir, list(close_fds), mp_tempdir),
                           name="finpay_lab guardian", daemon=True)
-    with _without_main_import():
-        process.start()
+    _start(process, started)
     return process
+
+
+def gone(pid) -> bool:
+    """True if process ``pid`` runs no more (no such process, or a zombie).
+
+    Asked of the OS, not of multiprocess: once the fork server has died (a kernel shutdown
+    SIGTERMs it) every pod's sentinel reads as "exited", paused pods included."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False  # no /proc (macOS): count it as running; a signal to it is harmless
 
 
 def write_pidfile(workdir, pids):
@@ -208,14 +262,26 @@ def write_pidfile(workdir, pids):
 
 PIDFILE = "pods.pids"
 
+# The lab's last word on the lifeline. Silence then EOF means the lab's process is ending.
+BYE = b"bye"  # close(): the lab stopped everything itself
+GONE = b"gone"  # the lab was garbage-collected: its process lives on, its pods must go
+_STILL_THERE = b""  # (nothing said yet, no EOF: the lab's process is alive)
 
-def guardian_main(lifeline, workdir, close_fds=()):
+
+def guardian_main(lifeline, workdir, close_fds=(), mp_tempdir=None):
     """The lab's last line of defence, in a process of its own that chaos never pauses.
 
     Pods exit on their own when the lab's process dies (they watch the lifeline), except a
     pod that is paused (SIGSTOP): a stopped process runs nothing, not even its watchdog.
-    The guardian blocks on the lifeline too; at EOF it thaws and kills every pod the lab
-    last listed, and removes the lab's working directory.
+    The guardian blocks on the lifeline. At EOF without a word the lab's process is
+    ending: it thaws and kills every pod the lab last listed, removes the lab's work dir
+    and multiprocess's temp dir. ``GONE`` (the lab was garbage-collected): the pods and the
+    work dir only; the process, and its temp dir, live on. ``BYE``: nothing left to do.
+
+    It runs in a session of its own, so a signal to the lab's whole process group (a
+    Jupyter kernel's shutdown SIGTERMs it; ``shutdown_kernel(now=True)`` SIGKILLs it)
+    cannot take it down before it has cleaned up. SIGTERM or SIGHUP sent to the guardian
+    itself make it clean up at once, then exit.
     """
     for fd in close_fds:
         try:
@@ -223,10 +289,38 @@ def guardian_main(lifeline, workdir, close_fds=()):
         except OSError:
             pass
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError):
+        os.setsid()
+
+    def finish(word):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGHUP})
+        if word != BYE:
+            _kill_listed(workdir)
+            shutil.rmtree(workdir, ignore_errors=True)
+        if word is None and mp_tempdir:
+            shutil.rmtree(mp_tempdir, ignore_errors=True)
+        os._exit(0)
+
+    def on_signal(signum, frame):  # idempotent, so a second signal mid-way does no harm
+        finish(_hear(lifeline, timeout=0))
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGHUP, on_signal)
+    finish(_hear(lifeline))
+
+
+def _hear(lifeline, timeout=None):
+    """The lab's last word: BYE, GONE, None at EOF, or _STILL_THERE after ``timeout``."""
     try:
-        lifeline.recv_bytes()  # the lab never writes: this returns only at EOF
+        if timeout is not None and not lifeline.poll(timeout):
+            return _STILL_THERE
+        return lifeline.recv_bytes()
     except (EOFError, OSError):
-        pass
+        return None
+
+
+def _kill_listed(workdir):
+    """Thaw and kill every pod in the lab's pidfile (ESRCH: already gone)."""
     try:
         with open(os.path.join(workdir, PIDFILE)) as f:
             pids = [int(line) for line in f.read().split()]
@@ -238,10 +332,6 @@ def guardian_main(lifeline, workdir, close_fds=()):
                 os.kill(pid, sig)
             except ProcessLookupError:
                 break
-    import shutil
-
-    shutil.rmtree(workdir, ignore_errors=True)
-    os._exit(0)
 
 
 # ---------------------------------------------------------------- inside the pod

@@ -39,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+import weakref
 
 from . import defaults
 from .errors import BadInput, RedisUnavailable
@@ -76,6 +77,9 @@ class RedisServer:
                 text=True,
                 bufsize=1,
             )
+            # Garbage-collected without stop() (a re-run cell): end the helper anyway.
+            # (A Popen left running keeps itself alive, and so its stdin pipe open.)
+            self._finalizer = weakref.finalize(self, _end_helper, self.process)
             line = _read_line(self.process, defaults.REDIS_START_TIMEOUT)
             if not line.startswith("URL "):
                 self.stop()
@@ -128,19 +132,27 @@ class RedisServer:
             raise RedisUnavailable(f"Redis helper refused {line!r}: {reply.strip()}")
 
     def stop(self):
+        """Stop the helper (and its server). Safe to call twice; a call interrupted by
+        Ctrl-C keeps the handle, so the next one finishes the job."""
         if self.process is None:
             return
-        proc, self.process = self.process, None
-        try:
-            proc.stdin.close()  # EOF: the helper stops its server and exits
-        except OSError:
-            pass
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
+        _end_helper(self.process)
+        self._finalizer.detach()
+        self.process = None
+
+
+def _end_helper(proc):
+    """EOF on the helper's stdin: it stops its server and exits (in milliseconds)."""
+    try:
+        proc.stdin.close()
+    except OSError:  # a write still buffered when the helper was already gone
+        pass
+    try:
+        proc.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+    proc.stdout.close()
 
 
 def _read_line(proc, timeout):
@@ -334,7 +346,8 @@ def _die_with_parent():
 def main(kind: str):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the lab, which stops us
     keeper = _FakeKeeper() if kind == "fake" else _RealKeeper()
-    signal.signal(signal.SIGTERM, lambda *_: (keeper.stop(), os._exit(0)))
+    for sig in (signal.SIGTERM, signal.SIGHUP):  # e.g. a kernel shutdown: stop the server too
+        signal.signal(sig, lambda *_: (keeper.stop(), os._exit(0)))
     print("URL", keeper.url, flush=True)
     try:
         for line in sys.stdin:  # ends at EOF: the lab closed us, or the lab is gone

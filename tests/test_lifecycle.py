@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import psutil
 import pytest
@@ -105,11 +106,22 @@ def test_a_paused_pod_dies_with_a_sigkilled_lab_thanks_to_the_guardian(tmp_path)
     """, guard=False)
     with proc.stdout:
         info = json.loads(proc.stdout.readline())
-    assert psutil.Process(info["pods"][1]).status() == psutil.STATUS_STOPPED
+    # SIGSTOP takes effect when the kernel next schedules the pod: under load that is after
+    # lab.pause returns, so wait for the state (the deadline only guards against a hang).
+    assert status_becomes(info["pods"][1], psutil.STATUS_STOPPED, within=10)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert all(gone(pid, within=5) for pid in info["pods"] + [info["guardian"]])
     assert not os.path.exists(info["workdir"])  # the SMS gateway's log went too
+
+
+def status_becomes(pid, status, within):
+    deadline = time.monotonic() + within
+    while psutil.Process(pid).status() != status:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def test_handlers_from_a_script_main_run_in_pods_and_the_script_exit_stops_them(tmp_path):

@@ -25,6 +25,24 @@ def backend(request):
     return request.param
 
 
+@pytest.fixture(params=["memory", "redis-fake", pytest.param("redis-real", marks=needs_redis_server)])
+def state(request):
+    """A State of each kind on its own (no pods): memory, or a Redis server of each kind."""
+    from finpay_lab.redis_server import RedisServer
+    from finpay_lab.state import MemoryState, RedisState
+
+    if request.param == "memory":
+        yield MemoryState()
+        return
+    server = RedisServer(request.param.split("-")[1]).start()
+    try:
+        s = RedisState(server.url)
+        yield s
+        s.close()
+    finally:
+        server.stop()
+
+
 @pytest.fixture
 def make_lab(backend):
     """Build labs on the parametrized backend; every one is closed after the test."""

@@ -18,25 +18,11 @@ import finpay_lab as fl
 from finpay_lab import defaults
 from finpay_lab.finpay import open_shared_books
 from finpay_lab.redis_server import RedisServer
-from finpay_lab.state import EXACT_MAX, MemoryState, RedisState, redis_client
+from finpay_lab.state import EXACT_MAX, redis_client
 
 from .conftest import gone, needs_redis_server
 
 REDIS_KINDS = ["fake", pytest.param("real", marks=[pytest.mark.real_redis, needs_redis_server])]
-
-
-@pytest.fixture(params=["memory", "redis-fake", pytest.param("redis-real", marks=needs_redis_server)])
-def state(request):
-    if request.param == "memory":
-        yield MemoryState()
-        return
-    server = RedisServer(request.param.split("-")[1]).start()
-    try:
-        s = RedisState(server.url)
-        yield s
-        s.close()
-    finally:
-        server.stop()
 
 
 def _receipt(sender="Ravi", receiver="Landlord", amount=100, payment="k1"):

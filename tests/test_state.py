@@ -7,23 +7,9 @@ import pytest
 
 import finpay_lab as fl
 from finpay_lab.redis_server import RedisServer
-from finpay_lab.state import MemoryState, RedisState
+from finpay_lab.state import MemoryState
 
-from .conftest import gone, needs_redis_server
-
-
-@pytest.fixture(params=["memory", "redis-fake", pytest.param("redis-real", marks=needs_redis_server)])
-def state(request):
-    if request.param == "memory":
-        yield MemoryState()
-        return
-    server = RedisServer(request.param.split("-")[1]).start()
-    try:
-        s = RedisState(server.url)
-        yield s
-        s.close()
-    finally:
-        server.stop()
+from .conftest import gone
 
 
 def test_get_set_delete_and_defaults(state):

@@ -103,7 +103,7 @@ class Lab(Dispatcher):
         _close_labs_on_exit_signals()
         try:
             if state == "redis":
-                self._redis.start()
+                self._redis.start(self._workdir)
                 self._event(None, "redis", f"{self._redis.kind} Redis at {self._redis.safe_url}",
                             pid=self._redis.pid)
             self._config = {
@@ -457,7 +457,7 @@ class Lab(Dispatcher):
             self._pods.clear()
             self._restart_due.clear()
             if state == "redis" and not self._redis.running:
-                self._redis.start()
+                self._redis.start(self._workdir)
                 self._event(None, "redis", f"{self._redis.kind} Redis at {self._redis.safe_url}", pid=self._redis.pid)
             self.state = state
             self._config = dict(self._config, state=state,

@@ -62,7 +62,10 @@ class RedisServer:
         self.process = None
         self.url = spec if self.kind == "external" else None
 
-    def start(self):
+    def start(self, workdir=None):
+        """Start the server (nothing to start for an external one). ``workdir``: where a real
+        server keeps its private socket dir; the lab passes its own work dir, so that
+        whatever removes the lab's dir (close, or the guardian) removes this one too."""
         if self.kind == "real" and shutil.which("redis-server") is None:
             raise RedisUnavailable(
                 "redis='real' needs the redis-server binary on PATH and there is none: "
@@ -71,7 +74,7 @@ class RedisServer:
             )
         if self.kind != "external":
             self.process = subprocess.Popen(
-                [sys.executable, "-c", f"from finpay_lab.redis_server import main; main({self.kind!r})"],
+                [sys.executable, "-c", f"from finpay_lab.redis_server import main; main({self.kind!r}, {workdir!r})"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
@@ -281,11 +284,11 @@ class _RealKeeper:
     crashed server would look from outside, and 'up' listens again with its data. The
     helper reaches it meanwhile over a unix socket in a private (0700) directory."""
 
-    def __init__(self):
+    def __init__(self, workdir=None):
         self.port = _free_port()
         self.password = secrets.token_hex(16)
         self.delay = 0.0
-        self.dir = tempfile.mkdtemp(prefix="finpay-redis-")  # 0700: only this user
+        self.dir = tempfile.mkdtemp(prefix="finpay-redis-", dir=workdir)  # 0700: only this user
         self.socket = os.path.join(self.dir, "redis.sock")
         config = "\n".join([
             "bind 127.0.0.1", f"port {self.port}", f"requirepass {self.password}",
@@ -343,9 +346,9 @@ def _die_with_parent():
         ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def main(kind: str):
+def main(kind: str, workdir=None):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the lab, which stops us
-    keeper = _FakeKeeper() if kind == "fake" else _RealKeeper()
+    keeper = _FakeKeeper() if kind == "fake" else _RealKeeper(workdir)
     for sig in (signal.SIGTERM, signal.SIGHUP):  # e.g. a kernel shutdown: stop the server too
         signal.signal(sig, lambda *_: (keeper.stop(), os._exit(0)))
     print("URL", keeper.url, flush=True)
@@ -370,4 +373,4 @@ def main(kind: str):
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(*sys.argv[1:3])

@@ -185,3 +185,19 @@ def test_a_killed_lab_process_leaves_no_process_and_no_temp_dir(tmp_path, sig):
     assert proc.wait(timeout=30) == -sig  # SIGTERM/SIGHUP: the lab cleaned up, then died of it
     assert [pid for pid in pids if not gone(pid, within=10)] == []
     assert absent(info["workdir"]) and absent(info["mp_tempdir"])
+
+
+@pytest.mark.skipif(not HAVE_REDIS_SERVER, reason="redis-server is not on PATH")
+def test_a_killed_real_redis_helper_leaves_no_socket_dir():
+    """The real Redis's private socket dir lives inside the lab's work dir, so whatever
+    removes that dir (close, or the guardian) removes it too, even when the helper that
+    made it was SIGKILLed and could not clean up."""
+    lab = fl.Lab(pods=1, state="redis", redis="real")
+    try:
+        socket_dirs = [os.path.join(lab._workdir, d) for d in os.listdir(lab._workdir) if d.startswith("finpay-redis-")]
+        assert len(socket_dirs) == 1 and os.path.exists(os.path.join(socket_dirs[0], "redis.sock"))
+        os.kill(lab._redis.pid, signal.SIGKILL)
+        assert gone(lab._redis.pid)
+    finally:
+        lab.close()
+    assert not os.path.exists(socket_dirs[0]) and not os.path.exists(lab._workdir)

@@ -30,6 +30,8 @@ import threading
 import time
 import weakref
 
+import multiprocess.util
+
 from . import defaults, wire
 from .app import App
 from .arguments import (
@@ -627,5 +629,8 @@ def _on_exit_signal(signum, frame):
             lab._close(None)
         except BaseException:  # noqa: S110 - dying anyway; the guardian does the rest
             pass
+    # multiprocess's temp dir (the fork server's socket) is removed by a normal exit only;
+    # this process is about to die of the signal, and the labs that used it are closed.
+    shutil.rmtree(multiprocess.util.get_temp_dir(), ignore_errors=True)
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)

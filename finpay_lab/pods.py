@@ -71,7 +71,8 @@ def context(method: str | None = None):
     if method == "forkserver":
         # Preload the pod's code in the fork server, so each pod starts in milliseconds
         # (and never re-runs a script's __main__, the default preload).
-        ctx.set_forkserver_preload(["finpay_lab.pods", "finpay_lab.finpay"])
+        # forkserver_cleanup removes the lab process's pymp-* dir if that process is killed.
+        ctx.set_forkserver_preload(["finpay_lab.forkserver_cleanup", "finpay_lab.pods", "finpay_lab.finpay"])
     return ctx
 
 

@@ -201,3 +201,36 @@ def test_a_killed_real_redis_helper_leaves_no_socket_dir():
     finally:
         lab.close()
     assert not os.path.exists(socket_dirs[0]) and not os.path.exists(lab._workdir)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_a_process_killed_after_its_labs_closed_leaves_no_multiprocess_temp_dir(tmp_path, sig):
+    """A kernel killed after its labs closed has no guardian left. SIGTERM (a graceful
+    shutdown's last step): the lab's signal handler removes multiprocess's pymp-* dir.
+    SIGKILL of the process alone: the fork server removes it as it exits
+    (forkserver_cleanup.py)."""
+    proc = run_script(tmp_path, """
+        import multiprocess.util
+        lab = fl.Lab(pods=2, app=app)
+        lab.close()
+        print(json.dumps(multiprocess.util.get_temp_dir()), flush=True)
+        time.sleep(60)
+    """, guard=False)
+    with proc.stdout:
+        mp_tempdir = json.loads(proc.stdout.readline())
+    assert os.path.isdir(mp_tempdir)
+    os.kill(proc.pid, sig)
+    assert proc.wait(timeout=30) == -sig
+    assert absent(mp_tempdir, within=10)
+
+
+def test_the_fork_server_keeps_the_temp_dir_of_a_living_process():
+    """The fork server only removes the dir when its parent is gone: a lab's own process
+    (here, this test's) goes on using it after its labs close."""
+    import multiprocess.util
+
+    with fl.Lab(pods=1):
+        pass
+    with fl.Lab(pods=1) as lab:  # the same fork server and dir serve the next lab
+        assert lab.call("add_balance", user="Ravi", amount=1).ok
+    assert os.path.isdir(multiprocess.util.get_temp_dir())

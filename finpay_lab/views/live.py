@@ -46,8 +46,8 @@ import ipywidgets as widgets
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .errors import BadInput
-from .lab import Lab
+from ..errors import BadInput
+from ..runtime.lab import Lab
 
 COLOURS = {"ready": "#2e7d32", "busy": "#e69500", "starting": "#1e88e5", "stopping": "#8a8a8a",
            "dead": "#d32f2f", "paused": "#7b1fa2", "stopped": "#8a8a8a"}  # paused: SIGSTOPped by lab.pause/chaos

@@ -30,7 +30,11 @@ import threading
 import time
 import weakref
 
-from . import defaults, wire
+from .. import defaults
+from ..errors import BadInput, LabError, PodStartError
+from ..services.notifications import Gateway
+from ..stores.redis_server import RedisServer
+from . import wire
 from .app import App
 from .arguments import (
     check_chaos,
@@ -44,12 +48,10 @@ from .arguments import (
     item_problem,
 )
 from .balancer import make_balancer
-from .dispatch import Dispatcher, spin_until_readable
-from .errors import BadInput, LabError, PodStartError
+from .guardian import BYE, GONE, start_guardian
 from .history import History, Run
-from .notifications import Gateway
-from .pods import BYE, GONE, context, exit_cause, gone, start_guardian
-from .redis_server import RedisServer
+from .loop import Dispatcher, spin_until_readable
+from .pods import context, exit_cause, gone
 
 STATE_KINDS = ("memory", "redis")
 MAX_PODS = 64  # a 2-core laptop runs 64 idle pods (~3 MB each); more teaches nothing new
@@ -75,7 +77,7 @@ class Lab(Dispatcher):
         check_seed(seed)
         self._redis = RedisServer(redis)  # validates the spec; starts nothing yet
         if app is None:
-            from .finpay import app
+            from ..services.finpay import app
         self.app = app
         self.state = state
         self.restart = restart
@@ -341,7 +343,7 @@ class Lab(Dispatcher):
 
         Memory: each pod answers from its own books, so they can disagree. Redis: every
         pod reads the same key, so they agree."""
-        from .audit import read_books
+        from ..services.audit import read_books
 
         with self._lock:
             self._check_open()
@@ -358,8 +360,8 @@ class Lab(Dispatcher):
         return self.gateway.delivered()
 
     def audit(self, wait=defaults.AUDIT_WAIT, requests=None):
-        """Count what was lost, created or disagreed on: an ``Audit`` (see audit.py)."""
-        from .audit import audit
+        """Count what was lost, created or disagreed on: an ``Audit`` (see services/audit.py)."""
+        from ..services.audit import audit
 
         check_wait(wait)
         with self._lock:

@@ -23,8 +23,8 @@ import redis as redis_py
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from . import defaults
-from .errors import RedisUnavailable, Rejected
+from .. import defaults
+from ..errors import RedisUnavailable, Rejected
 
 _MISSING = object()
 

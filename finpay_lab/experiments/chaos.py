@@ -25,7 +25,7 @@ the run's history as a ``fault`` event with its start and end, for the plots.
 import random
 from dataclasses import dataclass
 
-from .errors import BadInput
+from ..errors import BadInput
 
 
 @dataclass

@@ -16,8 +16,8 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
-from . import defaults
-from .errors import BadInput
+from .. import defaults
+from ..errors import BadInput
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +142,7 @@ class History:
             n = min(n, self._held - self.dropped)
         if n <= 0:
             return
-        from .audit import Promises  # the audit's own counting, folded in before they go
+        from ..services.audit import Promises  # the audit's own counting, folded in before they go
 
         gone = self.requests[:n]
         promised = self.requests.promised or Promises()
@@ -229,7 +229,7 @@ class Run:
 
     def plot(self):
         """The run at a glance: timeline, throughput and latency (a matplotlib Figure)."""
-        from .plots import overview
+        from ..views.plots import overview
 
         return overview(self)
 

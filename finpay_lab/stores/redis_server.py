@@ -41,8 +41,8 @@ import threading
 import time
 import weakref
 
-from . import defaults
-from .errors import BadInput, RedisUnavailable
+from .. import defaults
+from ..errors import BadInput, RedisUnavailable
 from .redis_auth import AuthGate
 
 
@@ -71,7 +71,7 @@ class RedisServer:
             )
         if self.kind != "external":
             self.process = subprocess.Popen(
-                [sys.executable, "-c", f"from finpay_lab.redis_server import main; main({self.kind!r})"],
+                [sys.executable, "-c", f"from finpay_lab.stores.redis_server import main; main({self.kind!r})"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,

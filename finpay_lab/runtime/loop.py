@@ -20,10 +20,12 @@ drives this loop, under the lab's lock.
 import select
 import time
 
-from . import defaults, wire
-from .errors import BadInput
+from .. import defaults
+from ..errors import BadInput
+from . import wire
+from .guardian import write_pidfile
 from .history import PodEvent, Response
-from .pods import exit_cause, gone, start_pod, write_pidfile
+from .pods import exit_cause, gone, start_pod
 
 
 class Dispatcher:

@@ -17,7 +17,7 @@ error)``, the pod stays up, and the state is rolled back to where it was.
 
 import inspect
 
-from .errors import Rejected
+from ..errors import Rejected
 
 _CHECKED_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "dict": dict, "list": list}
 

@@ -114,14 +114,13 @@ class _Active:
         return self.rng.choice(live) if live else None
 
     def record(self, pod, detail, end=None):
-        self.lab._event(pod, "fault", detail, end=end)
+        self.lab.record_event(pod, "fault", detail, end=end)
         self._event_index = len(self.lab.history.events) - 1
 
     def record_end(self, now):
         i = self._event_index
         if i is not None and self.fault.seconds:
-            e = self.lab.history.events[i]
-            self.lab.history.events[i] = type(e)(e.t, e.pod, e.kind, e.detail, e.pid, now)
+            self.lab.history.end_event(i, now)
 
 
 @dataclass
@@ -158,7 +157,7 @@ class Monkey(Fault):
         if now >= active.next_at:
             name = active.pick(None)
             if name:
-                active.lab._event(name, "fault", f"monkey kills {name} (SIGKILL)")
+                active.lab.record_event(name, "fault", f"monkey kills {name} (SIGKILL)")
                 active.lab.kill(name)
             active.next_at = now + active.rng.expovariate(1 / self.every)
         return True  # a monkey runs until the run ends
@@ -190,18 +189,18 @@ class RedisDown(Fault):
     seconds: float = 1.0
 
     def check(self, lab):
-        if lab.state != "redis" or lab._redis.process is None:
+        if lab.state != "redis" or lab.redis.process is None:
             raise BadInput("Redis faults need state='redis' with a Redis the lab runs (redis='fake' or 'real')")
 
     def start(self, active):
         active.record(None, f"redis down for {self.seconds:g} s", end=active.began + self.seconds)
-        active.lab._redis.command("down")
+        active.lab.redis.down()
 
     def ongoing(self, active, now):
         return now - active.began < self.seconds
 
     def stop(self, active):
-        active.lab._redis.command("up")
+        active.lab.redis.up()
 
 
 @dataclass
@@ -210,20 +209,20 @@ class RedisSlow(Fault):
     delay: float = 0.005
 
     def check(self, lab):
-        if lab.state != "redis" or lab._redis.kind != "fake":
+        if lab.state != "redis" or lab.redis.kind != "fake":
             raise BadInput("redis_slow needs state='redis' with the embedded Redis (redis='fake'): it delays "
                            "each command inside the server, which a real redis-server cannot do")
 
     def start(self, active):
         active.record(None, f"redis slow (+{self.delay * 1e3:g} ms a command) for {self.seconds:g} s",
                       end=active.began + self.seconds)
-        active.lab._redis.command(f"slow {self.delay}")
+        active.lab.redis.slow(self.delay)
 
     def ongoing(self, active, now):
         return now - active.began < self.seconds
 
     def stop(self, active):
-        active.lab._redis.command("slow 0")
+        active.lab.redis.slow(0)
 
 
 def _duration(seconds, what="seconds"):

@@ -12,6 +12,7 @@ Times are seconds since the lab started (``time.perf_counter`` based), so plots 
 start near zero and two runs of one lab share a clock.
 """
 
+import dataclasses
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -153,6 +154,10 @@ class History:
         self.events.append(PodEvent(now, None, "trimmed", (
             f"the oldest {n:,} requests left the history ({self.dropped:,} so far): it keeps the last "
             f"{self.keep:,}; the audit still counts what they promised")))
+
+    def end_event(self, index, end):
+        """Give ``events[index]`` its end time (a fault with a duration, once it ended)."""
+        self.events[index] = dataclasses.replace(self.events[index], end=end)
 
     def event_log(self, kinds=None) -> str:
         """The pod events as readable lines (optionally only some kinds)."""

@@ -22,6 +22,7 @@ second, and the lab's guardian process kills any pod too frozen (SIGSTOP) to not
 """
 
 import atexit
+import dataclasses
 import itertools
 import os
 import secrets
@@ -92,6 +93,7 @@ class Lab:
         self._t0 = time.perf_counter()
         self._lock = threading.RLock()
         self._names = itertools.count(1)
+        self._paused = {}  # name -> pid of the process lab.pause stopped (until lab.resume)
         self._app_blob = wire.ship_app(app)
         self._lifeline, self._lifeline_keep = self._ctx.Pipe(duplex=False)
         # Garbage-collected without close(): tell the guardian, which kills the pods.
@@ -146,6 +148,33 @@ class Lab:
     def now(self):
         """Seconds since the lab started: the clock of history, runs and plots."""
         return self._loop.now()
+
+    @property
+    def redis(self):
+        """The lab's Redis server: ``kind``, ``url``, ``pid``; and, for chaos, ``down()``,
+        ``up()`` and ``slow(seconds)``."""
+        return self._redis
+
+    def snapshot(self, timeout=None):
+        """One consistent look at the lab, for a view (the live dashboard): ``(pods, held,
+        state)``, read under the lab's lock; ``None`` if the lab stayed busy for
+        ``timeout`` seconds (a long ``lab.run`` holds it). ``pods`` is ``lab.pods`` with a
+        paused pod's status shown as ``'paused'``; ``held`` is the ``pod_stats`` of every
+        pod serving (a paused pod is not asked: a stopped process cannot answer)."""
+        if not self._lock.acquire(timeout=-1 if timeout is None else timeout):
+            return None
+        try:
+            pods = [dataclasses.replace(p, status="paused")
+                    if self._paused.get(p.name) == p.pid and p.status != "dead" else p for p in self.pods]
+            held = {p.name: self.pod_stats(p.name) for p in pods if p.status in ("ready", "busy")}
+            return pods, held, self.state
+        finally:
+            self._lock.release()
+
+    def record_event(self, pod, kind, detail="", pid=None, end=None):
+        """Record something that happened (to pod ``pod``, or to the system: ``None``) in
+        ``lab.history.events``, at the lab's time now: how chaos marks its faults."""
+        self._loop.event(pod, kind, detail, pid, end)
 
     @property
     def restart(self):
@@ -321,6 +350,7 @@ class Lab:
         with self._lock:
             pod = self._running(name)
             pod.signal(signal.SIGSTOP)
+            self._paused[name] = pod.pid
             self._loop.event(name, "paused", "SIGSTOP", pid=pod.pid)
 
     def resume(self, name):
@@ -329,6 +359,7 @@ class Lab:
             pod = self._loop.named(name)
             if pod.alive:
                 pod.signal(signal.SIGCONT)
+                self._paused.pop(name, None)
                 self._loop.event(name, "resumed", "SIGCONT", pid=pod.pid)
 
     def balances(self):
@@ -473,10 +504,6 @@ class Lab:
         Its answer is the pod's value; ``None`` if the pod died, ``{}`` if it was silent."""
         rid = self._loop.send(pod, endpoint, params, internal=True, awaited=True)
         return self._loop.wait(rid, timeout)
-
-    def _event(self, pod, kind, detail="", pid=None, end=None):
-        # chaos and the Redis check record events here (issue 9 stage 3: lab.record_event)
-        self._loop.event(pod, kind, detail, pid, end)
 
     def _running(self, name):
         """The live pod called ``name``; a clear error if there is none."""

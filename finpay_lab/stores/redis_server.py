@@ -121,6 +121,19 @@ class RedisServer:
     def pid(self):
         return self.process.pid if self.process else None
 
+    # Chaos, through public methods: ``lab.redis.down()`` and so on.
+    def down(self):
+        """Stop answering: every client's command fails until ``up()`` (the helper keeps its data)."""
+        self.command("down")
+
+    def up(self):
+        """Answer again, with everything it held before ``down()``."""
+        self.command("up")
+
+    def slow(self, delay):
+        """Delay every command by ``delay`` seconds inside the server (0: full speed; fake only)."""
+        self.command(f"slow {delay}")
+
     def command(self, line: str):
         """Send a chaos command (down, up, slow SECONDS) to the helper and wait for 'ok'."""
         if self.process is None:

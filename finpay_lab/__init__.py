@@ -18,6 +18,7 @@ are its layers, each importing only those above it in this list:
 
 from .errors import BadInput, LabError, PodStartError, RedisUnavailable, Rejected
 from .runtime.app import App
+from .runtime.app import register_default_app as _register_default_app
 from .runtime.balancer import HashRing, moved_users
 from .runtime.history import History, PodEvent, Response, Run
 from .runtime.lab import Lab
@@ -46,6 +47,17 @@ __all__ = [
     "this_pod",
 ]
 __version__ = "0.1.0"
+
+
+
+def _finpay_app():
+    from .services.finpay import app
+
+    return app
+
+
+# fl.Lab(app=None) runs the FinPay app; the runtime asks for it, never imports it.
+_register_default_app(_finpay_app)
 
 # The heavier parts load on first use, so a pod (which imports this package) never pays
 # for matplotlib or ipywidgets: fl.load, fl.chaos, fl.plots, fl.dashboard(lab).

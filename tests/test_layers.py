@@ -28,9 +28,6 @@ MODULE_PATH = re.compile(r"\bfinpay_lab(?:\.\w+)+")
 
 # (importer, imported) -> the part of issue 9 that removes it
 ALLOWED_IMPORTS = {
-    # Stage 3, "the runtime asks the app": a lab with app=None gets the app the package
-    # registered as its default, instead of importing FinPay.
-    ("finpay_lab.runtime.lab", "finpay_lab.services.finpay"): "stage 3: default app registered, not imported",
     # Stage 3: App declares its gateway/sidecars; every lab sets up SMS today.
     ("finpay_lab.runtime.lab", "finpay_lab.services.notifications"): "stage 3: App declares its gateway",
     # Stage 3: App declares how its books are read and audited (lab.books(), lab.audit()).

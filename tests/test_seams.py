@@ -83,3 +83,25 @@ def test_snapshot_gives_none_while_another_thread_holds_the_lab():
             release.set()
             thread.join()
         assert lab.snapshot(timeout=1.0) is not None
+
+
+def test_an_app_declares_what_the_runtime_may_ask_of_it():
+    app = fl.App("counter")
+    assert (app.on_start, app.on_lab_start, app.default_accounts) == ([], [], {})
+    with fl.Lab(pods=1, app=app) as lab:  # a non-FinPay app: no FinPay accounts, no books
+        assert lab.accounts == {}
+
+
+def test_app_none_runs_the_app_the_package_registered():
+    from finpay_lab.runtime import app as app_module
+
+    with fl.Lab(pods=0) as lab:
+        assert lab.app is fl.finpay.app and lab.accounts == fl.finpay.app.default_accounts
+    custom = fl.App("custom")
+    registered = app_module._default_app
+    app_module.register_default_app(lambda: custom)
+    try:
+        with fl.Lab(pods=0) as lab:
+            assert lab.app is custom
+    finally:
+        app_module.register_default_app(registered)

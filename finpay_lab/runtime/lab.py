@@ -38,7 +38,7 @@ from ..errors import BadInput, LabError, PodStartError
 from ..services.notifications import Gateway
 from ..stores.redis_server import RedisServer
 from . import wire
-from .app import App
+from .app import App, default_app
 from .arguments import (
     check_chaos,
     check_depth,
@@ -80,12 +80,12 @@ class Lab:
         check_seed(seed)
         self._redis = RedisServer(redis)  # validates the spec; starts nothing yet
         if app is None:
-            from ..services.finpay import app
+            app = default_app()
         self.app = app
         self.state = state
         self.seed = seed
         self.balancer = make_balancer(balancer, seed=seed)
-        self.accounts = _check_accounts(accounts) or dict(getattr(app, "default_accounts", {}))
+        self.accounts = _check_accounts(accounts) or dict(app.default_accounts)
         self.sms_seconds = sms_seconds
         self._ctx = context(start_method)
         self.start_method = self._ctx.get_start_method()
@@ -122,7 +122,7 @@ class Lab:
                 "sms_seconds": sms_seconds,
                 "_lab_fds": [self._lifeline_keep.fileno()],
             }
-            for hook in getattr(app, "on_lab_start", ()):
+            for hook in app.on_lab_start:
                 hook(self)
             self._guardian = self._loop.guardian = start_guardian(
                 self._ctx, self._lifeline, self._workdir,
@@ -488,7 +488,7 @@ class Lab:
             self.state = state
             self._loop.config = dict(self._loop.config, state=state,
                                      redis_url=self._redis.url if state == "redis" else None)
-            for hook in getattr(self.app, "on_lab_start", ()):
+            for hook in self.app.on_lab_start:
                 hook(self)
             self._loop.event(None, "switched", f"state is now {state!r}: every pod restarted")
             self._start_pods(n)

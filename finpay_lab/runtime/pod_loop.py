@@ -125,7 +125,7 @@ def pod_main(conn, lifeline, app_blob, config, close_fds=()):
     seed = f"{config.get('seed', 0)}:{name}:{config.get('restarts', 0)}"
     _this_pod = PodContext(name, os.getpid(), config.get("restarts", 0), config, random.Random(seed))
     state = _this_pod.state = make_state(config["state"], config.get("redis_url"))
-    for hook in getattr(app, "on_start", ()):  # e.g. open accounts, start a worker thread
+    for hook in app.on_start:  # e.g. open accounts, start a worker thread
         hook(state)
     channel = wire.Channel(conn)
     channel.send(wire.encode_reply(wire.READY, True, os.getpid(), None, 0.0))

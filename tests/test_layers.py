@@ -43,8 +43,6 @@ ALLOWED_IMPORTS = {
     ("finpay_lab.runtime.history", "finpay_lab.services.audit"): "stage 3: App declares its trim hook",
     # Stage 3, "tidy": Run.plot goes; run.plot() reaches plots through the package's lazy door.
     ("finpay_lab.runtime.history", "finpay_lab.views.plots"): "stage 3: Run.plot via the package facade",
-    # Stage 3: the Fault base class (start/stop) is a runtime seam; chaos subclasses it.
-    ("finpay_lab.runtime.arguments", "finpay_lab.experiments.chaos"): "stage 3: Fault seam in runtime",
 }
 
 # (module, private attribute reached on a lab) -> the part of issue 9 that removes it

@@ -9,7 +9,7 @@ import multiprocess
 
 from .. import defaults
 from ..errors import BadInput
-from ..experiments.chaos import Fault
+from .faults import Fault
 
 _ITEM = "(endpoint, params) or (at, endpoint, params), like ('balance', {'user': 'Ravi'})"
 

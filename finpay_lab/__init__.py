@@ -4,19 +4,27 @@
     with fl.Lab(pods=3, state="memory") as lab:
         lab.call("update_balance", amount=500)
 
-The runtime is small on purpose; each module is one idea of the course:
-``lab`` (the cluster), ``pods`` (processes), ``wire`` (the pipe), ``balancer``,
-``state`` (memory vs Redis), ``redis_server``, ``app`` (your handlers), ``finpay`` (the
-FinPay services) and ``history`` (what happened).
+The runtime is small on purpose; each module is one idea of the course, and the folders
+are its layers, each importing only those above it in this list:
+
+* ``runtime/``: ``lab`` (the cluster), ``loop`` (its event loop), ``pods`` (processes),
+  ``pod_loop`` (inside a pod), ``guardian``,
+  ``wire`` (the pipe), ``balancer``, ``app`` (your handlers), ``history`` (what happened)
+* ``stores/``: ``state`` (memory vs Redis), ``redis_server``, ``redis_auth``
+* ``services/``: ``finpay`` (the FinPay services), ``auth``, ``notifications``, ``audit``
+* ``experiments/``: ``load`` and ``chaos``
+* ``views/``: ``plots`` and ``live`` (the dashboard)
 """
 
-from .app import App
-from .balancer import HashRing, moved_users
 from .errors import BadInput, LabError, PodStartError, RedisUnavailable, Rejected
-from .history import History, PodEvent, Response, Run
-from .lab import Lab
-from .pods import PodInfo, this_pod
-from .state import MemoryState, RedisState, State
+from .runtime.app import App
+from .runtime.app import register_default_app as _register_default_app
+from .runtime.balancer import HashRing, moved_users
+from .runtime.history import History, PodEvent, Response, Run
+from .runtime.lab import Lab
+from .runtime.pod_loop import this_pod
+from .runtime.pods import PodInfo
+from .stores.state import MemoryState, RedisState, State
 
 __all__ = [
     "App",
@@ -40,17 +48,36 @@ __all__ = [
 ]
 __version__ = "0.1.0"
 
+
+
+def _finpay_app():
+    from .services.finpay import app
+
+    return app
+
+
+# fl.Lab(app=None) runs the FinPay app; the runtime asks for it, never imports it.
+_register_default_app(_finpay_app)
+
 # The heavier parts load on first use, so a pod (which imports this package) never pays
 # for matplotlib or ipywidgets: fl.load, fl.chaos, fl.plots, fl.dashboard(lab).
-_LAZY_MODULES = {"load", "chaos", "plots", "audit", "checks", "finpay", "notifications"}
+# Each name maps to its module's path inside the package.
+_LAZY_MODULES = {
+    "load": "experiments.load",
+    "chaos": "experiments.chaos",
+    "plots": "views.plots",
+    "audit": "services.audit",
+    "checks": "checks",
+    "finpay": "services.finpay",
+    "notifications": "services.notifications",
+}
 
 
 def __getattr__(name):
     import importlib
 
     if name in _LAZY_MODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    if name == "dashboard":  # the function lives in live.py: a module of the same name
-        # would replace it on the package as soon as it was imported
-        return importlib.import_module(f"{__name__}.live").dashboard
+        return importlib.import_module(f"{__name__}.{_LAZY_MODULES[name]}")
+    if name == "dashboard":  # the function lives in views/live.py
+        return importlib.import_module(f"{__name__}.views.live").dashboard
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -28,8 +28,8 @@ def backend(request):
 @pytest.fixture(params=["memory", "redis-fake", pytest.param("redis-real", marks=needs_redis_server)])
 def state(request):
     """A State of each kind on its own (no pods): memory, or a Redis server of each kind."""
-    from finpay_lab.redis_server import RedisServer
-    from finpay_lab.state import MemoryState, RedisState
+    from finpay_lab.stores.redis_server import RedisServer
+    from finpay_lab.stores.state import MemoryState, RedisState
 
     if request.param == "memory":
         yield MemoryState()
@@ -82,6 +82,6 @@ def finpay_processes():
             cmd = " ".join(proc.cmdline())
         except psutil.Error:
             continue
-        if "finpay_lab.redis_server" in cmd or "redis-server" in cmd:
+        if "finpay_lab.stores.redis_server" in cmd or "redis-server" in cmd:
             found.append(proc)
     return found

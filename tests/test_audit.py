@@ -2,7 +2,7 @@
 
 
 import finpay_lab as fl
-from finpay_lab import finpay
+from finpay_lab.services import finpay
 
 CAST = {"Ravi": 20_000, "Landlord": 0, "Meena": 15_000}
 

@@ -16,7 +16,7 @@ import pytest
 
 import finpay_lab as fl
 from finpay_lab import defaults
-from finpay_lab.pods import _peek, _stats
+from finpay_lab.runtime.pod_loop import _peek, _stats
 
 CAST = {"Ravi": 20_000, "Landlord": 0, "Meena": 15_000}
 

@@ -6,7 +6,7 @@ import time
 import pytest
 
 import finpay_lab as fl
-from finpay_lab.balancer import HashRing, make_balancer, moved_users
+from finpay_lab.runtime.balancer import HashRing, make_balancer, moved_users
 
 
 def pods_of(run):

@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 import finpay_lab as fl
-import finpay_lab.lab as lab_module
+import finpay_lab.runtime.lab as lab_module
 
 from .conftest import BACKENDS, HAVE_REDIS_SERVER, gone
 from .test_lifecycle import execute, kernel, run_script  # noqa: F401 - kernel is a fixture

@@ -5,7 +5,7 @@ import time
 import pytest
 
 import finpay_lab as fl
-from finpay_lab import auth
+from finpay_lab.services import auth
 
 CAST = {"Ravi": 20_000, "Landlord": 0, "Meena": 15_000}
 

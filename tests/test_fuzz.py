@@ -21,10 +21,10 @@ from hypothesis import strategies as st
 
 import finpay_lab as fl
 from finpay_lab import defaults
-from finpay_lab.balancer import STRATEGIES
-from finpay_lab.finpay import CAST as FINPAY_CAST
-from finpay_lab.finpay import MAX_PAYMENT
-from finpay_lab.finpay import app as finpay_app
+from finpay_lab.runtime.balancer import STRATEGIES
+from finpay_lab.services.finpay import CAST as FINPAY_CAST
+from finpay_lab.services.finpay import MAX_PAYMENT
+from finpay_lab.services.finpay import app as finpay_app
 
 CAST = {"Ravi": 20_000, "Landlord": 0, "Meena": 15_000}
 EXAMPLES = 1000

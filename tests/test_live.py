@@ -10,7 +10,7 @@ import psutil
 import pytest
 
 import finpay_lab as fl
-from finpay_lab.live import Dashboard
+from finpay_lab.views.live import Dashboard
 
 
 def text(html_widget):

@@ -6,7 +6,7 @@ import time
 import pytest
 
 import finpay_lab as fl
-from finpay_lab.load import DEFAULT_MIX
+from finpay_lab.experiments.load import DEFAULT_MIX
 
 
 def arrivals(shape):

@@ -16,9 +16,9 @@ import redis
 
 import finpay_lab as fl
 from finpay_lab import defaults
-from finpay_lab.finpay import open_shared_books
-from finpay_lab.redis_server import RedisServer
-from finpay_lab.state import EXACT_MAX, redis_client
+from finpay_lab.services.finpay import open_shared_books
+from finpay_lab.stores.redis_server import RedisServer
+from finpay_lab.stores.state import EXACT_MAX, redis_client
 
 from .conftest import gone, needs_redis_server
 

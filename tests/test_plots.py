@@ -19,7 +19,7 @@ from matplotlib.colors import to_hex  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
 import finpay_lab as fl  # noqa: E402
-from finpay_lab import plots  # noqa: E402
+from finpay_lab.views import plots  # noqa: E402
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 SERVICE = 0.01  # seconds each request of the test app takes inside a pod
@@ -375,7 +375,7 @@ def test_public_names_and_no_global_matplotlib_state():
     plots.scaling({1: 10.0, 2: 20.0})
     assert dict(matplotlib.rcParams) == before
     # rcParams.copy(): reading rcParams["backend"] would itself import pyplot
-    code = ("import matplotlib as m, sys; before = m.rcParams.copy(); import finpay_lab.plots; "
+    code = ("import matplotlib as m, sys; before = m.rcParams.copy(); import finpay_lab.views.plots; "
             "assert dict.__eq__(m.rcParams.copy(), before); assert 'matplotlib.pyplot' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
@@ -385,7 +385,7 @@ def test_a_figure_a_notebook_cell_returns_is_shown_as_an_image():
     assert plots.scaling({1: 10.0})._repr_png_().startswith(b"\x89PNG")
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
-    code = "from finpay_lab import plots\nplots.scaling({1: 100.0, 2: 190.0})"
+    code = "from finpay_lab.views import plots\nplots.scaling({1: 100.0, 2: 190.0})"
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
     nbclient.NotebookClient(nb, timeout=60, kernel_name="python3").execute()
     (output,) = nb.cells[0].outputs

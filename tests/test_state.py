@@ -6,8 +6,8 @@ import shutil
 import pytest
 
 import finpay_lab as fl
-from finpay_lab.redis_server import RedisServer
-from finpay_lab.state import MemoryState
+from finpay_lab.stores.redis_server import RedisServer
+from finpay_lab.stores.state import MemoryState
 
 from .conftest import gone
 
@@ -152,7 +152,7 @@ def test_fakeredis_server_sets_tcp_nodelay_on_accepted_sockets():
 
     import redis
 
-    from finpay_lab.redis_server import _FakeKeeper
+    from finpay_lab.stores.redis_server import _FakeKeeper
 
     keeper = _FakeKeeper()  # in this process, so the test can look at the server's sockets
     try:

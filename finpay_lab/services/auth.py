@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import time
 
-from .errors import Rejected
+from ..errors import Rejected
 
 TOKEN_TTL = 15 * 60  # seconds a token stays valid
 

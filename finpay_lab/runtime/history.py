@@ -12,12 +12,13 @@ Times are seconds since the lab started (``time.perf_counter`` based), so plots 
 start near zero and two runs of one lab share a clock.
 """
 
+import dataclasses
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
-from . import defaults
-from .errors import BadInput
+from .. import defaults
+from ..errors import BadInput
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,7 +143,7 @@ class History:
             n = min(n, self._held - self.dropped)
         if n <= 0:
             return
-        from .audit import Promises  # the audit's own counting, folded in before they go
+        from ..services.audit import Promises  # the audit's own counting, folded in before they go
 
         gone = self.requests[:n]
         promised = self.requests.promised or Promises()
@@ -153,6 +154,10 @@ class History:
         self.events.append(PodEvent(now, None, "trimmed", (
             f"the oldest {n:,} requests left the history ({self.dropped:,} so far): it keeps the last "
             f"{self.keep:,}; the audit still counts what they promised")))
+
+    def end_event(self, index, end):
+        """Give ``events[index]`` its end time (a fault with a duration, once it ended)."""
+        self.events[index] = dataclasses.replace(self.events[index], end=end)
 
     def event_log(self, kinds=None) -> str:
         """The pod events as readable lines (optionally only some kinds)."""
@@ -229,7 +234,7 @@ class Run:
 
     def plot(self):
         """The run at a glance: timeline, throughput and latency (a matplotlib Figure)."""
-        from .plots import overview
+        from ..views.plots import overview
 
         return overview(self)
 

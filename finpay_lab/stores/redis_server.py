@@ -41,8 +41,8 @@ import threading
 import time
 import weakref
 
-from . import defaults
-from .errors import BadInput, RedisUnavailable
+from .. import defaults
+from ..errors import BadInput, RedisUnavailable
 from .redis_auth import AuthGate
 
 
@@ -74,7 +74,7 @@ class RedisServer:
             )
         if self.kind != "external":
             self.process = subprocess.Popen(
-                [sys.executable, "-c", f"from finpay_lab.redis_server import main; main({self.kind!r}, {workdir!r})"],
+                [sys.executable, "-c", f"from finpay_lab.stores.redis_server import main; main({self.kind!r}, {workdir!r})"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 text=True,
@@ -123,6 +123,19 @@ class RedisServer:
     @property
     def pid(self):
         return self.process.pid if self.process else None
+
+    # Chaos, through public methods: ``lab.redis.down()`` and so on.
+    def down(self):
+        """Stop answering: every client's command fails until ``up()`` (the helper keeps its data)."""
+        self.command("down")
+
+    def up(self):
+        """Answer again, with everything it held before ``down()``."""
+        self.command("up")
+
+    def slow(self, delay):
+        """Delay every command by ``delay`` seconds inside the server (0: full speed; fake only)."""
+        self.command(f"slow {delay}")
 
     def command(self, line: str):
         """Send a chaos command (down, up, slow SECONDS) to the helper and wait for 'ok'."""

@@ -1,15 +1,15 @@
 """Checks of the arguments learners pass to the lab: each bad one is a ``BadInput`` whose
 sentence says what to pass, raised before anything is sent or changed.
 
-The bounds (``MAX_RUN_AT``, ``MAX_DEPTH``, ``MAX_TIMEOUT``...) live in ``defaults.py`` with
+The bounds (``MAX_RUN_AT``, ``MAX_DEPTH``, ``MAX_TIMEOUT``...) live in ``finpay_lab/defaults.py`` with
 their reasons.
 """
 
 import multiprocess
 
-from . import defaults
-from .chaos import Fault
-from .errors import BadInput
+from .. import defaults
+from ..errors import BadInput
+from .faults import Fault
 
 _ITEM = "(endpoint, params) or (at, endpoint, params), like ('balance', {'user': 'Ravi'})"
 

@@ -15,11 +15,11 @@ Keys in state: ``balance:<user>``, ``session:<id>``, ``active:<user>``, ``paymen
 
 import secrets
 
+from ..errors import Rejected
+from ..runtime.app import App
+from ..runtime.pod_loop import this_pod
 from . import auth
-from .app import App
-from .errors import Rejected
 from .notifications import QUEUE, Worker
-from .pods import this_pod
 
 app = App("finpay")
 
@@ -47,7 +47,7 @@ def open_shared_books(lab):
     """Redis: the lab opens the books once, for every pod (and every restart) to share."""
     import json
 
-    from .state import lab_redis
+    from ..stores.state import lab_redis
 
     with lab_redis(lab) as client:  # a dead Redis: RedisUnavailable, and an event
         stale = [k for prefix in ("balance:", "session:", "active:", "payment:", "ledger:", "demo_balance:", "sms:")

@@ -17,8 +17,8 @@ import bisect
 import hashlib
 import random as _random
 
-from . import defaults
-from .errors import BadInput
+from .. import defaults
+from ..errors import BadInput
 from .history import request_user
 
 

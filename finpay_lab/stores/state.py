@@ -23,8 +23,8 @@ import redis as redis_py
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from . import defaults
-from .errors import RedisUnavailable, Rejected
+from .. import defaults
+from ..errors import RedisUnavailable, Rejected
 
 _MISSING = object()
 
@@ -332,12 +332,12 @@ def lab_redis(lab):
     try:
         yield client
     except (redis_py.ConnectionError, redis_py.TimeoutError) as exc:
-        helper = lab._redis.process
+        helper = lab.redis.process
         gone = helper is not None and helper.poll() is not None
         why = "its helper process has exited" if gone else "its server is down, paused or was killed"
-        lab._event(None, "redis", "unreachable", pid=lab._redis.pid)
+        lab.record_event(None, "redis", "unreachable", pid=lab.redis.pid)
         raise RedisUnavailable(
-            f"the lab's Redis at {lab._redis.safe_url} does not answer ({exc}): {why}. If a chaos "
+            f"the lab's Redis at {lab.redis.safe_url} does not answer ({exc}): {why}. If a chaos "
             "fault took it down, try again once it is back; otherwise close this lab and start a new one"
         ) from exc
     finally:

@@ -34,7 +34,6 @@ page) makes a new one that takes over. The old one stops its load and its refres
 says on screen that it was replaced, so no forgotten thread keeps loading the lab.
 """
 
-import dataclasses
 import html
 import io
 import random
@@ -46,8 +45,8 @@ import ipywidgets as widgets
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .errors import BadInput
-from .lab import Lab
+from ..errors import BadInput
+from ..runtime.lab import Lab
 
 COLOURS = {"ready": "#2e7d32", "busy": "#e69500", "starting": "#1e88e5", "stopping": "#8a8a8a",
            "dead": "#d32f2f", "paused": "#7b1fa2", "stopped": "#8a8a8a"}  # paused: SIGSTOPped by lab.pause/chaos
@@ -89,7 +88,6 @@ class Dashboard(widgets.VBox):
         self._message = ""  # the latest click error or notice: shown until the next click
         self._chart, self._chart_key = _Chart(), None
         self._last_failure = None  # the newest failed request on the chart
-        self._pause_events, self._events_read = {}, 0  # pod -> (latest pause/resume, pid)
         self._rng = random.Random(lab.seed)  # the load's request mix is the same every time
         self._sessions = {}  # user -> session id the load logged in with
 
@@ -137,18 +135,13 @@ class Dashboard(widgets.VBox):
                 return None  # frozen, with its note: the newer dashboard is the live one
             if self.lab.closed:
                 return self._show_closed()
-            # The lab's (reentrant) lock, briefly: one consistent snapshot, so tiles never
+            # lab.snapshot(): the lab's lock, briefly: one consistent look, so tiles never
             # mix two moments. While a long lab.run of your own holds it, the tiles wait,
             # but the chart is drawn from the history anyway: you watch the run live.
-            if self.lab._lock.acquire(timeout=LOCK_WAIT):
-                try:
-                    pods = [dataclasses.replace(p, status="paused") if self._is_paused(p) else p
-                            for p in self.lab.pods]
-                    # A paused (SIGSTOPped) pod cannot answer: asking would hang the refresh.
-                    held = {p.name: self.lab.pod_stats(p.name) for p in pods if p.status in ("ready", "busy")}
-                    state = self.lab.state
-                finally:
-                    self.lab._lock.release()
+            # (A paused pod shows as paused and is not asked: asking would hang the refresh.)
+            snapshot = self.lab.snapshot(timeout=LOCK_WAIT)
+            if snapshot is not None:
+                pods, held, state = snapshot
                 self._draw_tiles(pods, held, state)
                 self._draw_header(pods, state)
             self._draw_chart()
@@ -161,15 +154,6 @@ class Dashboard(widgets.VBox):
             stale = self.load_button.value and not self._load_on.is_set() and self.load_thread is None
         if stale:
             self.load_button.value = False
-
-    def _is_paused(self, pod):
-        """PodInfo has no "paused": the latest pause/resume event of this very process says."""
-        events = self.lab.history.events
-        for e in events[self._events_read:]:
-            if e.kind in ("paused", "resumed"):
-                self._pause_events[e.pod] = (e.kind, e.pid)
-        self._events_read = len(events)
-        return self._pause_events.get(pod.name) == ("paused", pod.pid) and pod.status != "dead"
 
     def _draw_tiles(self, pods, held, state):
         if list(self.tiles) != [p.name for p in pods]:  # pods came or went: new tiles

@@ -20,108 +20,15 @@ the run's history as a ``fault`` event with its start and end, for the plots.
   connections are refused at once) and drops the open ones, as a crashed server looks
   from outside; it keeps its keys, as one with persistence would after a restart.
 * ``redis_slow``: every Redis command takes ``delay`` longer.
+
+Each fault is a ``Fault`` (``runtime/faults.py``: what a run asks of one) saying how it
+starts, whether it is still going, and how it stops.
 """
 
-import random
 from dataclasses import dataclass
 
-from .errors import BadInput
-
-
-@dataclass
-class Fault:
-    """What to do and when; ``bind`` makes the live copy that one run drives."""
-
-    at: float | None = None
-    after: int | None = None
-
-    def __post_init__(self):
-        if self.at is None and self.after is None:
-            self.at = 0.0
-        if self.at is not None and (not isinstance(self.at, int | float) or self.at < 0):
-            raise BadInput(f"at must be seconds ≥ 0 into the run, not {self.at!r}")
-        if self.after is not None and (isinstance(self.after, bool) or not isinstance(self.after, int) or self.after < 0):
-            raise BadInput(f"after must be a number of requests ≥ 0, not {self.after!r}")
-
-    def bind(self, lab, started):
-        self.check(lab)
-        return _Active(self, lab, started)
-
-    def check(self, lab):
-        """Refuse, before the run sends anything, a fault this lab cannot have."""
-
-    def due(self, elapsed, sent):
-        if self.after is not None:
-            return sent is not None and sent >= self.after
-        return elapsed >= self.at
-
-    # A subclass says how it starts, whether it is still going, and how it stops.
-    seconds = 0.0
-    lasts = True  # False: a one-off (a kill); True: on until ongoing() says otherwise
-    open_ended = False  # True: runs until the run ends (the monkey)
-
-    def start(self, active):
-        raise NotImplementedError
-
-    def ongoing(self, active, now):
-        return False
-
-    def stop(self, active):
-        pass
-
-
-class _Active:
-    """One fault during one run: started once, stopped once, recorded as an event."""
-
-    def __init__(self, fault, lab, started):
-        self.fault, self.lab, self.started = fault, lab, started
-        self.rng = random.Random(f"{lab.seed}:chaos:{getattr(fault, 'seed', None)}")
-        self.began = None
-        self.done = False
-        self._event_index = None
-        self.target = None
-        self.next_at = None
-
-    @property
-    def holds_the_run(self):
-        """A started fault with a set duration keeps the run open until it ends."""
-        return self.began is not None and not self.done and not self.fault.open_ended
-
-    def tick(self, now, sent):
-        if self.done:
-            return
-        if self.began is None:
-            if self.fault.due(now - self.started, sent):
-                self.began = now
-                self.fault.start(self)
-                self.done = not self.fault.lasts
-        elif not self.fault.ongoing(self, now):
-            self.finish(now)
-
-    def finish(self, now):
-        if self.done:
-            return
-        if self.began is not None:
-            self.fault.stop(self)
-            self.record_end(now)
-        self.done = True
-
-    def pick(self, name):
-        """The named pod, or a random live one (seeded)."""
-        live = [p.name for p in self.lab.pods if p.status in ("ready", "busy")]
-        if name is not None:
-            return name if name in live else None
-        return self.rng.choice(live) if live else None
-
-    def record(self, pod, detail, end=None):
-        self.lab._event(pod, "fault", detail, end=end)
-        self._event_index = len(self.lab.history.events) - 1
-
-    def record_end(self, now):
-        i = self._event_index
-        if i is not None and self.fault.seconds:
-            e = self.lab.history.events[i]
-            self.lab.history.events[i] = type(e)(e.t, e.pod, e.kind, e.detail, e.pid, now)
+from ..errors import BadInput
+from ..runtime.faults import Fault
 
 
 @dataclass
@@ -158,7 +65,7 @@ class Monkey(Fault):
         if now >= active.next_at:
             name = active.pick(None)
             if name:
-                active.lab._event(name, "fault", f"monkey kills {name} (SIGKILL)")
+                active.lab.record_event(name, "fault", f"monkey kills {name} (SIGKILL)")
                 active.lab.kill(name)
             active.next_at = now + active.rng.expovariate(1 / self.every)
         return True  # a monkey runs until the run ends
@@ -190,18 +97,18 @@ class RedisDown(Fault):
     seconds: float = 1.0
 
     def check(self, lab):
-        if lab.state != "redis" or lab._redis.process is None:
+        if lab.state != "redis" or lab.redis.process is None:
             raise BadInput("Redis faults need state='redis' with a Redis the lab runs (redis='fake' or 'real')")
 
     def start(self, active):
         active.record(None, f"redis down for {self.seconds:g} s", end=active.began + self.seconds)
-        active.lab._redis.command("down")
+        active.lab.redis.down()
 
     def ongoing(self, active, now):
         return now - active.began < self.seconds
 
     def stop(self, active):
-        active.lab._redis.command("up")
+        active.lab.redis.up()
 
 
 @dataclass
@@ -210,20 +117,20 @@ class RedisSlow(Fault):
     delay: float = 0.005
 
     def check(self, lab):
-        if lab.state != "redis" or lab._redis.kind != "fake":
+        if lab.state != "redis" or lab.redis.kind != "fake":
             raise BadInput("redis_slow needs state='redis' with the embedded Redis (redis='fake'): it delays "
                            "each command inside the server, which a real redis-server cannot do")
 
     def start(self, active):
         active.record(None, f"redis slow (+{self.delay * 1e3:g} ms a command) for {self.seconds:g} s",
                       end=active.began + self.seconds)
-        active.lab._redis.command(f"slow {self.delay}")
+        active.lab.redis.slow(self.delay)
 
     def ongoing(self, active, now):
         return now - active.began < self.seconds
 
     def stop(self, active):
-        active.lab._redis.command("slow 0")
+        active.lab.redis.slow(0)
 
 
 def _duration(seconds, what="seconds"):

@@ -38,7 +38,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
-from .errors import BadInput
+from ..errors import BadInput
 
 __all__ = ["LabFigure", "balances", "compare", "latency", "losses", "overview", "pod_colour",
            "scaling", "throughput", "timeline"]

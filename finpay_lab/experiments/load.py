@@ -20,8 +20,8 @@ import math
 import random
 from dataclasses import dataclass, field
 
-from . import defaults
-from .errors import BadInput
+from .. import defaults
+from ..errors import BadInput
 
 # Mostly payments and balance checks, as on a real wallet's busiest day.
 DEFAULT_MIX = {"pay": 0.5, "balance": 0.35, "whoami": 0.1, "notify": 0.05}

@@ -24,7 +24,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from . import defaults
+from .. import defaults
 from .notifications import QUEUE
 
 # Failures after which a payment may or may not have happened: the pod died, the
@@ -126,7 +126,7 @@ def _read_redis(lab):
 
     import redis
 
-    from .state import lab_redis
+    from ..stores.state import lab_redis
 
     with lab_redis(lab) as client:  # a dead Redis: RedisUnavailable, and an event
         def values(prefix):

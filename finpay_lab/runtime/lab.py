@@ -1,4 +1,5 @@
-"""``Lab``: the composition root. It owns the pods, the balancer, the Redis and the history.
+"""``Lab``: the composition root. It owns its event loop (and through it the pods), the
+balancer, the Redis and the history.
 
     with fl.Lab(pods=3, state="redis") as lab:
         lab.call("login", user="Ravi")
@@ -7,8 +8,9 @@
         run = lab.run(workload)
 
 Everything the learner does goes through the lab, on the notebook's thread. The lab
-drives all I/O itself (no background threads): a call sends one request and reads its
-reply; a run keeps several requests in flight on every pod and reads replies as they come.
+drives all I/O itself (no background threads), through its ``Loop`` (``loop.py``): a call
+sends one request and waits for its reply; a run keeps several requests in flight on every
+pod and reads replies as they come.
 A lock lets the live dashboard's thread take turns with the notebook.
 
 Nothing outlives the lab: ``close()`` (or leaving the ``with`` block, or the interpreter
@@ -20,6 +22,7 @@ second, and the lab's guardian process kills any pod too frozen (SIGSTOP) to not
 """
 
 import atexit
+import dataclasses
 import itertools
 import os
 import secrets
@@ -32,8 +35,12 @@ import weakref
 
 import multiprocess.util
 
-from . import defaults, wire
-from .app import App
+from .. import defaults
+from ..errors import BadInput, LabError, PodStartError
+from ..services.notifications import Gateway
+from ..stores.redis_server import RedisServer
+from . import wire
+from .app import App, default_app
 from .arguments import (
     check_chaos,
     check_depth,
@@ -46,18 +53,16 @@ from .arguments import (
     item_problem,
 )
 from .balancer import make_balancer
-from .dispatch import Dispatcher, spin_until_readable
-from .errors import BadInput, LabError, PodStartError
+from .guardian import BYE, GONE, start_guardian
 from .history import History, Run
-from .notifications import Gateway
-from .pods import BYE, GONE, context, exit_cause, gone, start_guardian
-from .redis_server import RedisServer
+from .loop import Loop
+from .pods import context, exit_cause, gone
 
 STATE_KINDS = ("memory", "redis")
 MAX_PODS = 64  # a 2-core laptop runs 64 idle pods (~3 MB each); more teaches nothing new
 
 
-class Lab(Dispatcher):
+class Lab:
     """A small cluster on your machine: pods (processes), a balancer, and maybe a Redis."""
 
     def __init__(self, pods=3, state="memory", balancer="round_robin", app=None, redis="fake",
@@ -77,38 +82,38 @@ class Lab(Dispatcher):
         check_seed(seed)
         self._redis = RedisServer(redis)  # validates the spec; starts nothing yet
         if app is None:
-            from .finpay import app
+            app = default_app()
         self.app = app
         self.state = state
-        self.restart = restart
         self.seed = seed
         self.balancer = make_balancer(balancer, seed=seed)
-        self.accounts = _check_accounts(accounts) or dict(getattr(app, "default_accounts", {}))
+        self.accounts = _check_accounts(accounts) or dict(app.default_accounts)
         self.sms_seconds = sms_seconds
         self._ctx = context(start_method)
         self.start_method = self._ctx.get_start_method()
         self.history = History()
         self._t0 = time.perf_counter()
         self._lock = threading.RLock()
-        self._init_dispatch()
         self._names = itertools.count(1)
-        self._rids = itertools.count(1)
-        self._closing = self._closed = False  # closing: refuses calls; closed: all stopped
+        self._paused = {}  # name -> pid of the process lab.pause stopped (until lab.resume)
         self._app_blob = wire.ship_app(app)
         self._lifeline, self._lifeline_keep = self._ctx.Pipe(duplex=False)
         # Garbage-collected without close(): tell the guardian, which kills the pods.
         self._farewell = weakref.finalize(self, _say, self._lifeline_keep, GONE)
         self._guardian = None
         self._workdir = tempfile.mkdtemp(prefix="finpay-lab-")  # the SMS gateway's log
+        # The event loop: the pods, their pipes, every request in flight. Its `closing`
+        # refuses calls; its `closed` says everything has stopped.
+        self._loop = Loop(self.history, self._ctx, self._app_blob, self._lifeline, self._workdir, restart, self._t0)
         self.gateway = Gateway(os.path.join(self._workdir, "sms-gateway.jsonl"))
         _LABS.add(self)
         _close_labs_on_exit_signals()
         try:
             if state == "redis":
                 self._redis.start(self._workdir)
-                self._event(None, "redis", f"{self._redis.kind} Redis at {self._redis.safe_url}",
-                            pid=self._redis.pid)
-            self._config = {
+                self._loop.event(None, "redis", f"{self._redis.kind} Redis at {self._redis.safe_url}",
+                                 pid=self._redis.pid)
+            self._loop.config = {
                 "state": state,
                 "redis_url": self._redis.url if state == "redis" else None,
                 "lab_pid": os.getpid(),
@@ -119,11 +124,11 @@ class Lab(Dispatcher):
                 "sms_seconds": sms_seconds,
                 "_lab_fds": [self._lifeline_keep.fileno()],
             }
-            for hook in getattr(app, "on_lab_start", ()):
+            for hook in app.on_lab_start:
                 hook(self)
-            self._guardian = start_guardian(self._ctx, self._lifeline, self._workdir,
-                                            self._config["_lab_fds"] if self.start_method == "fork" else (),
-                                            started=self._started)
+            self._guardian = self._loop.guardian = start_guardian(
+                self._ctx, self._lifeline, self._workdir,
+                self._loop.config["_lab_fds"] if self.start_method == "fork" else (), started=self._loop.started)
             self._start_pods(pods)
         except BaseException:
             self.close()
@@ -134,7 +139,7 @@ class Lab(Dispatcher):
     def pods(self):
         """A snapshot of every pod: name, pid, status, requests served, restarts."""
         with self._lock:
-            self._reconcile()
+            self._loop.reconcile()
             return [p.info() for p in self._pods.values()]
 
     @property
@@ -144,11 +149,51 @@ class Lab(Dispatcher):
 
     def now(self):
         """Seconds since the lab started: the clock of history, runs and plots."""
-        return time.perf_counter() - self._t0
+        return self._loop.now()
+
+    @property
+    def redis(self):
+        """The lab's Redis server: ``kind``, ``url``, ``pid``; and, for chaos, ``down()``,
+        ``up()`` and ``slow(seconds)``."""
+        return self._redis
+
+    def snapshot(self, timeout=None):
+        """One consistent look at the lab, for a view (the live dashboard): ``(pods, held,
+        state)``, read under the lab's lock; ``None`` if the lab stayed busy for
+        ``timeout`` seconds (a long ``lab.run`` holds it). ``pods`` is ``lab.pods`` with a
+        paused pod's status shown as ``'paused'``; ``held`` is the ``pod_stats`` of every
+        pod serving (a paused pod is not asked: a stopped process cannot answer)."""
+        if not self._lock.acquire(timeout=-1 if timeout is None else timeout):
+            return None
+        try:
+            pods = [dataclasses.replace(p, status="paused")
+                    if self._paused.get(p.name) == p.pid and p.status != "dead" else p for p in self.pods]
+            held = {p.name: self.pod_stats(p.name) for p in pods if p.status in ("ready", "busy")}
+            return pods, held, self.state
+        finally:
+            self._lock.release()
+
+    def record_event(self, pod, kind, detail="", pid=None, end=None):
+        """Record something that happened (to pod ``pod``, or to the system: ``None``) in
+        ``lab.history.events``, at the lab's time now: how chaos marks its faults."""
+        self._loop.event(pod, kind, detail, pid, end)
+
+    @property
+    def restart(self):
+        """True: a crashed pod is restarted in place, with backoff (``restart=`` of the lab)."""
+        return self._loop.restart
+
+    @property
+    def _pods(self):  # name -> Pod, as the loop keeps them
+        return self._loop.pods
+
+    @property
+    def _config(self):  # what every pod is told (state, Redis URL, seed, secret...)
+        return self._loop.config
 
     def __repr__(self):
         live = sum(p.alive for p in self._pods.values())
-        status = "closed" if self._closed else "closing" if self._closing else f"{live} pods"
+        status = "closed" if self._loop.closed else "closing" if self._loop.closing else f"{live} pods"
         return (f"<Lab: {status}, state={self.state!r}, balancer={self.balancer.name!r}, "
                 f"{len(self.history)} requests>")
 
@@ -170,40 +215,19 @@ class Lab(Dispatcher):
         timeout = defaults.CALL_TIMEOUT if timeout is None else check_timeout(timeout)
         with self._lock:
             self._check_open()
-            self._reconcile()
+            self._loop.reconcile()
             if pod is not None:
-                target = self._named(pod)
+                target = self._loop.named(pod)
                 if target.status == "starting":
-                    self._wait_for(lambda: target.status != "starting", defaults.POD_START_TIMEOUT)
+                    self._loop.wait_for(lambda: target.status != "starting", defaults.POD_START_TIMEOUT)
                 if not target.alive:
-                    return self._fail(endpoint, params, f"{pod} is not running ({exit_cause(target.exitcode)})", pod)
+                    return self._loop.fail(endpoint, params, f"{pod} is not running ({exit_cause(target.exitcode)})", pod)
             else:
-                target = self.balancer.choose(self._routable(), endpoint, params)
+                target = self.balancer.choose(self._loop.routable(), endpoint, params)
                 if target is None:
-                    return self._fail(endpoint, params, f"no pod is ready to serve {endpoint}")
-            rid = self._send(target, endpoint, params)
-            if rid is None:
-                return self._call_result
-            self._call_rid, self._call_result = rid, None
-            deadline = time.monotonic() + timeout
-            try:
-                spin_until_readable(target)
-                while self._call_result is None:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0 or not target.readable(remaining):
-                        target.in_flight.pop(rid, None)
-                        self._update_status(target)
-                        return self._fail(endpoint, params, f"{target.name} did not answer within {timeout:g} s",
-                                          target.name)
-                    self._read(target)
-                    if not target.alive and self._call_result is None:
-                        break  # pragma: no cover - _on_exit always answers in-flight requests
-            except BaseException as exc:  # Ctrl-C: give the request up, leave no pod busy
-                self._abandon(target, [rid], f"the caller gave up ({type(exc).__name__}) before {target.name} answered")
-                raise
-            finally:
-                result, self._call_rid, self._call_result = self._call_result, None, None
-            return result
+                    return self._loop.fail(endpoint, params, f"no pod is ready to serve {endpoint}")
+            rid = self._loop.send(target, endpoint, params, awaited=True)
+            return self._loop.wait(rid, timeout)
 
     def run(self, workload, chaos=(), depth=None):
         """Send many requests, every pod kept busy; returns a ``Run``.
@@ -238,7 +262,7 @@ class Lab(Dispatcher):
             except BaseException as exc:  # Ctrl-C: give up what is in flight, leave no pod busy
                 why = f"the run was interrupted ({type(exc).__name__}) before the pod answered"
                 for pod in self._pods.values():
-                    self._abandon(pod, list(pod.in_flight), why)
+                    self._loop.abandon(pod, list(pod.in_flight), why)
                 raise
 
     def _run(self, workload, checked, chaos, depth, setup_from, first_request, first_event):
@@ -262,23 +286,23 @@ class Lab(Dispatcher):
                 depth = defaults.OPEN_LOOP_MAX_IN_FLIGHT
                 while self.now() < started + at:
                     self._tick(faults, sent)
-                    self._pump(min(0.05, max(0.0, started + at - self.now())))
+                    self._loop.pump(min(0.05, max(0.0, started + at - self.now())))
                 if self.now() - (started + at) > 0.05:
                     late += 1
             self._tick(faults, sent)
             # The balancer picks; if its pick is full, the request waits for that pod
             # (a real round robin does not notice a slow pod: that is least_busy's job).
-            target = self.balancer.choose(self._routable(), endpoint, params)
+            target = self.balancer.choose(self._loop.routable(), endpoint, params)
             while target is not None and len(target.in_flight) >= depth:
-                self._pump(0.05)
+                self._loop.pump(0.05)
                 self._tick(faults, sent)
-                self._expire(target)  # a paused pod: its callers give up in time
+                self._loop.expire(target)  # a paused pod: its callers give up in time
                 if not target.routable or self.balancer.load_aware:
-                    target = self.balancer.choose(self._routable(), endpoint, params)
+                    target = self.balancer.choose(self._loop.routable(), endpoint, params)
             if target is None:
-                self._fail(endpoint, params, f"no pod is ready to serve {endpoint}")
+                self._loop.fail(endpoint, params, f"no pod is ready to serve {endpoint}")
             else:
-                self._send(target, endpoint, params)
+                self._loop.send(target, endpoint, params)
         self._settle(faults)
         return Run(self, self.history.since(first_request), self.history.events[first_event:],
                    started, self.now(), late=late, setup=self.history.since(setup_from, first_request))
@@ -294,10 +318,10 @@ class Lab(Dispatcher):
         while any(p.in_flight for p in self._pods.values()) or any(f.holds_the_run for f in faults):
             if time.monotonic() > deadline:
                 for pod in self._pods.values():
-                    self._expire(pod, timeout=0)
+                    self._loop.expire(pod, timeout=0)
                 break
             self._tick(faults, None)
-            self._pump(0.02)
+            self._loop.pump(0.02)
         for fault in faults:
             fault.finish(self.now())
 
@@ -307,9 +331,9 @@ class Lab(Dispatcher):
         with self._lock:
             pod = self._running(name)
             pod.signal(signal.SIGKILL)
-            self._event(pod.name, "killed", "SIGKILL", pid=pod.pid)
+            self._loop.event(pod.name, "killed", "SIGKILL", pid=pod.pid)
             pod.process.join(defaults.GRACE_PERIOD)  # the sentinel fires within ~2 ms
-            self._on_exit(pod)
+            self._loop.on_exit(pod)
             return pod.info()
 
     def wait_ready(self, timeout=defaults.POD_START_TIMEOUT):
@@ -317,8 +341,8 @@ class Lab(Dispatcher):
         ``restart=True``); returns ``lab.pods``. Raises PodStartError on timeout."""
         with self._lock:
             self._check_open()
-            settled = self._wait_for(
-                lambda: not self._restart_due and all(p.status != "starting" for p in self._pods.values()), timeout)
+            settled = self._loop.wait_for(
+                lambda: not self._loop.restart_due and all(p.status != "starting" for p in self._pods.values()), timeout)
             if not settled:
                 raise PodStartError(f"pods were still starting after {timeout:g} s")
             return self.pods
@@ -328,22 +352,24 @@ class Lab(Dispatcher):
         with self._lock:
             pod = self._running(name)
             pod.signal(signal.SIGSTOP)
-            self._event(name, "paused", "SIGSTOP", pid=pod.pid)
+            self._paused[name] = pod.pid
+            self._loop.event(name, "paused", "SIGSTOP", pid=pod.pid)
 
     def resume(self, name):
         """SIGCONT a paused pod: it answers everything that waited for it."""
         with self._lock:
-            pod = self._named(name)
+            pod = self._loop.named(name)
             if pod.alive:
                 pod.signal(signal.SIGCONT)
-                self._event(name, "resumed", "SIGCONT", pid=pod.pid)
+                self._paused.pop(name, None)
+                self._loop.event(name, "resumed", "SIGCONT", pid=pod.pid)
 
     def balances(self):
         """Every customer's balance as each live pod sees it: ``{user: {pod: ₹}}``.
 
         Memory: each pod answers from its own books, so they can disagree. Redis: every
         pod reads the same key, so they agree."""
-        from .audit import read_books
+        from ..services.audit import read_books
 
         with self._lock:
             self._check_open()
@@ -360,8 +386,8 @@ class Lab(Dispatcher):
         return self.gateway.delivered()
 
     def audit(self, wait=defaults.AUDIT_WAIT, requests=None):
-        """Count what was lost, created or disagreed on: an ``Audit`` (see audit.py)."""
-        from .audit import audit
+        """Count what was lost, created or disagreed on: an ``Audit`` (see services/audit.py)."""
+        from ..services.audit import audit
 
         check_wait(wait)
         with self._lock:
@@ -376,19 +402,19 @@ class Lab(Dispatcher):
             self._check_open()
             for name in [name for name, p in self._pods.items() if not p.alive]:
                 del self._pods[name]  # like a ReplicaSet, scale replaces dead pods
-            self._restart_due.clear()
+            self._loop.restart_due.clear()
             live = [p for p in self._pods.values() if p.status != "stopping"]
             before = len(live)
             if n > before:
                 self._start_pods(n - before)
             elif n < before:
                 self._drain(live[n:])
-            self._event(None, "scaled", f"{before} → {n} pods")
+            self._loop.event(None, "scaled", f"{before} → {n} pods")
             return self.pods
 
     def _start_pods(self, count):
-        new = [self._spawn(f"pod-{next(self._names)}") for _ in range(count)]
-        if not self._wait_for(lambda: all(p.status != "starting" for p in new), defaults.POD_START_TIMEOUT):
+        new = [self._loop.spawn(f"pod-{next(self._names)}") for _ in range(count)]
+        if not self._loop.wait_for(lambda: all(p.status != "starting" for p in new), defaults.POD_START_TIMEOUT):
             slow = [p.name for p in new if p.status == "starting"]
             raise PodStartError(f"{', '.join(slow)} did not become ready in {defaults.POD_START_TIMEOUT:g} s")
         dead = [p for p in new if not p.alive]
@@ -398,17 +424,17 @@ class Lab(Dispatcher):
     def _drain(self, victims):
         for pod in victims:
             pod.status = "stopping"  # out of rotation at once
-            self._event(pod.name, "stopping", "scale down: finishing in-flight requests", pid=pod.pid)
-        self._wait_for(lambda: not any(p.in_flight for p in victims), defaults.GRACE_PERIOD)
+            self._loop.event(pod.name, "stopping", "scale down: finishing in-flight requests", pid=pod.pid)
+        self._loop.wait_for(lambda: not any(p.in_flight for p in victims), defaults.GRACE_PERIOD)
         for pod in victims:
             if pod.alive:
                 pod.signal(signal.SIGTERM)
-        if not self._wait_for(lambda: not any(p.alive for p in victims), defaults.GRACE_PERIOD):
+        if not self._loop.wait_for(lambda: not any(p.alive for p in victims), defaults.GRACE_PERIOD):
             for pod in victims:
                 if pod.alive:
                     pod.signal(signal.SIGKILL)
                     pod.process.join(defaults.GRACE_PERIOD)
-                    self._on_exit(pod)
+                    self._loop.on_exit(pod)
         for pod in victims:
             self._pods.pop(pod.name, None)
 
@@ -420,7 +446,7 @@ class Lab(Dispatcher):
             raise BadInput(f"prefix must be a string like 'balance:' (or '' for every key), not {prefix!r:.40}")
         with self._lock:
             self._check_open()
-            pod = self._named(name)
+            pod = self._loop.named(name)
             if not pod.routable:
                 return {}
             return self._control(pod, "__peek__", {"prefix": prefix})
@@ -435,7 +461,7 @@ class Lab(Dispatcher):
         timeout = check_timeout(timeout)
         with self._lock:
             self._check_open()
-            pod = self._named(name)
+            pod = self._loop.named(name)
             if not pod.alive:
                 return {"sessions": 0, "queued_sms": 0, "keys": 0, "status": "dead", "cause": exit_cause(pod.exitcode)}
             if not pod.routable:
@@ -457,37 +483,42 @@ class Lab(Dispatcher):
             n = sum(p.alive and p.status != "stopping" for p in self._pods.values())
             self._drain([p for p in self._pods.values() if p.alive])
             self._pods.clear()
-            self._restart_due.clear()
+            self._loop.restart_due.clear()
             if state == "redis" and not self._redis.running:
                 self._redis.start(self._workdir)
-                self._event(None, "redis", f"{self._redis.kind} Redis at {self._redis.safe_url}", pid=self._redis.pid)
+                self._loop.event(None, "redis", f"{self._redis.kind} Redis at {self._redis.safe_url}", pid=self._redis.pid)
             self.state = state
-            self._config = dict(self._config, state=state,
-                                redis_url=self._redis.url if state == "redis" else None)
-            for hook in getattr(self.app, "on_lab_start", ()):
+            self._loop.config = dict(self._loop.config, state=state,
+                                     redis_url=self._redis.url if state == "redis" else None)
+            for hook in self.app.on_lab_start:
                 hook(self)
-            self._event(None, "switched", f"state is now {state!r}: every pod restarted")
+            self._loop.event(None, "switched", f"state is now {state!r}: every pod restarted")
             self._start_pods(n)
             return self.pods
 
     @property
     def closed(self):
-        return self._closed
+        return self._loop.closed
 
     # ------------------------------------------------------------------ plumbing
+    def _control(self, pod, endpoint, params, timeout=defaults.CALL_TIMEOUT):
+        """A request the lab makes for itself: not routed, not recorded, not 'served'.
+        Its answer is the pod's value; ``None`` if the pod died, ``{}`` if it was silent."""
+        rid = self._loop.send(pod, endpoint, params, internal=True, awaited=True)
+        return self._loop.wait(rid, timeout)
 
     def _running(self, name):
         """The live pod called ``name``; a clear error if there is none."""
         self._check_open()
-        pod = self._named(name)
+        pod = self._loop.named(name)
         if not pod.alive:
             raise BadInput(f"{name} is already dead ({exit_cause(pod.exitcode)}): it is not running")
         return pod
 
     def _check_open(self):
-        if self._closed:
+        if self._loop.closed:
             raise LabError("this lab is closed; start a new one with fl.Lab(...)")
-        if self._closing:
+        if self._loop.closing:
             raise LabError("this lab's close() was interrupted: call lab.close() again to finish it")
 
     # ------------------------------------------------------------------ the end
@@ -504,35 +535,35 @@ class Lab(Dispatcher):
         """``word`` is the lab's last word to its guardian: BYE, or None when the lab's
         process is about to die of a signal (the guardian then also removes
         multiprocess's temp dir, which only a normal interpreter exit removes)."""
-        if self._closed:
+        if self._loop.closed:
             return
-        self._closing = True
-        self._restart_due.clear()
+        self._loop.closing = True
+        self._loop.restart_due.clear()
         # Every process started and not yet reaped, pods half-started by an interrupted
         # scale included: thaw (a paused pod must be able to die) and kill.
-        pods = [p for p in self._started if p is not self._guardian]
+        pods = [p for p in self._loop.started if p is not self._guardian]
         for process in pods:
             _thaw_and_kill(process)
         for process in pods:
             if process.pid is not None:
                 process.join(defaults.GRACE_PERIOD)
         for pod in list(self._pods.values()):
-            self._on_exit(pod)
-        self._started.difference_update(p for p in pods if p.pid is None or gone(p.pid))
+            self._loop.on_exit(pod)
+        self._loop.started.difference_update(p for p in pods if p.pid is None or gone(p.pid))
         self._farewell.detach()
         _say(self._lifeline_keep, word)  # the guardian exits (BYE) or cleans up (None)
         self._lifeline.close()
         if self._guardian is not None and word is not None:
             self._guardian.join(defaults.GRACE_PERIOD)
         if word is not None:
-            for process in [p for p in self._started if p.pid is not None and not gone(p.pid)]:
+            for process in [p for p in self._loop.started if p.pid is not None and not gone(p.pid)]:
                 _thaw_and_kill(process)  # a guardian that did not exit in time
                 process.join(defaults.GRACE_PERIOD)
-        self._started = {p for p in self._started if p.pid is not None and not gone(p.pid)}
+        self._loop.started = {p for p in self._loop.started if p.pid is not None and not gone(p.pid)}
         self._redis.stop()
         shutil.rmtree(self._workdir, ignore_errors=True)
         _LABS.discard(self)
-        self._closed = True
+        self._loop.closed = True
 
 
 def _thaw_and_kill(process):

@@ -10,6 +10,12 @@ A handler's first parameter is the pod's ``State``; the rest come from the reque
 annotations (``amount: int``) are checked before the handler runs, so a wrongly typed
 request is refused with a clear error instead of failing somewhere inside.
 
+What the runtime may ask of an app is declared here, and nowhere else: its endpoints and
+``handle``, ``on_start`` (what each pod runs when it starts), ``default_accounts`` (the
+opening balances of a lab given no ``accounts=``) and ``on_lab_start`` (what the lab runs
+once its store is up). The runtime never imports an app: ``fl.Lab(app=None)`` runs the one
+the package registered as its default (the FinPay app, see ``finpay_lab/__init__.py``).
+
 ``handle`` is the whole contract between a pod and its app: it never raises. Whatever goes
 wrong (unknown endpoint, bad parameters, ``Rejected``, a bug) becomes ``(False, None,
 error)``, the pod stays up, and the state is rolled back to where it was.
@@ -17,9 +23,24 @@ error)``, the pod stays up, and the state is rolled back to where it was.
 
 import inspect
 
-from .errors import Rejected
+from ..errors import LabError, Rejected
 
 _CHECKED_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "dict": dict, "list": list}
+
+
+_default_app = None  # a function that gives the app of fl.Lab(app=None)
+
+
+def register_default_app(loader):
+    """Name the app ``fl.Lab(app=None)`` runs: ``loader()`` gives it, on the first lab."""
+    global _default_app
+    _default_app = loader
+
+
+def default_app():
+    if _default_app is None:
+        raise LabError("no default app is registered: pass app=fl.App(...) to fl.Lab")
+    return _default_app()
 
 
 class App:
@@ -29,6 +50,8 @@ class App:
         self.name = name
         self.endpoints = {}
         self.on_start = []  # functions(state) each pod runs once when it starts
+        self.on_lab_start = []  # functions(lab) the lab runs once its store is up (and after switch_state)
+        self.default_accounts = {}  # {user: ₹} when the lab is given no accounts=
         self._specs = {}
 
     def startup(self, fn):

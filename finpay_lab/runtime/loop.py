@@ -1,0 +1,351 @@
+"""The lab's event loop: requests out, replies in, pods that exit, pods that restart.
+
+``Lab`` owns one ``Loop`` (``lab._loop``) and drives it; the loop owns the pods' pipes and
+the bookkeeping of every request in flight. There are no background threads: whoever
+calls the lab (``call``, ``run``, ``scale``) drives this loop, under the lab's lock.
+
+* **send**: a request gets an id (``rid``), goes down the pod's pipe, and waits in the
+  pod's ``in_flight`` table until its reply comes back. ``send`` returns the rid.
+* **wait**: ``wait(rid)`` reads the pod's pipe until that request is answered, and returns
+  the answer: a ``Response`` (a reply, a crash, a timeout). Only a request sent with
+  ``awaited=True`` can be waited for; a run's requests go to the history alone.
+* **pump**: one ``poll`` over every live pod's pipe *and* its exit sentinel (a file
+  descriptor that becomes readable when the process ends). A reply completes its
+  request; an exit fails the pod's in-flight requests with the cause ("SIGKILL"). A pipe
+  the lab still owes bytes to (a big request) is also watched for room to write: the lab
+  never blocks on a write, so big requests and big replies cannot wait for each other.
+* **abandon**: a caller interrupted (Ctrl-C) gives up its requests; their replies, if
+  they ever come, are dropped, and the pod is not left "busy".
+* **exits and restarts**: ``on_exit`` records why a pod ended; with ``restart=True`` a
+  crashed pod is restarted under the same name after a backoff that doubles on every
+  crash (capped), like Kubernetes' CrashLoopBackOff.
+"""
+
+import itertools
+import select
+import time
+
+from .. import defaults
+from ..errors import BadInput
+from . import wire
+from .guardian import write_pidfile
+from .history import PodEvent, Response
+from .pods import exit_cause, gone, start_pod
+
+
+class Loop:
+    """One lab's pods, their pipes and every request in flight.
+
+    Pods are started with ``ctx`` (a multiprocess context), the lab's shipped app, its
+    lifeline and ``config`` (what every pod is told: state, Redis URL, seed...; the lab sets
+    it). ``now()`` is the lab's clock, counted from ``t0``; ``history`` records every
+    answer and event. The loop holds no reference to its lab: a lab nobody holds is
+    garbage-collected at once (a re-run cell), and takes its pods with it.
+    """
+
+    def __init__(self, history, ctx, app_blob, lifeline, workdir, restart=False, t0=None):
+        self.history = history
+        self.restart = restart
+        self.workdir = workdir
+        self.config = {}
+        self._ctx, self._app_blob, self._lifeline = ctx, app_blob, lifeline
+        self._t0 = time.perf_counter() if t0 is None else t0
+        self.pods = {}  # name -> Pod, in creation order; stopped pods are removed
+        self.started = set()  # every process the lab started and has not yet reaped
+        self.guardian = None  # the lab's guardian process: in `started`, not a pod
+        self.restart_due = {}  # name -> (lab time to restart, restarts so far)
+        self.closing = self.closed = False  # closing: exits are stops, nothing restarts
+        self._backoff = {}  # name -> current backoff seconds
+        self._rids = itertools.count(1)
+        # One poll object over every live pod's pipe and exit sentinel: waiting for "any
+        # reply or any death" costs one syscall, however many pods there are.
+        self._poller = select.poll()
+        self._watched = {}  # fd -> (pod, is_sentinel)
+        self._writing = set()  # fds of pods whose pipe still owes bytes (watched for POLLOUT)
+        self._awaited = {}  # rid -> pod, for requests someone will wait() for
+        self._answers = {}  # rid -> answer, until its waiter takes it
+
+    def now(self):
+        """Seconds since the lab started: the clock of history, runs and plots."""
+        return time.perf_counter() - self._t0
+
+    # ------------------------------------------------------------------ requests
+    def send(self, pod, endpoint, params, internal=False, awaited=False):
+        """Send one request to ``pod``; returns its rid.
+
+        ``internal``: the lab's own request (not recorded, not 'served'). ``awaited``: the
+        caller will ``wait(rid)`` for its answer. A request that cannot be encoded is
+        answered at once, with a failed Response."""
+        rid = next(self._rids)
+        if awaited:
+            self._awaited[rid] = pod
+        try:
+            data = wire.encode_request(rid, endpoint, params)
+        except Exception as exc:
+            response = self.fail(endpoint, params, f"the request could not be sent ({type(exc).__name__}: {exc}); "
+                                 "pass plain values: str, int, float, bool, None, lists and dicts")
+            if awaited:
+                self._answers[rid] = response
+            return rid
+        pod.in_flight[rid] = (endpoint, params, self.now(), internal)
+        pod.status = "busy" if pod.status == "ready" else pod.status
+        try:
+            pod.send(data)
+        except OSError:  # the pod died before we wrote: its in-flight requests fail now
+            pod.process.join(1.0)
+            self.on_exit(pod)
+            return rid
+        if pod.channel.pending and pod.channel.fd not in self._writing:
+            self._writing.add(pod.channel.fd)
+            self._poller.modify(pod.channel.fd, select.POLLIN | select.POLLOUT)
+        return rid
+
+    def wait(self, rid, timeout):
+        """The answer to request ``rid`` (sent with ``awaited=True``), within ``timeout`` s.
+
+        An app request's answer is a ``Response``: its reply, its pod's crash, or "did not
+        answer within" (the request is then given up). The lab's own (internal) request
+        answers its value; ``None`` if its pod died, ``{}`` if the pod stayed silent.
+        Interrupted (Ctrl-C), the request is given up and the interrupt goes on."""
+        pod = self._awaited[rid]
+        deadline = time.monotonic() + timeout
+        try:
+            entry = pod.in_flight.get(rid)
+            if entry is not None and not entry[3]:
+                spin_until_readable(pod)
+            while rid in pod.in_flight:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not pod.readable(remaining):
+                    return self._give_up(pod, rid, timeout)
+                self._read(pod)
+            return self._answers.get(rid)
+        except BaseException as exc:  # Ctrl-C: give the request up, leave no pod busy
+            self.abandon(pod, [rid], f"the caller gave up ({type(exc).__name__}) before {pod.name} answered")
+            raise
+        finally:
+            del self._awaited[rid]
+            self._answers.pop(rid, None)
+
+    def _give_up(self, pod, rid, timeout):
+        endpoint, params, _, internal = pod.in_flight.pop(rid)
+        self._update_status(pod)
+        if internal:
+            return {}
+        return self.fail(endpoint, params, f"{pod.name} did not answer within {timeout:g} s", pod.name)
+
+    def abandon(self, pod, rids, why):
+        """A caller gave up on these requests (Ctrl-C): fail them now; a late reply is dropped."""
+        for rid in rids:
+            entry = pod.in_flight.pop(rid, None)
+            if entry is not None and not entry[3]:
+                endpoint, params, sent, _ = entry
+                self.fail(endpoint, params, why, pod.name, sent=sent, rid=rid)
+        self._update_status(pod)
+
+    def expire(self, pod, timeout=defaults.CALL_TIMEOUT):
+        """Fail the pod's requests that have waited longer than ``timeout``, as a client would."""
+        cutoff = self.now() - timeout
+        for rid, (endpoint, params, sent, internal) in list(pod.in_flight.items()):
+            if sent < cutoff:
+                del pod.in_flight[rid]
+                if not internal:
+                    self.fail(endpoint, params, f"{pod.name} did not answer within {timeout:g} s",
+                              pod.name, sent=sent, rid=rid)
+        self._update_status(pod)
+
+    def fail(self, endpoint, params, error, pod=None, sent=None, rid=-1):
+        """Record a request that failed without a reply; returns its ``Response``."""
+        now = self.now()
+        sent = now if sent is None else sent
+        response = Response(False, None, error, pod, now - sent, endpoint, params, sent, now, 0.0, rid)
+        self._record(response)
+        return response
+
+    def event(self, pod, kind, detail="", pid=None, end=None):
+        """Record something that happened to a pod (or the lab: ``pod=None``) in the history."""
+        self.history.events.append(PodEvent(self.now(), pod, kind, detail, pid, end))
+
+    # ------------------------------------------------------------------ waiting
+    def pump(self, timeout):
+        """Wait up to ``timeout`` for replies or pod exits, and handle them."""
+        self._start_due_restarts()
+        if not self._watched:
+            time.sleep(timeout)
+            return
+        for fd, mask in self._poller.poll(timeout * 1000):
+            pod, is_sentinel = self._watched.get(fd, (None, None))
+            if pod is None or not pod.alive:
+                continue  # unwatched while handling an earlier fd of this batch
+            if is_sentinel:
+                self.on_exit(pod)
+                continue
+            if mask & select.POLLOUT:
+                self._flush(pod)
+            if mask & ~select.POLLOUT:
+                self._read(pod)
+
+    def reconcile(self):
+        """Catch up: replies that arrived, pods that died on their own, due restarts."""
+        if not self.closing:
+            self.pump(0)
+
+    def wait_for(self, predicate, timeout):
+        """Pump until ``predicate()`` holds (True) or ``timeout`` passes (False)."""
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            self.pump(min(remaining, 0.05))
+        return True
+
+    def _flush(self, pod):
+        """The pipe has room: write more of what the lab owes the pod."""
+        try:
+            done = pod.channel.flush()
+        except OSError:
+            pod.channel.discard()
+            done = True
+        if done and pod.channel.fd in self._writing:
+            self._writing.discard(pod.channel.fd)
+            self._poller.modify(pod.channel.fd, select.POLLIN)
+
+    def _read(self, pod):
+        """Handle every reply waiting on the pod's pipe."""
+        try:
+            for data in pod.channel.receive():
+                self._on_reply(pod, *wire.decode_reply(data))
+        except (EOFError, OSError):
+            pod.process.join(1.0)
+            self.on_exit(pod)
+
+    def _on_reply(self, pod, rid, ok, value, error, service):
+        if rid == wire.READY:
+            pod.pid, pod.status, pod.started = value, "ready", time.monotonic()
+            self.event(pod.name, "ready", pid=pod.pid)
+            return
+        entry = pod.in_flight.pop(rid, None)
+        if entry is None:
+            return  # a reply that came after its caller gave up (timeout)
+        endpoint, params, sent, internal = entry
+        self._update_status(pod)
+        if internal:
+            if rid in self._awaited:
+                self._answers[rid] = value
+            return
+        pod.served += 1
+        now = self.now()
+        self._record(Response(ok, value, error, pod.name, now - sent, endpoint, params, sent, now, service, rid))
+
+    def _record(self, response):
+        self.history.add(response)  # past its cap, the history drops its oldest requests
+        if response.id in self._awaited:
+            self._answers[response.id] = response
+
+    def _update_status(self, pod):
+        if pod.status in ("ready", "busy"):
+            pod.status = "busy" if pod.in_flight else "ready"
+
+    # ------------------------------------------------------------------ pods
+    def named(self, name):
+        """The pod called ``name`` (alive or dead); a clear error if there is none."""
+        if not isinstance(name, str):
+            raise BadInput(f"name a pod with a string like 'pod-1', not {type(name).__name__} {name!r:.40}")
+        pod = self.pods.get(name)
+        if pod is None:
+            raise BadInput(f"no pod named {name!r}; the pods are {', '.join(self.pods) or 'none'}")
+        return pod
+
+    def routable(self):
+        """The pods the balancer may choose from."""
+        return [p for p in self.pods.values() if p.routable]
+
+    def spawn(self, name, restarts=0):
+        """Start pod ``name`` (a replacement if ``restarts``) and watch it."""
+        # The process is in self.started before it starts: if Ctrl-C lands before the
+        # lines below record the pod, close() still finds and kills it.
+        pod = start_pod(self._ctx, name, self._app_blob, self.config, self._lifeline, restarts,
+                        started=self.started)
+        return self.add(pod)
+
+    def add(self, pod):
+        """Watch a started pod: its pipe for replies, its exit sentinel for its end."""
+        self.pods[pod.name] = pod
+        for fd, is_sentinel in ((pod.channel.fd, False), (pod.process.sentinel, True)):
+            self._watched[fd] = (pod, is_sentinel)
+            self._poller.register(fd, select.POLLIN)
+        self.list_pods_for_guardian()
+        kind = "restarted" if pod.restarts else "started"
+        detail = f"restart #{pod.restarts}, replaces the crashed {pod.name} with empty memory" if pod.restarts else ""
+        self.event(pod.name, kind, detail, pid=pod.pid)
+        return pod
+
+    def on_exit(self, pod):
+        """A pod's process ended: record why, fail its in-flight requests, maybe restart it."""
+        if not pod.alive:
+            return
+        try:  # replies it sent before dying still count
+            while pod.readable():
+                for data in pod.channel.receive():
+                    self._on_reply(pod, *wire.decode_reply(data))
+        except (EOFError, OSError):
+            pass
+        pod.process.join(1.0)
+        pod.exitcode = pod.process.exitcode
+        if gone(pod.pid):
+            self.started.discard(pod.process)  # its pid is no longer ours to kill
+        was = pod.status
+        pod.status = "dead"
+        pod.channel.discard()
+        self._writing.discard(pod.channel.fd)
+        for fd in (pod.channel.fd, pod.process.sentinel):
+            if self._watched.pop(fd, None) is not None:
+                try:
+                    self._poller.unregister(fd)
+                except KeyError:  # an interrupted spawn did not register it
+                    pass
+        self.list_pods_for_guardian()
+        pod.conn.close()
+        cause = exit_cause(pod.exitcode)
+        kind = "stopped" if was == "stopping" or self.closing else "exited"
+        self.event(pod.name, kind, cause, pid=pod.pid)
+        for rid, (endpoint, params, sent, internal) in list(pod.in_flight.items()):
+            del pod.in_flight[rid]
+            if internal:
+                continue
+            self.fail(endpoint, params, f"{pod.name} crashed ({cause}) while handling {endpoint}",
+                      pod.name, sent=sent, rid=rid)
+        if self.restart and kind == "exited":
+            healthy = time.monotonic() - pod.started > defaults.RESTART_BACKOFF_RESET
+            backoff = defaults.RESTART_BACKOFF if healthy else min(
+                self._backoff.get(pod.name, defaults.RESTART_BACKOFF / 2) * 2, defaults.RESTART_BACKOFF_CAP)
+            self._backoff[pod.name] = backoff
+            self.restart_due[pod.name] = (self.now() + backoff, pod.restarts + 1)
+            self.event(pod.name, "backoff", f"restarting in {backoff:g} s")
+
+    def _start_due_restarts(self):
+        if self.closing or not self.restart_due:
+            return
+        now = self.now()
+        for name, (due, restarts) in list(self.restart_due.items()):
+            if now >= due:
+                del self.restart_due[name]
+                self.spawn(name, restarts)
+
+    def list_pods_for_guardian(self):
+        """Write the pidfile the guardian kills from if the lab's process dies."""
+        if not self.closed:
+            try:
+                write_pidfile(self.workdir, [p.pid for p in self.started if p is not self.guardian])
+            except OSError:  # an interrupted close() already removed the work dir
+                pass
+
+
+def spin_until_readable(pod, budget=defaults.CALL_SPIN):
+    """Poll without sleeping for a few tens of µs before blocking: a fast pod answers in
+    that window, and the lab skips the ~15 µs it takes the OS to wake a sleeping process.
+    Only ``wait`` spins, for an app request (a caller is waiting anyway); ``run`` never does."""
+    end = time.perf_counter() + budget
+    while time.perf_counter() < end:
+        if pod.readable():
+            return

@@ -1,0 +1,164 @@
+"""Inside a pod: the loop a pod process runs, from "ready" to its exit.
+
+``pod_main`` loads the app (shipped once, see ``wire``), opens the pod's ``State``, says
+"ready" on its pipe, and then serves: it reads every request waiting, hands each to
+``App.handle`` (which never raises), and writes the replies back, fast ones together in
+one write. ``this_pod()`` tells a handler which pod it runs on. A pod never dies of a
+request: only of a signal (SIGKILL, or SIGTERM after its current request), or when the lab
+is gone (its lifeline pipe closes).
+"""
+
+import os
+import random
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+from multiprocess.connection import Connection
+
+from .. import defaults
+from . import wire
+
+
+@dataclass
+class PodContext:
+    """What a handler can learn about the pod it runs on: ``fl.this_pod()``."""
+
+    name: str
+    pid: int
+    restarts: int
+    config: dict
+    random: random.Random
+    state: object = None
+
+
+_this_pod: PodContext | None = None
+
+
+def this_pod() -> PodContext:
+    """The pod the current handler runs on (its name, pid, seeded random, lab config)."""
+    if _this_pod is None:
+        raise RuntimeError("this_pod() only works inside a pod, in a handler")
+    return _this_pod
+
+
+def _watch_lab(lifeline: Connection, lab_pid: int):
+    # The lab never writes to the lifeline: it becomes readable only at EOF, when every
+    # copy of its write end is closed, i.e. the lab's process is gone. Then so are we.
+    while True:
+        if lifeline.poll(defaults.PARENT_WATCH_INTERVAL):
+            os._exit(0)
+        try:
+            os.kill(lab_pid, 0)
+        except ProcessLookupError:
+            os._exit(0)
+
+
+def _peek(state, params):
+    """What this pod holds: {key: value} for keys starting with ``prefix`` (memory only)."""
+    prefix = params.get("prefix", "") if isinstance(params, dict) else None
+    if not isinstance(prefix, str):
+        return False, None, "__peek__ takes {'prefix': a string}"
+    if state.kind != "memory":
+        return True, {}, None
+    return True, {key: state.get(key) for key in state.keys(prefix)}, None
+
+
+_COALESCE = 0.001  # seconds a reply may wait to share a write with the next ones
+
+def _stats(state, params):
+    """Counts of what this pod holds, computed here so only three numbers cross the pipe."""
+    if state.kind != "memory":
+        return True, {"sessions": 0, "queued_sms": 0, "keys": 0}, None
+    keys = state.keys()
+    queued = sum(len(v) for v in (state.get(k) for k in keys if k.startswith("sms:queue")) if isinstance(v, list))
+    return True, {"sessions": sum(k.startswith("session:") for k in keys), "queued_sms": queued, "keys": len(keys)}, None
+
+
+def _serve(app, state, data):
+    """One request's reply; never raises. Params a pod cannot unpickle (an object of a
+    class defined in the notebook), a bad endpoint, a handler bug: all become errors."""
+    try:
+        _, endpoint, params = wire.decode_request(data)
+    except Exception as exc:
+        return False, None, ("the pod could not read this request's parameters "
+                             f"({type(exc).__name__}: {exc}); pass plain values: "
+                             "str, int, float, bool, None, lists and dicts")
+    try:
+        control = _CONTROL.get(endpoint) if type(endpoint) is str else None
+        if control is not None:
+            return control(state, params)
+        return app.handle(state, endpoint, params)
+    except Exception as exc:  # pragma: no cover - App.handle never raises; a custom App might
+        return False, None, f"the pod could not handle this request: {type(exc).__name__}: {exc}"
+
+
+# Requests the lab sends for itself (the audit, the dashboard); not app endpoints. Like
+# App.handle, each answers (ok, value, error) and checks its params: a pod never dies of one.
+_CONTROL = {"__peek__": _peek, "__stats__": _stats}
+
+
+def pod_main(conn, lifeline, app_blob, config, close_fds=()):
+    global _this_pod
+    for fd in close_fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C/interrupt is for the lab
+    flags = {"stopping": False, "handling": False}  # plain dict: read on every request
+
+    def on_sigterm(signum, frame):  # graceful stop: finish the current request, then exit
+        flags["stopping"] = True
+        if not flags["handling"]:
+            raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    threading.Thread(target=_watch_lab, args=(lifeline, config["lab_pid"]), daemon=True).start()
+
+    from ..stores.state import make_state
+
+    app = wire.load_app(app_blob)
+    name = config["name"]
+    seed = f"{config.get('seed', 0)}:{name}:{config.get('restarts', 0)}"
+    _this_pod = PodContext(name, os.getpid(), config.get("restarts", 0), config, random.Random(seed))
+    state = _this_pod.state = make_state(config["state"], config.get("redis_url"))
+    for hook in app.on_start:  # e.g. open accounts, start a worker thread
+        hook(state)
+    channel = wire.Channel(conn)
+    channel.send(wire.encode_reply(wire.READY, True, os.getpid(), None, 0.0))
+
+    perf = time.perf_counter
+    try:
+        while not flags["stopping"]:
+            try:
+                batch = channel.receive()  # every request waiting, in order
+            except (EOFError, OSError):
+                break  # the lab closed our pipe: it is gone or done with us
+            replies, flush_at = [], perf() + _COALESCE
+            for data in batch:
+                try:
+                    rid = wire.request_rid(data)
+                except Exception:  # pragma: no cover - the lab always frames a rid
+                    continue
+                flags["handling"] = True
+                t0 = perf()
+                ok, value, error = _serve(app, state, data)
+                if type(error) is str and len(error) > defaults.ERROR_LIMIT:
+                    error = error[:defaults.ERROR_LIMIT - 1] + "…"
+                t1 = perf()
+                replies.append(wire.encode_reply(rid, ok, value, error, t1 - t0))
+                flags["handling"] = False
+                # Fast replies leave together in one write; a slow handler's reply
+                # leaves at once, so coalescing never delays an answer by more than 1 ms.
+                if t1 >= flush_at:
+                    channel.send_many(replies)
+                    replies, flush_at = [], perf() + _COALESCE
+            if replies:
+                channel.send_many(replies)
+    except (BrokenPipeError, OSError):
+        pass
+    sys.stdout.flush()
+    os._exit(0)

@@ -1,0 +1,6 @@
+"""Where state lives: ``state`` (the ``State`` a handler sees: pod memory or Redis),
+``redis_server`` (the embedded fakeredis server or a real ``redis-server``) and
+``redis_auth`` (the password gate in front of the embedded one).
+
+Imports only ``runtime`` and the top-level ``errors``/``defaults``.
+"""

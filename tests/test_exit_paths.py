@@ -234,3 +234,28 @@ def test_the_fork_server_keeps_the_temp_dir_of_a_living_process():
     with fl.Lab(pods=1) as lab:  # the same fork server and dir serve the next lab
         assert lab.call("add_balance", user="Ravi", amount=1).ok
     assert os.path.isdir(multiprocess.util.get_temp_dir())
+
+
+def test_a_forked_child_that_is_terminated_leaves_the_parents_lab_alone():
+    """A multiprocessing Pool with fork (as benchmarks/dispatch.py uses) forks the lab's
+    process, exit-signal handler and all. Terminating such a child (SIGTERM) must not close
+    the parent's labs (kill its pods) nor remove the parent's multiprocess temp dir."""
+    import multiprocessing
+    import warnings
+
+    import multiprocess.util
+
+    with fl.Lab(pods=2) as lab:
+        pids = [p.pid for p in lab.pods]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
+            child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(30,))
+            child.start()
+        child.terminate()
+        child.join(10)
+        assert child.exitcode == -signal.SIGTERM
+        assert [p.pid for p in lab.pods] == pids and all(not dead_now(pid) for pid in pids)
+        assert lab.call("add_balance", user="Ravi", amount=1).ok
+        assert os.path.isdir(multiprocess.util.get_temp_dir())
+    with fl.Lab(pods=1) as lab:  # the fork server still answers
+        assert lab.call("add_balance", user="Ravi", amount=1).ok

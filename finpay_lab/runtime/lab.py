@@ -99,13 +99,14 @@ class Lab:
         self._app_blob = wire.ship_app(app)
         self._lifeline, self._lifeline_keep = self._ctx.Pipe(duplex=False)
         # Garbage-collected without close(): tell the guardian, which kills the pods.
-        self._farewell = weakref.finalize(self, _say, self._lifeline_keep, GONE)
+        self._farewell = weakref.finalize(self, _say, self._lifeline_keep, GONE, os.getpid())
         self._guardian = None
         self._workdir = tempfile.mkdtemp(prefix="finpay-lab-")  # the SMS gateway's log
         # The event loop: the pods, their pipes, every request in flight. Its `closing`
         # refuses calls; its `closed` says everything has stopped.
         self._loop = Loop(self.history, self._ctx, self._app_blob, self._lifeline, self._workdir, restart, self._t0)
         self.gateway = Gateway(os.path.join(self._workdir, "sms-gateway.jsonl"))
+        self._pid = os.getpid()  # the process this lab belongs to (see _own_labs)
         _LABS.add(self)
         _close_labs_on_exit_signals()
         try:
@@ -577,10 +578,11 @@ def _thaw_and_kill(process):
                 break
 
 
-def _say(conn, word):
+def _say(conn, word, owner=None):
     """Send the lab's last word on the lifeline (unless None), then close it. The word is
-    sent before the close, so an interrupt between them can never look like silence."""
-    if conn.closed:
+    sent before the close, so an interrupt between them can never look like silence.
+    ``owner``: only that process speaks (a forked child exiting must not say GONE)."""
+    if conn.closed or (owner is not None and os.getpid() != owner):
         return
     if word:
         try:
@@ -635,9 +637,16 @@ def _check_accounts(accounts):
 _LABS = weakref.WeakSet()
 
 
+def _own_labs():
+    """The labs this process made. A child forked from it (a ``multiprocessing`` Pool
+    with fork, say) inherits copies of them, which it must never close: that would kill
+    its parent's pods and remove its parent's temp dirs."""
+    return [lab for lab in list(_LABS) if lab._pid == os.getpid()]
+
+
 @atexit.register
 def _close_all():
-    for lab in list(_LABS):
+    for lab in _own_labs():
         lab.close()
 
 
@@ -646,15 +655,26 @@ def _close_labs_on_exit_signals():
     shutdown or restart SIGTERMs the kernel's whole process group, a closed terminal
     SIGHUPs it. Close every lab first, then die of the signal as before. Only where the
     signal is not handled already (SIG_DFL), and only the main thread may install it."""
+    global _handler_pid
     if threading.current_thread() is not threading.main_thread():
         return
     for sig in (signal.SIGTERM, signal.SIGHUP):
         if signal.getsignal(sig) == signal.SIG_DFL:
             signal.signal(sig, _on_exit_signal)
+            _handler_pid = os.getpid()
+
+
+_handler_pid = None  # the process that installed _on_exit_signal (a fork inherits it)
 
 
 def _on_exit_signal(signum, frame):
-    for lab in list(_LABS):
+    if os.getpid() != _handler_pid:
+        # A forked child that inherited this handler (a Pool worker being terminated):
+        # nothing here is its own, so it just dies of the signal.
+        signal.signal(signum, signal.SIG_DFL)
+        os.kill(os.getpid(), signum)
+        return
+    for lab in _own_labs():
         # Not under the lab's lock: another thread may hold it, and this process is ending.
         try:
             lab._close(None)

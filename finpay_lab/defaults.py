@@ -83,3 +83,12 @@ MAX_PLANNED_REQUESTS = 1_000_000
 # A pod's error message is cut to this many characters: an error that quotes a 300 KB user
 # name must not send 300 KB back.
 ERROR_LIMIT = 500
+
+# ---- issue 9, the runtime in layers
+# The most pods a lab runs: a 2-core laptop runs 64 idle pods (~3 MB each); more teaches
+# nothing new.
+MAX_PODS = 64
+# Seconds a pod's reply may wait to share one write with the replies after it: fast
+# replies leave together (one syscall, one wake-up of the lab), and coalescing never
+# delays an answer by more than this.
+REPLY_COALESCE = 0.001

@@ -9,8 +9,10 @@ import multiprocess
 
 from .. import defaults
 from ..errors import BadInput
+from .app import App
 from .faults import Fault
 
+STATE_KINDS = ("memory", "redis")
 _ITEM = "(endpoint, params) or (at, endpoint, params), like ('balance', {'user': 'Ravi'})"
 
 
@@ -91,3 +93,44 @@ def check_start_method(method):
     if method is not None and method not in multiprocess.get_all_start_methods():
         raise BadInput(f"start method {method!r:.40} is not available here; use one of "
                        f"{multiprocess.get_all_start_methods()} (or None for the default)")
+
+
+def check_state(state):
+    if state not in STATE_KINDS:
+        raise BadInput(f"state={state!r}: use 'memory' (each pod's own) or 'redis' (shared)")
+
+
+def check_lab(pods, state, app, restart, sms_seconds, start_method, seed):
+    """Every argument of ``fl.Lab(...)`` but ``balancer``, ``redis`` and ``accounts``."""
+    check_count(pods, "pods")
+    check_state(state)
+    if app is not None and not isinstance(app, App):
+        raise BadInput(f"app must be an fl.App (or None for the FinPay app), not {type(app).__name__}")
+    if not isinstance(restart, bool):
+        raise BadInput(f"restart must be True or False, not {restart!r}")
+    if isinstance(sms_seconds, bool) or not isinstance(sms_seconds, int | float) or not 0 <= sms_seconds <= 60:
+        raise BadInput(f"sms_seconds must be between 0 and 60, not {sms_seconds!r}")
+    check_start_method(start_method)
+    check_seed(seed)
+
+
+def check_count(n, what):
+    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= defaults.MAX_PODS:
+        raise BadInput(f"{what} must be a whole number of pods from 0 to {defaults.MAX_PODS}, not {n!r}")
+
+
+def check_accounts(accounts):
+    if accounts is None:
+        return None
+    if not isinstance(accounts, dict) or not accounts:
+        raise BadInput("accounts must be a dict like {'Ravi': 20000, 'Landlord': 0}")
+    for user, amount in accounts.items():
+        if not isinstance(user, str) or not user or len(user) > 64:
+            raise BadInput(f"account names must be non-empty strings, not {user!r}")
+        if isinstance(amount, bool) or not isinstance(amount, int) or not 0 <= amount <= defaults.MAX_OPENING_BALANCE:
+            raise BadInput(f"{user}'s opening balance must be whole rupees from 0 to "
+                           f"₹{defaults.MAX_OPENING_BALANCE:,}, not {amount!r}")
+    if sum(accounts.values()) > defaults.MAX_TOTAL_BALANCE:
+        raise BadInput(f"the opening balances add up to ₹{sum(accounts.values()):,}: keep the total within "
+                       f"₹{defaults.MAX_TOTAL_BALANCE:,} (2**53 − 1), the most every store holds exactly")
+    return dict(accounts)

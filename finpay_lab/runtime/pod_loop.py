@@ -66,8 +66,6 @@ def _peek(state, params):
     return True, {key: state.get(key) for key in state.keys(prefix)}, None
 
 
-_COALESCE = 0.001  # seconds a reply may wait to share a write with the next ones
-
 def _stats(state, params):
     """Counts of what this pod holds, computed here so only three numbers cross the pipe."""
     if state.kind != "memory":
@@ -137,7 +135,7 @@ def pod_main(conn, lifeline, app_blob, config, close_fds=()):
                 batch = channel.receive()  # every request waiting, in order
             except (EOFError, OSError):
                 break  # the lab closed our pipe: it is gone or done with us
-            replies, flush_at = [], perf() + _COALESCE
+            replies, flush_at = [], perf() + defaults.REPLY_COALESCE
             for data in batch:
                 try:
                     rid = wire.request_rid(data)
@@ -155,7 +153,7 @@ def pod_main(conn, lifeline, app_blob, config, close_fds=()):
                 # leaves at once, so coalescing never delays an answer by more than 1 ms.
                 if t1 >= flush_at:
                     channel.send_many(replies)
-                    replies, flush_at = [], perf() + _COALESCE
+                    replies, flush_at = [], perf() + defaults.REPLY_COALESCE
             if replies:
                 channel.send_many(replies)
     except (BrokenPipeError, OSError):

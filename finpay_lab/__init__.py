@@ -23,7 +23,7 @@ from .runtime.balancer import HashRing, moved_users
 from .runtime.history import History, PodEvent, Response, Run
 from .runtime.lab import Lab
 from .runtime.pod_loop import this_pod
-from .runtime.pods import PodInfo
+from .runtime.pods import PodInfo, PodStatus
 from .stores.state import MemoryState, RedisState, State
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "MemoryState",
     "PodEvent",
     "PodInfo",
+    "PodStatus",
     "PodStartError",
     "RedisState",
     "RedisUnavailable",

@@ -11,6 +11,7 @@ import random
 from dataclasses import dataclass
 
 from ..errors import BadInput
+from .pods import SERVING
 
 
 @dataclass
@@ -93,7 +94,7 @@ class _Active:
 
     def pick(self, name):
         """The named pod, or a random live one (seeded)."""
-        live = [p.name for p in self.lab.pods if p.status in ("ready", "busy")]
+        live = [p.name for p in self.lab.pods if p.status in SERVING]
         if name is not None:
             return name if name in live else None
         return self.rng.choice(live) if live else None

@@ -55,7 +55,7 @@ from .balancer import make_balancer
 from .guardian import BYE, GONE, start_guardian
 from .history import History
 from .loop import Loop
-from .pods import context, exit_cause
+from .pods import SERVING, PodStatus, context, exit_cause
 from .runner import Runner
 
 
@@ -159,9 +159,9 @@ class Lab:
         if not self._lock.acquire(timeout=-1 if timeout is None else timeout):
             return None
         try:
-            pods = [dataclasses.replace(p, status="paused")
-                    if self._paused.get(p.name) == p.pid and p.status != "dead" else p for p in self.pods]
-            held = {p.name: self.pod_stats(p.name) for p in pods if p.status in ("ready", "busy")}
+            pods = [dataclasses.replace(p, status=PodStatus.PAUSED)
+                    if self._paused.get(p.name) == p.pid and p.status != PodStatus.DEAD else p for p in self.pods]
+            held = {p.name: self.pod_stats(p.name) for p in pods if p.status in SERVING}
             return pods, held, self.state
         finally:
             self._lock.release()
@@ -211,8 +211,8 @@ class Lab:
             self._loop.reconcile()
             if pod is not None:
                 target = self._loop.named(pod)
-                if target.status == "starting":
-                    self._loop.wait_for(lambda: target.status != "starting", defaults.POD_START_TIMEOUT)
+                if target.status == PodStatus.STARTING:
+                    self._loop.wait_for(lambda: target.status != PodStatus.STARTING, defaults.POD_START_TIMEOUT)
                 if not target.alive:
                     return self._loop.fail(endpoint, params, f"{pod} is not running ({exit_cause(target.exitcode)})", pod)
             else:
@@ -262,7 +262,7 @@ class Lab:
         with self._lock:
             self._check_open()
             settled = self._loop.wait_for(
-                lambda: not self._loop.restart_due and all(p.status != "starting" for p in self._pods.values()), timeout)
+                lambda: not self._loop.restart_due and all(p.status != PodStatus.STARTING for p in self._pods.values()), timeout)
             if not settled:
                 raise PodStartError(f"pods were still starting after {timeout:g} s")
             return self.pods
@@ -323,7 +323,7 @@ class Lab:
             for name in [name for name, p in self._pods.items() if not p.alive]:
                 del self._pods[name]  # like a ReplicaSet, scale replaces dead pods
             self._loop.restart_due.clear()
-            live = [p for p in self._pods.values() if p.status != "stopping"]
+            live = [p for p in self._pods.values() if p.status != PodStatus.STOPPING]
             before = len(live)
             if n > before:
                 self._start_pods(n - before)
@@ -360,7 +360,7 @@ class Lab:
             self._check_open()
             pod = self._loop.named(name)
             if not pod.alive:
-                return {"sessions": 0, "queued_sms": 0, "keys": 0, "status": "dead", "cause": exit_cause(pod.exitcode)}
+                return {"sessions": 0, "queued_sms": 0, "keys": 0, "status": PodStatus.DEAD, "cause": exit_cause(pod.exitcode)}
             if not pod.routable:
                 return {}
             return self._control(pod, "__stats__", {}, timeout=timeout)
@@ -376,7 +376,7 @@ class Lab:
             self._check_open()
             if state == self.state:
                 return self.pods
-            n = sum(p.alive and p.status != "stopping" for p in self._pods.values())
+            n = sum(p.alive and p.status != PodStatus.STOPPING for p in self._pods.values())
             replicas.drain(self._loop, [p for p in self._pods.values() if p.alive])
             self._pods.clear()
             self._loop.restart_due.clear()

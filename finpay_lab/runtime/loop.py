@@ -30,7 +30,7 @@ from ..errors import BadInput
 from . import wire
 from .guardian import write_pidfile
 from .history import PodEvent, Response
-from .pods import exit_cause, gone, start_pod
+from .pods import SERVING, PodStatus, exit_cause, gone, start_pod
 
 
 class Loop:
@@ -88,7 +88,7 @@ class Loop:
                 self._answers[rid] = response
             return rid
         pod.in_flight[rid] = (endpoint, params, self.now(), internal)
-        pod.status = "busy" if pod.status == "ready" else pod.status
+        pod.status = PodStatus.BUSY if pod.status == PodStatus.READY else pod.status
         try:
             pod.send(data)
         except OSError:  # the pod died before we wrote: its in-flight requests fail now
@@ -221,7 +221,7 @@ class Loop:
 
     def _on_reply(self, pod, rid, ok, value, error, service):
         if rid == wire.READY:
-            pod.pid, pod.status, pod.started = value, "ready", time.monotonic()
+            pod.pid, pod.status, pod.started = value, PodStatus.READY, time.monotonic()
             self.event(pod.name, "ready", pid=pod.pid)
             return
         entry = pod.in_flight.pop(rid, None)
@@ -243,8 +243,8 @@ class Loop:
             self._answers[response.id] = response
 
     def _update_status(self, pod):
-        if pod.status in ("ready", "busy"):
-            pod.status = "busy" if pod.in_flight else "ready"
+        if pod.status in SERVING:
+            pod.status = PodStatus.BUSY if pod.in_flight else PodStatus.READY
 
     # ------------------------------------------------------------------ pods
     def named(self, name):
@@ -295,7 +295,7 @@ class Loop:
         if gone(pod.pid):
             self.started.discard(pod.process)  # its pid is no longer ours to kill
         was = pod.status
-        pod.status = "dead"
+        pod.status = PodStatus.DEAD
         pod.channel.discard()
         self._writing.discard(pod.channel.fd)
         for fd in (pod.channel.fd, pod.process.sentinel):
@@ -307,7 +307,7 @@ class Loop:
         self.list_pods_for_guardian()
         pod.conn.close()
         cause = exit_cause(pod.exitcode)
-        kind = "stopped" if was == "stopping" or self.closing else "exited"
+        kind = "stopped" if was == PodStatus.STOPPING or self.closing else "exited"
         self.event(pod.name, kind, cause, pid=pod.pid)
         for rid, (endpoint, params, sent, internal) in list(pod.in_flight.items()):
             del pod.in_flight[rid]

@@ -19,6 +19,7 @@ after a killed lab is in ``guardian``.
 """
 
 import contextlib
+import enum
 import os
 import select
 import signal
@@ -35,13 +36,31 @@ from . import wire
 from .pod_loop import pod_main
 
 
+class PodStatus(enum.StrEnum):
+    """Where a pod is in its life (see **status** above). A ``str``: it compares, prints,
+    formats and shows in a ``repr`` as the bare word (``status='ready'``), as it always has."""
+
+    STARTING = "starting"
+    READY = "ready"  # idle, in rotation
+    BUSY = "busy"  # requests in flight, in rotation
+    STOPPING = "stopping"  # draining: out of rotation, finishing its work
+    DEAD = "dead"
+    PAUSED = "paused"  # SIGSTOPped by lab.pause (shown by lab.snapshot; the loop still counts it routable)
+
+    def __repr__(self):
+        return repr(self.value)
+
+
+SERVING = (PodStatus.READY, PodStatus.BUSY)  # the statuses of a pod in rotation
+
+
 @dataclass(frozen=True)
 class PodInfo:
     """A snapshot of one pod, as ``lab.pods`` lists it."""
 
     name: str
     pid: int | None
-    status: str
+    status: PodStatus
     served: int = 0
     restarts: int = 0
 
@@ -84,7 +103,7 @@ class Pod:
     process: object
     conn: Connection
     restarts: int = 0
-    status: str = "starting"
+    status: PodStatus = PodStatus.STARTING
     pid: int | None = None
     served: int = 0
     started: float = field(default_factory=time.monotonic)
@@ -128,11 +147,11 @@ class Pod:
 
     @property
     def routable(self):
-        return self.status in ("ready", "busy")
+        return self.status in SERVING
 
     @property
     def alive(self):
-        return self.status != "dead"
+        return self.status != PodStatus.DEAD
 
     def info(self) -> PodInfo:
         return PodInfo(self.name, self.pid, self.status, self.served, self.restarts)

@@ -11,14 +11,14 @@ import signal
 
 from .. import defaults
 from ..errors import PodStartError
-from .pods import exit_cause
+from .pods import PodStatus, exit_cause
 
 
 def start(loop, names, count):
     """Start ``count`` pods on ``loop``, named ``pod-<next(names)>``; returns once all are ready."""
     new = [loop.spawn(f"pod-{next(names)}") for _ in range(count)]
-    if not loop.wait_for(lambda: all(p.status != "starting" for p in new), defaults.POD_START_TIMEOUT):
-        slow = [p.name for p in new if p.status == "starting"]
+    if not loop.wait_for(lambda: all(p.status != PodStatus.STARTING for p in new), defaults.POD_START_TIMEOUT):
+        slow = [p.name for p in new if p.status == PodStatus.STARTING]
         raise PodStartError(f"{', '.join(slow)} did not become ready in {defaults.POD_START_TIMEOUT:g} s")
     dead = [p for p in new if not p.alive]
     if dead:
@@ -29,7 +29,7 @@ def start(loop, names, count):
 def drain(loop, victims):
     """Stop ``victims`` gracefully and forget them (they leave ``loop.pods``)."""
     for pod in victims:
-        pod.status = "stopping"  # out of rotation at once
+        pod.status = PodStatus.STOPPING  # out of rotation at once
         loop.event(pod.name, "stopping", "scale down: finishing in-flight requests", pid=pod.pid)
     loop.wait_for(lambda: not any(p.in_flight for p in victims), defaults.GRACE_PERIOD)
     for pod in victims:

@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass, field
 
 from .. import defaults
+from ..runtime.pods import SERVING
 from .notifications import QUEUE
 
 # Failures after which a payment may or may not have happened: the pod died, the
@@ -109,7 +110,7 @@ def read_books(lab):
     if lab.state == "memory":
         stores = {}
         for pod in lab.pods:
-            if pod.status not in ("ready", "busy"):
+            if pod.status not in SERVING:
                 continue
             held = lab.peek(pod.name)
             stores[pod.name] = {
@@ -263,7 +264,7 @@ def _wait_for_sms(lab, sms, wait):
         stores = read_books(lab)
         delivered = {a["id"] for a in lab.gateway.attempts()}
         queued = {i for books in stores.values() for i in books["queued"]}
-        workers = any(p.status in ("ready", "busy") for p in lab.pods)  # anyone left to send?
+        workers = any(p.status in SERVING for p in lab.pods)  # anyone left to send?
         if not workers or not any(i not in delivered and i in queued for i in sms) or time.monotonic() > deadline:
             if any(i not in delivered and i not in queued for i in sms) and workers:
                 # an SMS neither queued nor delivered may be mid-delivery: one more look

@@ -18,12 +18,14 @@ the package registered as its default (the FinPay app, see ``finpay_lab/__init__
 
 ``handle`` is the whole contract between a pod and its app: it never raises. Whatever goes
 wrong (unknown endpoint, bad parameters, ``Rejected``, a bug) becomes ``(False, None,
-error)``, the pod stays up, and the state is rolled back to where it was.
+error)``, the pod stays up, and the state is rolled back to where it was. A pod calls
+``serve``, which is ``handle`` plus why a request failed: a ``Cause`` the audit reads.
 """
 
 import inspect
 
 from ..errors import LabError, Rejected
+from .history import Cause
 
 _CHECKED_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "dict": dict, "list": list}
 
@@ -79,28 +81,32 @@ class App:
 
     def handle(self, state, endpoint, params):
         """Run one request against ``state``; returns ``(ok, value, error)`` and never raises."""
+        return self.serve(state, endpoint, params)[:3]
+
+    def serve(self, state, endpoint, params):
+        """``handle``, and why it failed: ``(ok, value, error, cause)``, a ``Cause`` or None."""
         fn = self.endpoints.get(endpoint) if type(endpoint) is str else None
         if fn is None:
             known = ", ".join(sorted(self.endpoints)) or "none"
-            return False, None, f"unknown endpoint {_short(endpoint)} (this app has: {known})"
+            return False, None, f"unknown endpoint {_short(endpoint)} (this app has: {known})", Cause.BAD_REQUEST
         if not isinstance(params, dict):
-            return False, None, f"{endpoint}: parameters must be a dict of name=value"
+            return False, None, f"{endpoint}: parameters must be a dict of name=value", Cause.BAD_REQUEST
         problem = self._check(endpoint, fn, params)
         if problem:
-            return False, None, f"{endpoint}: {problem}"
+            return False, None, f"{endpoint}: {problem}", Cause.BAD_REQUEST
         state.begin()
         try:
             value = fn(state, **params)
         except Rejected as exc:
             state.rollback()
-            return False, None, str(exc)
+            return False, None, str(exc), Cause.REJECTED
         except Exception as exc:  # a bug, or Redis unreachable: report it, keep serving
             state.rollback()
             if type(exc).__module__.startswith("redis") and type(exc).__name__ in ("ConnectionError", "TimeoutError"):
-                return False, None, f"{endpoint} failed: Redis is unreachable ({exc})"
-            return False, None, f"{endpoint} failed: {type(exc).__name__}: {exc}"
+                return False, None, f"{endpoint} failed: Redis is unreachable ({exc})", Cause.STORE_UNAVAILABLE
+            return False, None, f"{endpoint} failed: {type(exc).__name__}: {exc}", Cause.APP_ERROR
         state.commit()
-        return True, value, None
+        return True, value, None, None
 
     def _check(self, endpoint, fn, params):
         spec = self._specs.get(endpoint)

@@ -13,6 +13,7 @@ start near zero and two runs of one lab share a clock.
 """
 
 import dataclasses
+import enum
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -21,13 +22,32 @@ from .. import defaults
 from ..errors import BadInput
 
 
+class Cause(enum.StrEnum):
+    """Why a request failed: a value set where the failure is made, which the audit reads
+    (never the error's text). Shown as its bare word, like ``PodStatus``."""
+
+    CRASHED = "crashed"  # its pod died while handling it: it may have acted first (in doubt)
+    TIMEOUT = "timeout"  # its pod did not answer in time: it may yet act, or have acted (in doubt)
+    STORE_UNAVAILABLE = "store_unavailable"  # the store (Redis) broke off mid-request (in doubt)
+    REJECTED = "rejected"  # the app refused it (``Rejected``: insufficient funds...): nothing changed
+    BAD_REQUEST = "bad_request"  # unknown endpoint, wrong or unreadable parameters: nothing ran
+    APP_ERROR = "app_error"  # the handler raised (a bug): its changes were rolled back
+    NO_POD = "no_pod"  # no pod could take it: none ready, or the pod named is not running
+    INTERRUPTED = "interrupted"  # the caller gave up (Ctrl-C) before its pod answered
+    BAD_REPLY = "bad_reply"  # the handler's answer could not cross the pipe
+
+    def __repr__(self):
+        return repr(self.value)
+
+
 @dataclass(frozen=True, slots=True)
 class Response:
     """The outcome of one request.
 
     ``ok`` and ``value`` (or ``error``); ``pod``: who served it (None if nobody could);
     ``latency``: seconds from send to reply as the lab saw them; ``service``: seconds the
-    handler itself took inside the pod; ``sent``/``received``: lab-relative times.
+    handler itself took inside the pod; ``sent``/``received``: lab-relative times;
+    ``cause``: why it failed (a ``Cause``; None when ``ok``).
     """
 
     ok: bool
@@ -41,6 +61,7 @@ class Response:
     received: float = field(default=0.0, repr=False)
     service: float = field(default=0.0, repr=False)
     id: int = field(default=0, repr=False)
+    cause: Cause | None = field(default=None, repr=False)
 
     @property
     def user(self):

@@ -53,7 +53,7 @@ from .arguments import (
 )
 from .balancer import make_balancer
 from .guardian import BYE, GONE, start_guardian
-from .history import History
+from .history import Cause, History
 from .loop import Loop
 from .pods import SERVING, PodStatus, context, exit_cause
 from .runner import Runner
@@ -214,11 +214,12 @@ class Lab:
                 if target.status == PodStatus.STARTING:
                     self._loop.wait_for(lambda: target.status != PodStatus.STARTING, defaults.POD_START_TIMEOUT)
                 if not target.alive:
-                    return self._loop.fail(endpoint, params, f"{pod} is not running ({exit_cause(target.exitcode)})", pod)
+                    return self._loop.fail(endpoint, params, f"{pod} is not running ({exit_cause(target.exitcode)})", pod,
+                                           cause=Cause.NO_POD)
             else:
                 target = self.balancer.choose(self._loop.routable(), endpoint, params)
                 if target is None:
-                    return self._loop.fail(endpoint, params, f"no pod is ready to serve {endpoint}")
+                    return self._loop.fail(endpoint, params, f"no pod is ready to serve {endpoint}", cause=Cause.NO_POD)
             rid = self._loop.send(target, endpoint, params, awaited=True)
             return self._loop.wait(rid, timeout)
 

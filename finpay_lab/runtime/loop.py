@@ -29,7 +29,7 @@ from .. import defaults
 from ..errors import BadInput
 from . import wire
 from .guardian import write_pidfile
-from .history import PodEvent, Response
+from .history import Cause, PodEvent, Response
 from .pods import SERVING, PodStatus, exit_cause, gone, start_pod
 
 
@@ -83,7 +83,8 @@ class Loop:
             data = wire.encode_request(rid, endpoint, params)
         except Exception as exc:
             response = self.fail(endpoint, params, f"the request could not be sent ({type(exc).__name__}: {exc}); "
-                                 "pass plain values: str, int, float, bool, None, lists and dicts")
+                                 "pass plain values: str, int, float, bool, None, lists and dicts",
+                                 cause=Cause.BAD_REQUEST)
             if awaited:
                 self._answers[rid] = response
             return rid
@@ -131,7 +132,8 @@ class Loop:
         self._update_status(pod)
         if internal:
             return {}
-        return self.fail(endpoint, params, f"{pod.name} did not answer within {timeout:g} s", pod.name)
+        return self.fail(endpoint, params, f"{pod.name} did not answer within {timeout:g} s", pod.name,
+                         cause=Cause.TIMEOUT)
 
     def abandon(self, pod, rids, why):
         """A caller gave up on these requests (Ctrl-C): fail them now; a late reply is dropped."""
@@ -139,7 +141,7 @@ class Loop:
             entry = pod.in_flight.pop(rid, None)
             if entry is not None and not entry[3]:
                 endpoint, params, sent, _ = entry
-                self.fail(endpoint, params, why, pod.name, sent=sent, rid=rid)
+                self.fail(endpoint, params, why, pod.name, sent=sent, rid=rid, cause=Cause.INTERRUPTED)
         self._update_status(pod)
 
     def expire(self, pod, timeout=defaults.CALL_TIMEOUT):
@@ -150,14 +152,14 @@ class Loop:
                 del pod.in_flight[rid]
                 if not internal:
                     self.fail(endpoint, params, f"{pod.name} did not answer within {timeout:g} s",
-                              pod.name, sent=sent, rid=rid)
+                              pod.name, sent=sent, rid=rid, cause=Cause.TIMEOUT)
         self._update_status(pod)
 
-    def fail(self, endpoint, params, error, pod=None, sent=None, rid=-1):
-        """Record a request that failed without a reply; returns its ``Response``."""
+    def fail(self, endpoint, params, error, pod=None, sent=None, rid=-1, *, cause):
+        """Record a request that failed without a reply (why: ``cause``); returns its ``Response``."""
         now = self.now()
         sent = now if sent is None else sent
-        response = Response(False, None, error, pod, now - sent, endpoint, params, sent, now, 0.0, rid)
+        response = Response(False, None, error, pod, now - sent, endpoint, params, sent, now, 0.0, rid, cause)
         self._record(response)
         return response
 
@@ -219,7 +221,7 @@ class Loop:
             pod.process.join(1.0)
             self.on_exit(pod)
 
-    def _on_reply(self, pod, rid, ok, value, error, service):
+    def _on_reply(self, pod, rid, ok, value, error, service, cause=None):
         if rid == wire.READY:
             pod.pid, pod.status, pod.started = value, PodStatus.READY, time.monotonic()
             self.event(pod.name, "ready", pid=pod.pid)
@@ -235,7 +237,8 @@ class Loop:
             return
         pod.served += 1
         now = self.now()
-        self._record(Response(ok, value, error, pod.name, now - sent, endpoint, params, sent, now, service, rid))
+        cause = None if cause is None else Cause(cause)  # the pod sends its word
+        self._record(Response(ok, value, error, pod.name, now - sent, endpoint, params, sent, now, service, rid, cause))
 
     def _record(self, response):
         self.history.add(response)  # past its cap, the history drops its oldest requests
@@ -314,7 +317,7 @@ class Loop:
             if internal:
                 continue
             self.fail(endpoint, params, f"{pod.name} crashed ({cause}) while handling {endpoint}",
-                      pod.name, sent=sent, rid=rid)
+                      pod.name, sent=sent, rid=rid, cause=Cause.CRASHED)
         if self.restart and kind == "exited":
             healthy = time.monotonic() - pod.started > defaults.RESTART_BACKOFF_RESET
             backoff = defaults.RESTART_BACKOFF if healthy else min(

@@ -20,6 +20,7 @@ from multiprocess.connection import Connection
 
 from .. import defaults
 from . import wire
+from .history import Cause
 
 
 @dataclass
@@ -76,21 +77,23 @@ def _stats(state, params):
 
 
 def _serve(app, state, data):
-    """One request's reply; never raises. Params a pod cannot unpickle (an object of a
-    class defined in the notebook), a bad endpoint, a handler bug: all become errors."""
+    """One request's reply, ``(ok, value, error, cause)``; never raises. Params a pod
+    cannot unpickle (an object of a class defined in the notebook), a bad endpoint, a
+    handler bug: all become errors, each with its ``Cause``."""
     try:
         _, endpoint, params = wire.decode_request(data)
     except Exception as exc:
         return False, None, ("the pod could not read this request's parameters "
                              f"({type(exc).__name__}: {exc}); pass plain values: "
-                             "str, int, float, bool, None, lists and dicts")
+                             "str, int, float, bool, None, lists and dicts"), Cause.BAD_REQUEST
     try:
         control = _CONTROL.get(endpoint) if type(endpoint) is str else None
         if control is not None:
-            return control(state, params)
-        return app.handle(state, endpoint, params)
-    except Exception as exc:  # pragma: no cover - App.handle never raises; a custom App might
-        return False, None, f"the pod could not handle this request: {type(exc).__name__}: {exc}"
+            ok, value, error = control(state, params)
+            return ok, value, error, None if ok else Cause.BAD_REQUEST
+        return app.serve(state, endpoint, params)
+    except Exception as exc:  # pragma: no cover - App.serve never raises; a custom App might
+        return False, None, f"the pod could not handle this request: {type(exc).__name__}: {exc}", Cause.APP_ERROR
 
 
 # Requests the lab sends for itself (the audit, the dashboard); not app endpoints. Like
@@ -143,11 +146,11 @@ def pod_main(conn, lifeline, app_blob, config, close_fds=()):
                     continue
                 flags["handling"] = True
                 t0 = perf()
-                ok, value, error = _serve(app, state, data)
+                ok, value, error, cause = _serve(app, state, data)
                 if type(error) is str and len(error) > defaults.ERROR_LIMIT:
                     error = error[:defaults.ERROR_LIMIT - 1] + "…"
                 t1 = perf()
-                replies.append(wire.encode_reply(rid, ok, value, error, t1 - t0))
+                replies.append(wire.encode_reply(rid, ok, value, error, t1 - t0, cause and cause.value))
                 flags["handling"] = False
                 # Fast replies leave together in one write; a slow handler's reply
                 # leaves at once, so coalescing never delays an answer by more than 1 ms.

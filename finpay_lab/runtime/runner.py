@@ -22,7 +22,7 @@ import time
 from .. import defaults
 from ..errors import BadInput
 from .arguments import item_problem
-from .history import Run
+from .history import Cause, Run
 
 
 class Runner:
@@ -101,7 +101,7 @@ class Runner:
             if not target.routable or balancer.load_aware:
                 target = balancer.choose(loop.routable(), endpoint, params)
         if target is None:
-            loop.fail(endpoint, params, f"no pod is ready to serve {endpoint}")
+            loop.fail(endpoint, params, f"no pod is ready to serve {endpoint}", cause=Cause.NO_POD)
         else:
             loop.send(target, endpoint, params)
 

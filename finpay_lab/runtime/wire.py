@@ -26,8 +26,9 @@ Message shapes (tuples, so pickling is fast):
 
     request   rid (8 bytes), then (endpoint, params) pickled: a pod can answer a request
               whose params it cannot unpickle, because the rid is outside the pickle
-    reply     (rid, ok, value, error, service_seconds)
-    ready     (READY, pid, None, None, 0.0)     sent once by a pod when it can serve
+    reply     (rid, ok, value, error, service_seconds, cause)   cause: why it failed, a
+              ``Cause``'s word ("crashed", "rejected"...) or None
+    ready     (READY, pid, None, None, 0.0, None)     sent once by a pod when it can serve
 """
 
 import importlib
@@ -39,6 +40,8 @@ import sys
 import types
 
 import dill
+
+from .history import Cause
 
 READY = -1  # the rid of a pod's "I am ready" message
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
@@ -95,12 +98,12 @@ def decode_request(data: bytes) -> tuple:
     return request_rid(data), endpoint, params
 
 
-def encode_reply(rid: int, ok: bool, value, error, service: float) -> bytes:
+def encode_reply(rid: int, ok: bool, value, error, service: float, cause: str | None = None) -> bytes:
     try:
-        return pickle.dumps((rid, ok, value, error, service), _PROTOCOL)
+        return pickle.dumps((rid, ok, value, error, service, cause), _PROTOCOL)
     except Exception as exc:  # the handler returned something that cannot cross a pipe
         msg = f"the reply could not be sent back: {type(exc).__name__}: {exc}"
-        return pickle.dumps((rid, False, None, msg, service), _PROTOCOL)
+        return pickle.dumps((rid, False, None, msg, service, Cause.BAD_REPLY.value), _PROTOCOL)
 
 
 def decode_reply(data: bytes) -> tuple:

@@ -16,7 +16,9 @@ of books per pod) or Redis (one set shared by all), and the SMS gateway's log.
     notifications       SMS queued, delivered, lost (who, what), sent twice, still queued.
 
 A payment whose request failed (its pod crashed mid-request) is *in doubt*: it counts as
-made if any books hold its receipt. Counting is exact: tests build runs with known losses.
+made if any books hold its receipt. A response says why it failed (``Response.cause``, set
+where the failure was made): the audit reads that value, never the error's text. Counting
+is exact: tests build runs with known losses.
 """
 
 import html
@@ -25,13 +27,14 @@ import time
 from dataclasses import dataclass, field
 
 from .. import defaults
+from ..runtime.history import Cause
 from ..runtime.pods import SERVING
 from .notifications import QUEUE
 
 # Failures after which a payment may or may not have happened: the pod died, the
 # connection to Redis broke, or the pod never answered. Refusals ("insufficient funds")
 # happen before any money moves, so they are never in doubt.
-IN_DOUBT = ("crashed", "Redis is unreachable", "did not answer")
+IN_DOUBT = frozenset({Cause.CRASHED, Cause.STORE_UNAVAILABLE, Cause.TIMEOUT})
 
 
 @dataclass
@@ -159,12 +162,17 @@ def audit(lab, requests, wait=defaults.AUDIT_WAIT):
     if requests is not lab.history.requests:
         everything = _promised(lab.history.requests)
         promised["payments"], promised["in_doubt"] = everything["payments"], everything["in_doubt"]
-    sms = promised["sms"]
-    stores = _wait_for_sms(lab, sms, wait)
-    attempts = lab.gateway.attempts()
-    delivered_ids = {a["id"] for a in attempts}
-    queued = {i for books in stores.values() for i in books["queued"]}
+    stores = _wait_for_sms(lab, promised["sms"], wait)
+    result = Audit(state=lab.state)
+    _count_money(result, lab, promised, stores)
+    result.lost_sessions = promised["lost_sessions"]
+    result.notifications = _count_sms(promised["sms"], lab.gateway.attempts(), stores)
+    return result
 
+
+def _count_money(result, lab, promised, stores):
+    """Money created, negative balances, double debits, lost payments, wrong and divergent
+    balances: the books (``stores``) against the payments customers were told of."""
     # Which payments happened: acknowledged ones, plus in-doubt ones some books recorded.
     receipts = {}
     for books in stores.values():
@@ -178,7 +186,6 @@ def audit(lab, requests, wait=defaults.AUDIT_WAIT):
         expected[p["receiver"]] += p["amount"]
 
     opened = sum(lab.accounts.values())
-    result = Audit(state=lab.state)
     result.money_created = sum(sum(b["balances"].get(u, 0) for u in lab.accounts) - opened for b in stores.values())
     for books in stores.values():
         for user, value in books["balances"].items():
@@ -193,15 +200,20 @@ def audit(lab, requests, wait=defaults.AUDIT_WAIT):
             result.wrong_balances[user] = {"expected": expected[user], "seen": seen}
         if len(set(seen.values())) > 1:
             result.divergent_balances[user] = seen
-    result.lost_sessions = promised["lost_sessions"]
-    result.notifications = Notifications(
+
+
+def _count_sms(sms, attempts, stores):
+    """The SMS customers were told of (``sms``), against the gateway's ``attempts`` and
+    what the books still hold queued."""
+    delivered_ids = {a["id"] for a in attempts}
+    queued = {i for books in stores.values() for i in books["queued"]}
+    return Notifications(
         enqueued=len(sms),
         delivered=len(delivered_ids & set(sms)),
         lost=[sms[i] for i in sms if i not in delivered_ids and i not in queued],
         duplicates=len(attempts) - len(delivered_ids),
         pending=sum(1 for i in sms if i not in delivered_ids and i in queued),
     )
-    return result
 
 
 def _promised(requests):
@@ -232,7 +244,7 @@ class Promises:
                     v = r.value
                     payments.setdefault(v["payment"], (_name(v["sender"]), _name(v["receiver"]), v["amount"])
                                        if compact else v)
-                elif r.params.get("key") and any(cause in (r.error or "") for cause in IN_DOUBT):
+                elif r.params.get("key") and r.cause in IN_DOUBT:
                     self.in_doubt.add(r.params["key"])  # it failed mid-way: did the money move first?
             if r.ok and r.endpoint in ("pay", "notify"):
                 for message in r.value.get("sms", ()):

@@ -24,6 +24,7 @@ from .runtime.history import History, PodEvent, Response, Run
 from .runtime.lab import Lab
 from .runtime.pod_loop import this_pod
 from .runtime.pods import PodInfo, PodStatus
+from .stores import register_kinds as _register_store_kinds
 from .stores.state import MemoryState, RedisState, State
 
 __all__ = [
@@ -59,6 +60,8 @@ def _finpay_app():
 
 # fl.Lab(app=None) runs the FinPay app; the runtime asks for it, never imports it.
 _register_default_app(_finpay_app)
+# The lab's store kinds (how a pod opens its State, how a lab makes its Redis): stores/ hands them over.
+_register_store_kinds()
 
 # The heavier parts load on first use, so a pod (which imports this package) never pays
 # for matplotlib or ipywidgets: fl.load, fl.chaos, fl.plots, fl.dashboard(lab).

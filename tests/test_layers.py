@@ -10,7 +10,7 @@ module-level import, a lazy import inside a function, and a string that names a 
 path (``"finpay_lab.services.finpay"`` handed to the forkserver preload imports it just the
 same). No module but ``runtime/lab.py`` reaches into a lab's private parts (``lab._x``).
 
-The allow-lists below are today's violations, each with the part of issue 9 that removes
+The allow-lists below are the violations left, each with the part of issue 9 that removes
 it. They may only shrink: an entry that no longer happens fails the test too.
 """
 
@@ -27,23 +27,8 @@ LEAVES = ("finpay_lab.checks", "finpay_lab.examples")
 MODULE_PATH = re.compile(r"\bfinpay_lab(?:\.\w+)+")
 
 # (importer, imported) -> the part of issue 9 that removes it
-ALLOWED_IMPORTS = {
-    # Stage 3: App declares its gateway/sidecars; every lab sets up SMS today.
-    ("finpay_lab.runtime.lab", "finpay_lab.services.notifications"): "stage 3: App declares its gateway",
-    # Stage 3: App declares how its books are read and audited (lab.books(), lab.audit()).
-    ("finpay_lab.runtime.lab", "finpay_lab.services.audit"): "stage 3: App declares its audit",
-    # Stage 3, "public seams": the lab is handed its store kinds (a registry stores/ fills),
-    # instead of starting RedisServer itself.
-    ("finpay_lab.runtime.lab", "finpay_lab.stores.redis_server"): "stage 3: store kinds registered by stores/",
-    # Stage 3: the pod gets its State from a factory the lab ships, not from stores/.
-    ("finpay_lab.runtime.pod_loop", "finpay_lab.stores.state"): "stage 3: State factory shipped to the pod",
-    # Stage 3: the forkserver preloads the app's own modules (App declares them).
-    ("finpay_lab.runtime.pods", "finpay_lab.services.finpay"): "stage 3: App declares modules to preload",
-    # Stage 3: App declares what a history folds in before trimming (today: the audit's Promises).
-    ("finpay_lab.runtime.history", "finpay_lab.services.audit"): "stage 3: App declares its trim hook",
-    # Stage 3, "tidy": Run.plot goes; run.plot() reaches plots through the package's lazy door.
-    ("finpay_lab.runtime.history", "finpay_lab.views.plots"): "stage 3: Run.plot via the package facade",
-}
+ALLOWED_IMPORTS = {}  # stage 3 gave the runtime seams: App declarations and the store-kinds registry
+
 
 # (module, private attribute reached on a lab) -> the part of issue 9 that removes it
 ALLOWED_REACHES = {}  # stage 3 gave chaos, the Redis check and the dashboard public seams

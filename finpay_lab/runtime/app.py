@@ -12,9 +12,14 @@ request is refused with a clear error instead of failing somewhere inside.
 
 What the runtime may ask of an app is declared here, and nowhere else: its endpoints and
 ``handle``, ``on_start`` (what each pod runs when it starts), ``default_accounts`` (the
-opening balances of a lab given no ``accounts=``) and ``on_lab_start`` (what the lab runs
-once its store is up). The runtime never imports an app: ``fl.Lab(app=None)`` runs the one
-the package registered as its default (the FinPay app, see ``finpay_lab/__init__.py``).
+opening balances of a lab given no ``accounts=``), ``on_lab_start`` (what the lab runs
+once its store is up), ``gateway`` (a sidecar the lab keeps for its pods: FinPay's SMS
+gateway), ``preload`` (the app's modules a fork server imports once, so pods start fast),
+``fold_history`` (what a history keeps of the requests it drops), and the lab methods only
+an app can answer: ``balances`` and ``audit``. An app that declares none of them gets a lab
+with nothing more than pods and a store. The runtime never imports an app:
+``fl.Lab(app=None)`` runs the one the package registered as its default (the FinPay app,
+see ``finpay_lab/__init__.py``, and ``services/finpay.py`` for its declarations).
 
 ``handle`` is the whole contract between a pod and its app: it never raises. Whatever goes
 wrong (unknown endpoint, bad parameters, ``Rejected``, a bug) becomes ``(False, None,
@@ -23,6 +28,7 @@ error)``, the pod stays up, and the state is rolled back to where it was. A pod 
 """
 
 import inspect
+import types
 
 from ..errors import LabError, Rejected
 from .history import Cause
@@ -48,12 +54,24 @@ def default_app():
 class App:
     """A named set of endpoints. Build one in a notebook cell; the lab ships it to pods."""
 
+    # What an app may declare, and the defaults of one that declares nothing (also for a
+    # subclass whose __init__ does not call super().__init__).
+    name = "app"
+    on_start = ()  # functions(state) each pod runs once when it starts
+    on_lab_start = ()  # functions(lab) the lab runs once its store is up (and after switch_state)
+    default_accounts = types.MappingProxyType({})  # {user: ₹} when the lab is given no accounts=
+    gateway = None  # a function(workdir) giving the lab's gateway: pods are told its .path
+    preload = ()  # module paths a fork server imports once, before any pod starts
+    fold_history = None  # function(kept, dropped requests) -> kept, called before a history drops requests
+    balances = None  # function(lab) -> {user: {pod: ₹}}: what lab.balances() answers
+    audit = None  # function(lab, requests, wait) -> a report: what lab.audit() answers
+
     def __init__(self, name: str = "app"):
         self.name = name
         self.endpoints = {}
-        self.on_start = []  # functions(state) each pod runs once when it starts
-        self.on_lab_start = []  # functions(lab) the lab runs once its store is up (and after switch_state)
-        self.default_accounts = {}  # {user: ₹} when the lab is given no accounts=
+        self.on_start = []
+        self.on_lab_start = []
+        self.default_accounts = {}
         self._specs = {}
 
     def startup(self, fn):
@@ -109,9 +127,10 @@ class App:
         return True, value, None, None
 
     def _check(self, endpoint, fn, params):
-        spec = self._specs.get(endpoint)
+        specs = self.__dict__.setdefault("_specs", {})  # a subclass may skip App.__init__
+        spec = specs.get(endpoint)
         if spec is None:
-            spec = self._specs[endpoint] = _Spec(fn)
+            spec = specs[endpoint] = _Spec(fn)
         return spec.check(params)
 
 

@@ -106,6 +106,9 @@ def check_lab(pods, state, app, restart, sms_seconds, start_method, seed):
     check_state(state)
     if app is not None and not isinstance(app, App):
         raise BadInput(f"app must be an fl.App (or None for the FinPay app), not {type(app).__name__}")
+    if app is not None and not isinstance(getattr(app, "endpoints", None), dict):
+        raise BadInput(f"{type(app).__name__}.__init__ must call super().__init__(name): "
+                       "this app has no endpoints table")
     if not isinstance(restart, bool):
         raise BadInput(f"restart must be True or False, not {restart!r}")
     if isinstance(sms_seconds, bool) or not isinstance(sms_seconds, int | float) or not 0 <= sms_seconds <= 60:

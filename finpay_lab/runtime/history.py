@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 
 from .. import defaults
 from ..errors import BadInput
+from .names import pod_number
 
 
 class Cause(enum.StrEnum):
@@ -99,8 +100,9 @@ class PodEvent:
 
 class Requests(list):
     """``history.requests``: a list of Responses, oldest first. Once records were dropped,
-    ``promised`` holds what they had told customers (an ``audit.Promises``), so the audit
-    still counts every payment, SMS and session of the lab's whole life."""
+    ``promised`` holds what the app's ``fold_history`` kept of them (FinPay: what they had
+    told customers, so its audit still counts every payment, SMS and session of the lab's
+    whole life)."""
 
     promised = None
 
@@ -112,11 +114,12 @@ class History:
     running for hours must not fill the machine's memory. ``dropped`` counts the older ones,
     and ``total`` every request ever recorded."""
 
-    def __init__(self, keep=None):
+    def __init__(self, keep=None, fold=None):
         keep = defaults.HISTORY_KEEP if keep is None else keep
         if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
             raise BadInput(f"keep must be a whole number of requests, at least 1, not {keep!r}")
         self.keep = keep
+        self._fold = fold  # fold(kept, dropped) -> kept: what the app keeps of dropped requests (the audit's counts)
         self.requests: Requests = Requests()
         self.events: list[PodEvent] = []
         self.dropped = 0
@@ -164,17 +167,14 @@ class History:
             n = min(n, self._held - self.dropped)
         if n <= 0:
             return
-        from ..services.audit import Promises  # the audit's own counting, folded in before they go
-
-        gone = self.requests[:n]
-        promised = self.requests.promised or Promises()
-        promised.add(gone, compact=True)
-        self.requests.promised = promised
+        if self._fold is not None:  # the app's own counting (FinPay: the audit's), before they go
+            self.requests.promised = self._fold(self.requests.promised, self.requests[:n])
         del self.requests[:n]
         self.dropped += n
+        still = "; the audit still counts what they promised" if self._fold is not None else ""
         self.events.append(PodEvent(now, None, "trimmed", (
             f"the oldest {n:,} requests left the history ({self.dropped:,} so far): it keeps the last "
-            f"{self.keep:,}; the audit still counts what they promised")))
+            f"{self.keep:,}{still}")))
 
     def end_event(self, index, end):
         """Give ``events[index]`` its end time (a fault with a duration, once it ended)."""
@@ -255,9 +255,9 @@ class Run:
 
     def plot(self):
         """The run at a glance: timeline, throughput and latency (a matplotlib Figure)."""
-        from ..views.plots import overview
+        from .. import plots  # through the package's lazy door: the runtime imports no view
 
-        return overview(self)
+        return plots.overview(self)
 
     def summary(self) -> str:
         q = self.latency_quantiles()
@@ -284,5 +284,5 @@ class Run:
 
 def _pod_order(item):
     name = item[0] or ""
-    num = name.rsplit("-", 1)[-1]
-    return (0, int(num)) if num.isdigit() else (1, name)
+    number = pod_number(name)
+    return (0, number) if number is not None else (1, name)

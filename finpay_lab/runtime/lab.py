@@ -8,18 +8,19 @@ balancer, the Redis and the history.
         run = lab.run(workload)
 
 Everything the learner does goes through the lab, on the notebook's thread. The lab
-drives all I/O itself (no background threads), through its ``Loop`` (``loop.py``): a call
-sends one request and waits for its reply; a run (``runner.py``) keeps several requests in
-flight on every pod and reads replies as they come; a scale starts or drains pods
-(``replicas.py``). A lock lets the live dashboard's thread take turns with the notebook.
+drives all I/O itself (no background threads), through its ``Loop`` (``loop.py``). A call
+(read ``call`` below) asks the balancer for a pod (``balancer.py``), sends the request
+down the pod's pipe (``Loop.send``, framed by ``wire.py``), where the pod's loop hands it
+to the app's handler (``pod_loop.py``, ``App.serve`` in ``app.py``) and its ``State``; the
+lab waits for the reply (``Loop.wait``) and returns it, a ``Response``. A run
+(``runner.py``) keeps several requests in flight on every pod; a scale starts or drains
+pods (``replicas.py``). A lock lets the live dashboard's thread take turns with the notebook.
 
 Nothing outlives the lab: ``close()`` (or leaving the ``with`` block, or the interpreter
 exiting, or SIGTERM/SIGHUP to the lab's process, as a Jupyter kernel's shutdown or restart
 sends) kills every pod and the Redis helper and removes the lab's work dir
 (``shutdown.py``). A lab that is garbage-collected (a re-run cell) takes its pods and Redis
-with it. If the lab's process is itself killed, the pods see their lifeline pipe close and
-exit within a fraction of a second, and the lab's guardian process kills any pod too
-frozen (SIGSTOP) to notice.
+with it; if the lab's process is killed, its pods exit by themselves (``guardian.py``).
 """
 
 import dataclasses
@@ -27,7 +28,6 @@ import itertools
 import os
 import secrets
 import shutil
-import signal
 import tempfile
 import threading
 import time
@@ -35,22 +35,8 @@ import weakref
 
 from .. import defaults
 from ..errors import BadInput, LabError, PodStartError
-from ..services.notifications import Gateway
-from ..stores.redis_server import RedisServer
-from . import replicas, shutdown, wire
+from . import arguments, replicas, shutdown, store_kinds, wire
 from .app import default_app
-from .arguments import (
-    check_accounts,
-    check_chaos,
-    check_count,
-    check_depth,
-    check_endpoint,
-    check_lab,
-    check_state,
-    check_timeout,
-    check_wait,
-    check_workload,
-)
 from .balancer import make_balancer
 from .guardian import BYE, GONE, start_guardian
 from .history import Cause, History
@@ -66,11 +52,11 @@ class Lab:
                  restart=False, accounts=None, seed=defaults.SEED, start_method=None,
                  sms_seconds=defaults.SMS_SECONDS):
         # Check every argument before starting anything: bad input changes nothing.
-        check_lab(pods, state, app, restart, sms_seconds, start_method, seed)
-        self._redis = RedisServer(redis)  # validates the spec; starts nothing yet
+        arguments.check_lab(pods, state, app, restart, sms_seconds, start_method, seed)
+        self._redis = store_kinds.make_server(redis)  # checks the spec; starts nothing yet
         self.app = app if app is not None else default_app()
         self.balancer = make_balancer(balancer, seed=seed)
-        self.accounts = check_accounts(accounts) or dict(self.app.default_accounts)
+        self.accounts = arguments.check_accounts(accounts) or dict(self.app.default_accounts)
         # Then build the lab's parts (nothing runs yet), and start them.
         self._build(state, seed, sms_seconds, start_method, restart)
         try:
@@ -84,48 +70,42 @@ class Lab:
         self.state = state
         self.seed = seed
         self.sms_seconds = sms_seconds
-        self._ctx = context(start_method)
+        self._ctx = context(start_method, self.app.preload)
         self.start_method = self._ctx.get_start_method()
-        self.history = History()
+        self.history = History(fold=self.app.fold_history)
         self._t0 = time.perf_counter()
         self._lock = threading.RLock()
         self._names = itertools.count(1)
-        self._paused = {}  # name -> pid of the process lab.pause stopped (until lab.resume)
         self._app_blob = wire.ship_app(self.app)
         self._lifeline, self._lifeline_keep = self._ctx.Pipe(duplex=False)
         # Garbage-collected without close(): tell the guardian, which kills the pods.
         self._farewell = weakref.finalize(self, shutdown.say, self._lifeline_keep, GONE, os.getpid())
         self._guardian = None
-        self._workdir = tempfile.mkdtemp(prefix="finpay-lab-")  # the SMS gateway's log
+        self._workdir = tempfile.mkdtemp(prefix="finpay-lab-")  # the gateway's log, the Redis socket
         # The event loop: the pods, their pipes, every request in flight. Its `closing`
         # refuses calls; its `closed` says everything has stopped.
         self._loop = Loop(self.history, self._ctx, self._app_blob, self._lifeline, self._workdir, restart, self._t0)
-        self.gateway = Gateway(os.path.join(self._workdir, "sms-gateway.jsonl"))
+        self._loop.make_state = store_kinds.state_factory()  # shipped to every pod
+        self.gateway = self.app.gateway(self._workdir) if self.app.gateway else None  # the app's sidecar
         shutdown.track(self, Lab._close)  # closed at exit, or by SIGTERM/SIGHUP
 
     def _start(self, pods):
         """Start the store, tell the app, start the guardian and the pods."""
         if self.state == "redis":
-            self._redis.start(self._workdir)
-            self._loop.event(None, "redis", f"{self._redis.kind} Redis at {self._redis.safe_url}",
-                             pid=self._redis.pid)
-        self._loop.config = {
-            "state": self.state,
-            "redis_url": self._redis.url if self.state == "redis" else None,
-            "lab_pid": os.getpid(),
-            "seed": self.seed,
-            "accounts": self.accounts,
-            "secret": secrets.token_hex(16),  # signs login tokens; shared by every pod
-            "gateway": self.gateway.path,
-            "sms_seconds": self.sms_seconds,
-            "_lab_fds": [self._lifeline_keep.fileno()],
-        }
+            self._start_redis()
+        # What every pod is told; the secret signs login tokens, shared by every pod.
+        self._loop.config = {"state": self.state, "redis_url": self._redis.url if self.state == "redis" else None,
+                             "lab_pid": os.getpid(), "seed": self.seed, "accounts": self.accounts,
+                             "secret": secrets.token_hex(16)}
+        if self.gateway is not None:  # where pods deliver, each message taking sms_seconds
+            self._loop.config.update(gateway=self.gateway.path, sms_seconds=self.sms_seconds)
+        self._loop.config["_lab_fds"] = [self._lifeline_keep.fileno()]
         for hook in self.app.on_lab_start:
             hook(self)
         self._guardian = self._loop.guardian = start_guardian(
             self._ctx, self._lifeline, self._workdir,
             self._loop.config["_lab_fds"] if self.start_method == "fork" else (), started=self._loop.started)
-        self._start_pods(pods)
+        replicas.start(self._loop, self._names, pods)
 
     # ------------------------------------------------------------------ looking
     @property
@@ -160,7 +140,7 @@ class Lab:
             return None
         try:
             pods = [dataclasses.replace(p, status=PodStatus.PAUSED)
-                    if self._paused.get(p.name) == p.pid and p.status != PodStatus.DEAD else p for p in self.pods]
+                    if self._loop.is_paused(p) else p for p in self.pods]
             held = {p.name: self.pod_stats(p.name) for p in pods if p.status in SERVING}
             return pods, held, self.state
         finally:
@@ -204,8 +184,8 @@ class Lab:
         values (str, int, float, bool, None, lists, dicts); a pod refuses what it cannot
         read. Interrupted (Ctrl-C), the request is given up: its reply is dropped.
         """
-        check_endpoint(endpoint)
-        timeout = defaults.CALL_TIMEOUT if timeout is None else check_timeout(timeout)
+        arguments.check_endpoint(endpoint)
+        timeout = defaults.CALL_TIMEOUT if timeout is None else arguments.check_timeout(timeout)
         with self._lock:
             self._check_open()
             self._loop.reconcile()
@@ -235,106 +215,82 @@ class Lab:
         """
         depth = defaults.PIPELINE_DEPTH if depth is None else depth
         chaos = () if chaos is None else chaos
-        check_depth(depth)
-        check_chaos(chaos)
+        arguments.check_depth(depth)
+        arguments.check_chaos(chaos)
         with self._lock, self.history.held():  # the history never drops a run's own requests
             self._check_open()
             for fault in chaos:  # refuse an impossible fault before anything is sent
                 fault.check(self)
             checked = True  # a load shape's own plan needs no checking
             if not hasattr(workload, "plan"):
-                workload, checked = check_workload(workload)
+                workload, checked = arguments.check_workload(workload)
             return Runner(self, self._loop, depth).run(workload, checked, chaos)
 
     # ------------------------------------------------------------------ pods
     def kill(self, name):
         """SIGKILL the pod, as a node failure would; returns once the lab has seen it die."""
         with self._lock:
-            pod = self._running(name)
-            pod.signal(signal.SIGKILL)
-            self._loop.event(pod.name, "killed", "SIGKILL", pid=pod.pid)
-            pod.process.join(defaults.GRACE_PERIOD)  # the sentinel fires within ~2 ms
-            self._loop.on_exit(pod)
-            return pod.info()
+            return self._loop.kill(self._running(name)).info()
 
     def wait_ready(self, timeout=defaults.POD_START_TIMEOUT):
         """Wait until no pod is starting or waiting to restart (after a kill with
         ``restart=True``); returns ``lab.pods``. Raises PodStartError on timeout."""
         with self._lock:
             self._check_open()
-            settled = self._loop.wait_for(
-                lambda: not self._loop.restart_due and all(p.status != PodStatus.STARTING for p in self._pods.values()), timeout)
-            if not settled:
+            if not replicas.settle(self._loop, timeout):
                 raise PodStartError(f"pods were still starting after {timeout:g} s")
             return self.pods
 
     def pause(self, name):
         """SIGSTOP the pod: alive, in rotation, but answering nothing until ``resume``."""
         with self._lock:
-            pod = self._running(name)
-            pod.signal(signal.SIGSTOP)
-            self._paused[name] = pod.pid
-            self._loop.event(name, "paused", "SIGSTOP", pid=pod.pid)
+            self._loop.pause(self._running(name))
 
     def resume(self, name):
         """SIGCONT a paused pod: it answers everything that waited for it."""
         with self._lock:
-            pod = self._loop.named(name)
-            if pod.alive:
-                pod.signal(signal.SIGCONT)
-                self._paused.pop(name, None)
-                self._loop.event(name, "resumed", "SIGCONT", pid=pod.pid)
+            self._loop.resume(self._loop.named(name))
 
     def balances(self):
         """Every customer's balance as each live pod sees it: ``{user: {pod: ₹}}``.
 
         Memory: each pod answers from its own books, so they can disagree. Redis: every
-        pod reads the same key, so they agree."""
-        from ..services.audit import read_books
-
+        pod reads the same key, so they agree. (The app reads its books: FinPay's
+        ``services/audit.py``.)"""
         with self._lock:
             self._check_open()
-            stores = read_books(self)
-            if self.state == "redis":  # every live pod reads the one shared copy
-                shared = stores["redis"]
-                stores = {p.name: shared for p in self._pods.values() if p.routable}
-            return {user: {pod: books["balances"][user] for pod, books in stores.items()
-                           if user in books["balances"]} for user in self.accounts}
+            return self._declared("balances")(self)
 
     def sms(self):
         """The SMS gateway's record: every message customers received (first delivery of
         each id), in delivery order."""
+        if self.gateway is None:
+            raise LabError(f"the {self.app.name!r} app has no gateway (App.gateway): it sends no SMS")
         return self.gateway.delivered()
 
     def audit(self, wait=defaults.AUDIT_WAIT, requests=None):
         """Count what was lost, created or disagreed on: an ``Audit`` (see services/audit.py)."""
-        from ..services.audit import audit
-
-        check_wait(wait)
+        arguments.check_wait(wait)
         with self._lock:
             self._check_open()
-            return audit(self, self.history.requests if requests is None else requests, wait)
+            return self._declared("audit")(self, self.history.requests if requests is None else requests, wait)
+
+    def _declared(self, name):
+        """What the app declares for ``lab.<name>()``, else what the package's default app
+        (FinPay) declares: its audit counts the ``balance:`` keys of any app."""
+        hook = getattr(self.app, name) or getattr(default_app(), name)
+        if hook is None:
+            raise LabError(f"the {self.app.name!r} app declares no {name} (App.{name}), and neither does the default")
+        return hook
 
     def scale(self, n):
         """Run exactly ``n`` pods. Up: returns when all are ready. Down: drains the
         newest pods (out of rotation, in-flight work finished, SIGTERM, then SIGKILL)."""
-        check_count(n, "scale(n)")
+        arguments.check_count(n, "scale(n)")
         with self._lock:
             self._check_open()
-            for name in [name for name, p in self._pods.items() if not p.alive]:
-                del self._pods[name]  # like a ReplicaSet, scale replaces dead pods
-            self._loop.restart_due.clear()
-            live = [p for p in self._pods.values() if p.status != PodStatus.STOPPING]
-            before = len(live)
-            if n > before:
-                self._start_pods(n - before)
-            elif n < before:
-                replicas.drain(self._loop, live[n:])
-            self._loop.event(None, "scaled", f"{before} → {n} pods")
+            replicas.scale(self._loop, self._names, n)
             return self.pods
-
-    def _start_pods(self, count):
-        replicas.start(self._loop, self._names, count)
 
     def peek(self, name, prefix=""):
         """What pod ``name`` holds in its own memory: {key: value} for keys starting with
@@ -347,24 +303,27 @@ class Lab:
             pod = self._loop.named(name)
             if not pod.routable:
                 return {}
-            return self._control(pod, "__peek__", {"prefix": prefix})
+            return self._loop.ask(pod, "__peek__", {"prefix": prefix})
 
     def pod_stats(self, name, timeout=2.0):
         """What pod ``name`` keeps in its own memory, counted inside the pod: sessions and
         queued SMS (all 0 with state='redis', where pods keep nothing). A pod that does
-        not answer within ``timeout`` (paused), or is not serving yet, gives ``{}``.
+        not answer within ``timeout``, or is not serving yet, gives ``{}``.
 
         A dead pod holds nothing any more; its stats say so: ``{'sessions': 0,
-        'queued_sms': 0, 'keys': 0, 'status': 'dead', 'cause': 'SIGKILL'}``."""
-        timeout = check_timeout(timeout)
+        'queued_sms': 0, 'keys': 0, 'status': 'dead', 'cause': 'SIGKILL'}``. A pod
+        ``lab.pause`` stopped cannot count: ``{'status': 'paused', 'cause': 'SIGSTOP'}``."""
+        timeout = arguments.check_timeout(timeout)
         with self._lock:
             self._check_open()
             pod = self._loop.named(name)
             if not pod.alive:
                 return {"sessions": 0, "queued_sms": 0, "keys": 0, "status": PodStatus.DEAD, "cause": exit_cause(pod.exitcode)}
+            if self._loop.is_paused(pod):  # asking would only wait out the timeout
+                return {"status": PodStatus.PAUSED, "cause": "SIGSTOP"}
             if not pod.routable:
                 return {}
-            return self._control(pod, "__stats__", {}, timeout=timeout)
+            return self._loop.ask(pod, "__stats__", {}, timeout=timeout)
 
     def switch_state(self, state):
         """Rebuild every pod with the other kind of state ('memory' or 'redis').
@@ -372,25 +331,21 @@ class Lab:
         Like redeploying a service with a new configuration: every pod is replaced by a
         fresh process, so whatever the old pods held in memory is gone.
         """
-        check_state(state)
+        arguments.check_state(state)
         with self._lock:
             self._check_open()
             if state == self.state:
                 return self.pods
-            n = sum(p.alive and p.status != PodStatus.STOPPING for p in self._pods.values())
-            replicas.drain(self._loop, [p for p in self._pods.values() if p.alive])
-            self._pods.clear()
-            self._loop.restart_due.clear()
+            n = replicas.stop_all(self._loop)
             if state == "redis" and not self._redis.running:
-                self._redis.start(self._workdir)
-                self._loop.event(None, "redis", f"{self._redis.kind} Redis at {self._redis.safe_url}", pid=self._redis.pid)
+                self._start_redis()
             self.state = state
             self._loop.config = dict(self._loop.config, state=state,
                                      redis_url=self._redis.url if state == "redis" else None)
             for hook in self.app.on_lab_start:
                 hook(self)
             self._loop.event(None, "switched", f"state is now {state!r}: every pod restarted")
-            self._start_pods(n)
+            replicas.start(self._loop, self._names, n)
             return self.pods
 
     @property
@@ -399,10 +354,11 @@ class Lab:
 
     # ------------------------------------------------------------------ plumbing
     def _control(self, pod, endpoint, params, timeout=defaults.CALL_TIMEOUT):
-        """A request the lab makes for itself: not routed, not recorded, not 'served'.
-        Its answer is the pod's value; ``None`` if the pod died, ``{}`` if it was silent."""
-        rid = self._loop.send(pod, endpoint, params, internal=True, awaited=True)
-        return self._loop.wait(rid, timeout)
+        return self._loop.ask(pod, endpoint, params, timeout)  # the lab's own request (see Loop.ask)
+
+    def _start_redis(self):
+        self._redis.start(self._workdir)
+        self._loop.event(None, "redis", f"{self._redis.kind} Redis at {self._redis.safe_url}", pid=self._redis.pid)
 
     def _running(self, name):
         """The live pod called ``name``; a clear error if there is none."""

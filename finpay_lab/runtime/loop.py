@@ -23,6 +23,7 @@ calls the lab (``call``, ``run``, ``scale``) drives this loop, under the lab's l
 
 import itertools
 import select
+import signal
 import time
 
 from .. import defaults
@@ -48,6 +49,7 @@ class Loop:
         self.restart = restart
         self.workdir = workdir
         self.config = {}
+        self.make_state = None  # how a pod opens its State (store_kinds.state_factory()), shipped to each
         self._ctx, self._app_blob, self._lifeline = ctx, app_blob, lifeline
         self._t0 = time.perf_counter() if t0 is None else t0
         self.pods = {}  # name -> Pod, in creation order; stopped pods are removed
@@ -56,6 +58,7 @@ class Loop:
         self.restart_due = {}  # name -> (lab time to restart, restarts so far)
         self.closing = self.closed = False  # closing: exits are stops, nothing restarts
         self._backoff = {}  # name -> current backoff seconds
+        self._paused = {}  # name -> pid of the process pause() stopped (until resume())
         self._rids = itertools.count(1)
         # One poll object over every live pod's pipe and exit sentinel: waiting for "any
         # reply or any death" costs one syscall, however many pods there are.
@@ -75,10 +78,22 @@ class Loop:
 
         ``internal``: the lab's own request (not recorded, not 'served'). ``awaited``: the
         caller will ``wait(rid)`` for its answer. A request that cannot be encoded is
-        answered at once, with a failed Response."""
+        answered at once, with a failed Response. Interrupted (Ctrl-C) before it returns
+        the rid, nobody can wait for it: it is given up, and nothing is kept for it."""
         rid = next(self._rids)
         if awaited:
             self._awaited[rid] = pod
+        try:
+            self._send(pod, rid, endpoint, params, internal, awaited)
+        except BaseException as exc:
+            if rid in pod.in_flight:
+                self.abandon(pod, [rid], f"the caller gave up ({type(exc).__name__}) before {pod.name} answered")
+            self._awaited.pop(rid, None)
+            self._answers.pop(rid, None)
+            raise
+        return rid
+
+    def _send(self, pod, rid, endpoint, params, internal, awaited):
         try:
             data = wire.encode_request(rid, endpoint, params)
         except Exception as exc:
@@ -87,7 +102,7 @@ class Loop:
                                  cause=Cause.BAD_REQUEST)
             if awaited:
                 self._answers[rid] = response
-            return rid
+            return
         pod.in_flight[rid] = (endpoint, params, self.now(), internal)
         pod.status = PodStatus.BUSY if pod.status == PodStatus.READY else pod.status
         try:
@@ -95,11 +110,10 @@ class Loop:
         except OSError:  # the pod died before we wrote: its in-flight requests fail now
             pod.process.join(1.0)
             self.on_exit(pod)
-            return rid
+            return
         if pod.channel.pending and pod.channel.fd not in self._writing:
             self._writing.add(pod.channel.fd)
             self._poller.modify(pod.channel.fd, select.POLLIN | select.POLLOUT)
-        return rid
 
     def wait(self, rid, timeout):
         """The answer to request ``rid`` (sent with ``awaited=True``), within ``timeout`` s.
@@ -126,6 +140,12 @@ class Loop:
         finally:
             del self._awaited[rid]
             self._answers.pop(rid, None)
+
+    def ask(self, pod, endpoint, params, timeout=defaults.CALL_TIMEOUT):
+        """A request the lab makes for itself (``__peek__``, ``__stats__``): not routed, not
+        recorded, not 'served'. Its answer is the pod's value; ``None`` if the pod died,
+        ``{}`` if it was silent."""
+        return self.wait(self.send(pod, endpoint, params, internal=True, awaited=True), timeout)
 
     def _give_up(self, pod, rid, timeout):
         endpoint, params, _, internal = pod.in_flight.pop(rid)
@@ -268,7 +288,7 @@ class Loop:
         # The process is in self.started before it starts: if Ctrl-C lands before the
         # lines below record the pod, close() still finds and kills it.
         pod = start_pod(self._ctx, name, self._app_blob, self.config, self._lifeline, restarts,
-                        started=self.started)
+                        started=self.started, make_state=self.make_state)
         return self.add(pod)
 
     def add(self, pod):
@@ -282,6 +302,31 @@ class Loop:
         detail = f"restart #{pod.restarts}, replaces the crashed {pod.name} with empty memory" if pod.restarts else ""
         self.event(pod.name, kind, detail, pid=pod.pid)
         return pod
+
+    def kill(self, pod):
+        """SIGKILL ``pod`` and see it die; returns it."""
+        pod.signal(signal.SIGKILL)
+        self.event(pod.name, "killed", "SIGKILL", pid=pod.pid)
+        pod.process.join(defaults.GRACE_PERIOD)  # the sentinel fires within ~2 ms
+        self.on_exit(pod)
+        return pod
+
+    def pause(self, pod):
+        """SIGSTOP ``pod``: alive, in rotation, answering nothing until ``resume``."""
+        pod.signal(signal.SIGSTOP)
+        self._paused[pod.name] = pod.pid
+        self.event(pod.name, "paused", "SIGSTOP", pid=pod.pid)
+
+    def resume(self, pod):
+        """SIGCONT ``pod`` (if it is alive): it answers everything that waited for it."""
+        if pod.alive:
+            pod.signal(signal.SIGCONT)
+            self._paused.pop(pod.name, None)
+            self.event(pod.name, "resumed", "SIGCONT", pid=pod.pid)
+
+    def is_paused(self, pod):
+        """True if ``pause`` stopped this very process (``pod``: a Pod or its PodInfo) and it still lives."""
+        return self._paused.get(pod.name) == pod.pid and pod.status != PodStatus.DEAD
 
     def on_exit(self, pod):
         """A pod's process ended: record why, fail its in-flight requests, maybe restart it."""

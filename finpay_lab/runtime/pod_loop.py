@@ -101,8 +101,8 @@ def _serve(app, state, data):
 _CONTROL = {"__peek__": _peek, "__stats__": _stats}
 
 
-def pod_main(conn, lifeline, app_blob, config, close_fds=()):
-    global _this_pod
+def pod_main(conn, lifeline, app_blob, config, close_fds=(), make_state=None):
+    """A pod's life: get ready, serve until stopped (or the lab is gone), exit."""
     for fd in close_fds:
         try:
             os.close(fd)
@@ -118,9 +118,21 @@ def pod_main(conn, lifeline, app_blob, config, close_fds=()):
 
     signal.signal(signal.SIGTERM, on_sigterm)
     threading.Thread(target=_watch_lab, args=(lifeline, config["lab_pid"]), daemon=True).start()
+    app, state = _get_ready(app_blob, config, make_state)
+    channel = wire.Channel(conn)
+    channel.send(wire.encode_reply(wire.READY, True, os.getpid(), None, 0.0))
+    try:
+        _serve_forever(app, state, channel, flags)
+    except (BrokenPipeError, OSError):
+        pass
+    sys.stdout.flush()
+    os._exit(0)
 
-    from ..stores.state import make_state
 
+def _get_ready(app_blob, config, make_state):
+    """Load the app, open the pod's ``State`` (``make_state``, shipped by the lab), run the
+    app's startup hooks; returns ``(app, state)``."""
+    global _this_pod
     app = wire.load_app(app_blob)
     name = config["name"]
     seed = f"{config.get('seed', 0)}:{name}:{config.get('restarts', 0)}"
@@ -128,38 +140,35 @@ def pod_main(conn, lifeline, app_blob, config, close_fds=()):
     state = _this_pod.state = make_state(config["state"], config.get("redis_url"))
     for hook in app.on_start:  # e.g. open accounts, start a worker thread
         hook(state)
-    channel = wire.Channel(conn)
-    channel.send(wire.encode_reply(wire.READY, True, os.getpid(), None, 0.0))
+    return app, state
 
+
+def _serve_forever(app, state, channel, flags):
+    """Read every request waiting, answer each in order, until SIGTERM or the pipe closes."""
     perf = time.perf_counter
-    try:
-        while not flags["stopping"]:
+    while not flags["stopping"]:
+        try:
+            batch = channel.receive()  # every request waiting, in order
+        except (EOFError, OSError):
+            break  # the lab closed our pipe: it is gone or done with us
+        replies, flush_at = [], perf() + defaults.REPLY_COALESCE
+        for data in batch:
             try:
-                batch = channel.receive()  # every request waiting, in order
-            except (EOFError, OSError):
-                break  # the lab closed our pipe: it is gone or done with us
-            replies, flush_at = [], perf() + defaults.REPLY_COALESCE
-            for data in batch:
-                try:
-                    rid = wire.request_rid(data)
-                except Exception:  # pragma: no cover - the lab always frames a rid
-                    continue
-                flags["handling"] = True
-                t0 = perf()
-                ok, value, error, cause = _serve(app, state, data)
-                if type(error) is str and len(error) > defaults.ERROR_LIMIT:
-                    error = error[:defaults.ERROR_LIMIT - 1] + "…"
-                t1 = perf()
-                replies.append(wire.encode_reply(rid, ok, value, error, t1 - t0, cause and cause.value))
-                flags["handling"] = False
-                # Fast replies leave together in one write; a slow handler's reply
-                # leaves at once, so coalescing never delays an answer by more than 1 ms.
-                if t1 >= flush_at:
-                    channel.send_many(replies)
-                    replies, flush_at = [], perf() + defaults.REPLY_COALESCE
-            if replies:
+                rid = wire.request_rid(data)
+            except Exception:  # pragma: no cover - the lab always frames a rid
+                continue
+            flags["handling"] = True
+            t0 = perf()
+            ok, value, error, cause = _serve(app, state, data)
+            if type(error) is str and len(error) > defaults.ERROR_LIMIT:
+                error = error[:defaults.ERROR_LIMIT - 1] + "…"
+            t1 = perf()
+            replies.append(wire.encode_reply(rid, ok, value, error, t1 - t0, cause and cause.value))
+            flags["handling"] = False
+            # Fast replies leave together in one write; a slow handler's reply
+            # leaves at once, so coalescing never delays an answer by more than 1 ms.
+            if t1 >= flush_at:
                 channel.send_many(replies)
-    except (BrokenPipeError, OSError):
-        pass
-    sys.stdout.flush()
-    os._exit(0)
+                replies, flush_at = [], perf() + defaults.REPLY_COALESCE
+        if replies:
+            channel.send_many(replies)

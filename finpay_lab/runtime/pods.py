@@ -33,6 +33,7 @@ from multiprocess.connection import Connection
 
 from .. import defaults
 from . import wire
+from .names import pod_number
 from .pod_loop import pod_main
 
 
@@ -77,8 +78,9 @@ def exit_cause(exitcode) -> str:
     return "exited normally" if exitcode == 0 else f"exit code {exitcode}"
 
 
-def context(method: str | None = None):
-    """The multiprocess context pods are started with (forkserver by default on POSIX)."""
+def context(method: str | None = None, preload=()):
+    """The multiprocess context pods are started with (forkserver by default on POSIX).
+    ``preload``: the app's own modules, imported once by the fork server."""
     method = method or defaults.START_METHOD
     if method not in multiprocess.get_all_start_methods():
         raise ValueError(
@@ -90,8 +92,7 @@ def context(method: str | None = None):
         # Preload the pod's code in the fork server, so each pod starts in milliseconds
         # (and never re-runs a script's __main__, the default preload). forkserver_cleanup
         # removes the lab process's pymp-* dir if that process is killed.
-        ctx.set_forkserver_preload(["finpay_lab.runtime.forkserver_cleanup", "finpay_lab.runtime.pods",
-                                    "finpay_lab.services.finpay"])
+        ctx.set_forkserver_preload(["finpay_lab.runtime.forkserver_cleanup", "finpay_lab.runtime.pods", *preload])
     return ctx
 
 
@@ -112,8 +113,7 @@ class Pod:
     index: int = 0  # the number in the name, for ordering: pod-10 comes after pod-9
 
     def __post_init__(self):
-        num = self.name.rsplit("-", 1)[-1]
-        self.index = int(num) if num.isdigit() else 0
+        self.index = pod_number(self.name) or 0
         self.channel = wire.Channel(self.conn, nonblocking=True)
         # A poll object on just this pod's pipe: "is a reply waiting?" in one syscall.
         self._poller = select.poll()
@@ -224,8 +224,9 @@ def _start(process, started):
         process.start()
 
 
-def start_pod(ctx, name, app_blob, config, lifeline, restarts=0, started=None) -> Pod:
-    """Start a pod process; it says 'ready' on its pipe once it can serve."""
+def start_pod(ctx, name, app_blob, config, lifeline, restarts=0, started=None, make_state=None) -> Pod:
+    """Start a pod process; it says 'ready' on its pipe once it can serve. ``make_state``
+    (from ``store_kinds``) is how it opens its ``State``."""
     parent_end, child_end = ctx.Pipe(duplex=True)
     # With plain fork a child inherits every fd of the lab, including the lab's end of
     # the lifeline and of other pods' pipes; it must close them or no EOF ever arrives.
@@ -234,7 +235,7 @@ def start_pod(ctx, name, app_blob, config, lifeline, restarts=0, started=None) -
         close_fds = list(config.get("_lab_fds", ())) + [parent_end.fileno()]
     process = ctx.Process(
         target=pod_main,
-        args=(child_end, lifeline, app_blob, dict(config, name=name, restarts=restarts), close_fds),
+        args=(child_end, lifeline, app_blob, dict(config, name=name, restarts=restarts), close_fds, make_state),
         name=f"finpay_lab {name}",
         daemon=True,
     )

@@ -150,6 +150,16 @@ def _read_redis(lab):
         return {"balances": values("balance:"), "payments": values("payment:"), "queued": queued}
 
 
+def balances(lab):
+    """``lab.balances()``: every customer's balance as each live pod sees it, ``{user: {pod: ₹}}``."""
+    stores = read_books(lab)
+    if lab.state == "redis":  # every live pod reads the one shared copy
+        shared = stores["redis"]
+        stores = {p.name: shared for p in lab.pods if p.status in SERVING}
+    return {user: {pod: books["balances"][user] for pod, books in stores.items()
+                   if user in books["balances"]} for user in lab.accounts}
+
+
 def _after(a, b):
     return tuple(map(int, a.split("-"))) > tuple(map(int, b.split("-")))
 
@@ -166,7 +176,7 @@ def audit(lab, requests, wait=defaults.AUDIT_WAIT):
     result = Audit(state=lab.state)
     _count_money(result, lab, promised, stores)
     result.lost_sessions = promised["lost_sessions"]
-    result.notifications = _count_sms(promised["sms"], lab.gateway.attempts(), stores)
+    result.notifications = _count_sms(promised["sms"], _attempts(lab), stores)
     return result
 
 
@@ -224,6 +234,14 @@ def _promised(requests):
     return promises.result()
 
 
+def fold_promises(promised, dropped):
+    """FinPay's ``App.fold_history``: what ``dropped`` requests promised, added to
+    ``promised`` (a ``Promises``, or None at the first trim) before the history drops them."""
+    promised = promised or Promises()
+    promised.add(dropped, compact=True)
+    return promised
+
+
 class Promises:
     """The client's side, counted one request at a time. ``add(..., compact=True)`` keeps
     only what the audit reads (a payment's sender, receiver and amount), for requests the
@@ -269,12 +287,17 @@ def _name(user):
     return sys.intern(user) if type(user) is str else user
 
 
+def _attempts(lab):
+    """The SMS gateway's delivery attempts; none for a lab whose app has no gateway."""
+    return lab.gateway.attempts() if lab.gateway is not None else []
+
+
 def _wait_for_sms(lab, sms, wait):
     """Give the pods' workers time to send what they still hold, then read the books."""
     deadline = time.monotonic() + wait
     while True:
         stores = read_books(lab)
-        delivered = {a["id"] for a in lab.gateway.attempts()}
+        delivered = {a["id"] for a in _attempts(lab)}
         queued = {i for books in stores.values() for i in books["queued"]}
         workers = any(p.status in SERVING for p in lab.pods)  # anyone left to send?
         if not workers or not any(i not in delivered and i in queued for i in sms) or time.monotonic() > deadline:

@@ -13,13 +13,14 @@ Keys in state: ``balance:<user>``, ``session:<id>``, ``active:<user>``, ``paymen
 ``ledger:<user>``, ``demo_balance:<user>``, and the SMS queue ``sms:queue``.
 """
 
+import os
 import secrets
 
 from ..errors import Rejected
 from ..runtime.app import App
 from ..runtime.pod_loop import this_pod
-from . import auth
-from .notifications import QUEUE, Worker
+from . import audit, auth
+from .notifications import QUEUE, Gateway, Worker
 
 app = App("finpay")
 
@@ -40,7 +41,8 @@ def open_accounts_and_start_worker(state):
     if state.kind == "memory":  # each pod opens the books in its own memory
         for user, amount in pod.config["accounts"].items():
             state.set(f"balance:{user}", amount)
-    pod.sms_worker = Worker(state, pod, pod.config["gateway"], pod.config["sms_seconds"])
+    if "gateway" in pod.config:  # a lab running FinPay has its SMS gateway (App.gateway)
+        pod.sms_worker = Worker(state, pod, pod.config["gateway"], pod.config["sms_seconds"])
 
 
 def open_shared_books(lab):
@@ -60,8 +62,19 @@ def open_shared_books(lab):
         pipe.execute()
 
 
+def sms_gateway(workdir):
+    """The lab's SMS gateway (a sidecar of every pod): a log of deliveries in its work dir."""
+    return Gateway(os.path.join(workdir, "sms-gateway.jsonl"))
+
+
+# What FinPay declares to the runtime (see runtime/app.py), which never imports it.
 app.on_lab_start = [lambda lab: open_shared_books(lab) if lab.state == "redis" else None]
 app.default_accounts = DEFAULT_ACCOUNTS
+app.gateway = sms_gateway
+app.preload = ["finpay_lab.services.finpay"]  # the fork server imports it once: pods start in ms
+app.fold_history = audit.fold_promises
+app.balances = audit.balances
+app.audit = audit.audit
 
 
 # ---------------------------------------------------------------- the course's first steps

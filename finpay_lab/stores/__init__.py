@@ -4,3 +4,18 @@
 
 Imports only ``runtime`` and the top-level ``errors``/``defaults``.
 """
+
+
+def register_kinds():
+    """Hand the runtime its store kinds (``runtime/store_kinds.py``): how a pod opens its
+    ``State`` and how a lab makes its Redis server. ``finpay_lab/__init__.py`` calls this."""
+    from ..runtime.store_kinds import register_stores
+    from .state import make_state
+
+    register_stores(make_state, _redis_server)
+
+
+def _redis_server(spec):
+    from .redis_server import RedisServer  # loaded by the first lab, not by every pod
+
+    return RedisServer(spec)

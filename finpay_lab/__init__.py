@@ -7,8 +7,8 @@
 The runtime is small on purpose; each module is one idea of the course, and the folders
 are its layers, each importing only those above it in this list:
 
-* ``runtime/``: ``lab`` (the cluster), ``loop`` (its event loop), ``pods`` (processes),
-  ``pod_loop`` (inside a pod), ``guardian``,
+* ``runtime/``: ``lab`` (the cluster), ``loop`` (its event loop), ``runner`` (a run),
+  ``replicas`` (scaling), ``shutdown``, ``pods`` (processes), ``pod_loop`` (inside a pod), ``guardian``,
   ``wire`` (the pipe), ``balancer``, ``app`` (your handlers), ``history`` (what happened)
 * ``stores/``: ``state`` (memory vs Redis), ``redis_server``, ``redis_auth``
 * ``services/``: ``finpay`` (the FinPay services), ``auth``, ``notifications``, ``audit``

@@ -190,9 +190,8 @@ class Lab:
             self._check_open()
             self._loop.reconcile()
             if pod is not None:
-                target = self._loop.named(pod)
-                if target.status == PodStatus.STARTING:
-                    self._loop.wait_for(lambda: target.status != PodStatus.STARTING, defaults.POD_START_TIMEOUT)
+                target = self._loop.named(pod)  # a pod still starting (a restart) is waited for
+                self._loop.wait_for(lambda: target.status != PodStatus.STARTING, defaults.POD_START_TIMEOUT)
                 if not target.alive:
                     return self._loop.fail(endpoint, params, f"{pod} is not running ({exit_cause(target.exitcode)})", pod,
                                            cause=Cause.NO_POD)

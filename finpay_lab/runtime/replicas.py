@@ -18,7 +18,9 @@ from .pods import PodStatus, exit_cause
 def start(loop, names, count):
     """Start ``count`` pods on ``loop``, named ``pod-<next(names)>``; returns once all are ready."""
     new = [loop.spawn(f"pod-{next(names)}") for _ in range(count)]
-    if not loop.wait_for(lambda: all(p.status != PodStatus.STARTING for p in new), defaults.POD_START_TIMEOUT):
+    if not loop.wait_for(
+        lambda: all(p.status != PodStatus.STARTING for p in new), defaults.POD_START_TIMEOUT
+    ):
         slow = [p.name for p in new if p.status == PodStatus.STARTING]
         raise PodStartError(f"{', '.join(slow)} did not become ready in {defaults.POD_START_TIMEOUT:g} s")
     dead = [p for p in new if not p.alive]
@@ -53,7 +55,9 @@ def stop_all(loop):
 def settle(loop, timeout):
     """Wait until no pod is starting or waiting to restart; False if ``timeout`` passed first."""
     return loop.wait_for(
-        lambda: not loop.restart_due and all(p.status != PodStatus.STARTING for p in loop.pods.values()), timeout)
+        lambda: not loop.restart_due and all(p.status != PodStatus.STARTING for p in loop.pods.values()),
+        timeout,
+    )
 
 
 def drain(loop, victims):

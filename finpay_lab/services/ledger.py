@@ -23,7 +23,8 @@ import json
 import weakref
 
 from ..errors import Rejected
-from ..stores.state import EXACT_MAX, _short, _whole
+from ..numbers import is_whole
+from ..stores.state import EXACT_MAX, short_repr
 
 BALANCE, PAYMENT, LEDGER = "balance:", "payment:", "ledger:"
 KEEP = 50  # receipts a customer's ledger keeps; a statement shows at most this many
@@ -77,9 +78,9 @@ class MemoryLedger(Ledger):
             # Every check before the first write, as in Redis's script (the request's
             # journal would undo a half payment here, but the rule is the same everywhere).
             balance, other = state.get(src), state.get(dst)
-            if not _whole(balance, -EXACT_MAX, EXACT_MAX):
+            if not is_whole(balance, -EXACT_MAX, EXACT_MAX):
                 raise Rejected(_no_account(src))
-            if not _whole(other, -EXACT_MAX, EXACT_MAX):
+            if not is_whole(other, -EXACT_MAX, EXACT_MAX):
                 raise Rejected(_no_account(dst))
             if balance < amount:
                 raise Rejected(f"insufficient funds: balance is ₹{balance:,}, payment is ₹{amount:,}")
@@ -183,9 +184,9 @@ def ledger_for(state) -> Ledger:
 
 
 def _check_amount(amount):
-    if not _whole(amount, 1, EXACT_MAX):
+    if not is_whole(amount, 1, EXACT_MAX):
         raise Rejected(
-            f"a payment moves a whole number of rupees from 1 to {EXACT_MAX:,}, not {_short(amount)}"
+            f"a payment moves a whole number of rupees from 1 to {EXACT_MAX:,}, not {short_repr(amount)}"
         )
 
 

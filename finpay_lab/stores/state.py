@@ -31,6 +31,7 @@ from redis.retry import Retry
 
 from .. import defaults
 from ..errors import RedisUnavailable, Rejected
+from ..numbers import is_whole
 
 _MISSING = object()
 GROUP = "workers"  # the Redis consumer group of a queue's readers (lesson 04 names it)
@@ -43,18 +44,13 @@ INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 EXACT_MAX = 2**53 - 1
 
 
-def _whole(value, low, high):
-    """True if ``value`` is an int (not a bool) from ``low`` to ``high``."""
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-
-
 def _check_incr(key, amount, initial):
     """Before ``incr`` writes anything: the numbers fit in what Redis holds, and so does
     ``initial + amount`` (so a key ``incr`` creates never overflows on its first step)."""
     for name, value in (("amount", amount), ("initial", initial)):
-        if not _whole(value, INT64_MIN, INT64_MAX):
+        if not is_whole(value, INT64_MIN, INT64_MAX):
             raise Rejected(f"cannot add to {key}: {name} must be a whole number from −2⁶³ to 2⁶³−1 "
-                           f"(what Redis holds), not {_short(value)}")
+                           f"(what Redis holds), not {short_repr(value)}")
     if not INT64_MIN <= initial + amount <= INT64_MAX:
         raise _overflow(key, amount)
 
@@ -64,7 +60,8 @@ def _overflow(key, amount):
                     "whole numbers from −2⁶³ to 2⁶³−1)")
 
 
-def _short(value, limit=40):
+def short_repr(value, limit=40):
+    """``repr(value)``, cut to ``limit`` characters: what an error message quotes."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -185,7 +182,7 @@ class MemoryState(State):
         with self.lock:
             entry = self._entry(key)
             current = initial if entry is _MISSING else entry[0]
-            if not _whole(current, INT64_MIN, INT64_MAX):
+            if not is_whole(current, INT64_MIN, INT64_MAX):
                 raise Rejected(f"{key} does not hold an integer")
             value = current + amount
             if not INT64_MIN <= value <= INT64_MAX:  # as Redis: refuse, change nothing

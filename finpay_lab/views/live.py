@@ -46,6 +46,7 @@ import weakref
 import ipywidgets as widgets
 
 from ..errors import BadInput
+from ..numbers import is_number
 from ..runtime.lab import Lab
 from .live_chart import BIN, WINDOW, Chart, marks, per_bin
 from .live_load import LOAD_BATCH, Load
@@ -73,7 +74,7 @@ class Dashboard(widgets.VBox):
         self.load = self.refresh_thread = None
         if not isinstance(lab, Lab):
             raise BadInput(f"dashboard needs an fl.Lab, not {type(lab).__name__}")
-        if isinstance(refresh, bool) or not isinstance(refresh, int | float) or not 0.05 <= refresh <= 10:
+        if not is_number(refresh, 0.05, 10):
             raise BadInput(f"refresh must be seconds between 0.05 and 10, not {refresh!r}")
         self.lab = lab
         self.refresh_every = float(refresh)

@@ -36,6 +36,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from ..errors import BadInput
+from ..numbers import is_number, is_whole, quantile
 from . import run_data
 from .run_data import NO_POD
 from .style import DEATH, FAILED, FAULT, LOSSES, OK, PALETTE, QUANTILES, legend_key, say, styled
@@ -143,8 +144,8 @@ def scaling(results):
     if not isinstance(results, dict) or not results:
         raise BadInput("scaling needs a dict {pods: throughput or Run}, e.g. {1: 900.0, 2: 1700.0}")
     points = sorted((n, getattr(value, "throughput", value)) for n, value in results.items()
-                    if isinstance(n, int) and not isinstance(n, bool))
-    if len(points) != len(results) or not all(n >= 1 and run_data.number(t) and t >= 0 for n, t in points):
+                    if is_whole(n))
+    if len(points) != len(results) or not all(n >= 1 and is_number(t, 0) for n, t in points):
         raise BadInput(f"scaling needs {{pods ≥ 1: throughput or Run}}, not {results!r}")
     ns, tps = [n for n, _ in points], [float(t) for _, t in points]
     per_pod = tps[0] / ns[0]
@@ -174,10 +175,10 @@ def balances(data, users=None, limit=12):
     if callable(getattr(data, "balances", None)):
         data = data.balances()
     if not isinstance(data, dict) or not all(
-            isinstance(seen, dict) and all(map(run_data.number, seen.values())) for seen in data.values()):
+            isinstance(seen, dict) and all(map(is_number, seen.values())) for seen in data.values()):
         raise BadInput("balances needs a Lab or a dict {user: {pod: balance in ₹}}")
     split = [u for u in data if len(set(data[u].values())) > 1]
-    if users is None and not (isinstance(limit, int) and limit >= 1):
+    if users is None and not is_whole(limit, 1):
         raise BadInput(f"limit must be a whole number of customers ≥ 1, not {limit!r}")
     if users is None:
         chosen = set((split + [u for u in data if u not in split])[:limit])
@@ -221,7 +222,7 @@ def losses(audit, limit=20):
     The ``limit`` customers who lost most are shown."""
     if not any(hasattr(audit, f) for f in ("lost_sessions", "notifications", "divergent_balances")):
         raise BadInput(f"losses needs an audit (lab.audit() or run.audit()), not {type(audit).__name__}")
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+    if not is_whole(limit, 1):
         raise BadInput(f"limit must be a whole number of customers ≥ 1, not {limit!r}")
 
     def field(name, empty=()):
@@ -327,7 +328,7 @@ def _draw_latency(ax, run, bucket, origin=0.0):
     centres = [(a + b) / 2 - origin for a, b in zip(edges, edges[1:])]
     shown = []
     for q, colour, style in QUANTILES:
-        points = [(x, sorted(lat)[min(len(lat) - 1, int(q * len(lat)))])  # as Run.latency_quantiles
+        points = [(x, quantile(sorted(lat), q))  # as Run.latency_quantiles
                   for x, lat in zip(centres, per_bucket, strict=True) if lat]
         ax.plot([x for x, _ in points], [v for _, v in points], ls=style, color=colour, lw=2,
                 marker="o", ms=3, label=f"p{q * 100:g}", gid=f"p{q * 100:g}")

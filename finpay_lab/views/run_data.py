@@ -7,10 +7,10 @@ not) and events (a pod ready, killed, exited, stopped; a chaos fault). The figur
 what it draws. Times are lab time in seconds.
 """
 
-import math
 from bisect import bisect_right
 
 from ..errors import BadInput
+from ..numbers import is_number
 
 NO_POD = "no pod"  # the lane of requests no pod could take
 MAX_BUCKETS = 2000  # more bars than a screen has pixels teach nothing
@@ -86,15 +86,11 @@ def bucket_size(bucket, *runs):
         raw = max(max(r.duration / 40, 10 * r.duration / max(len(r.requests), 1)) for r in runs)
         steps = [m * 10.0**e for e in (-3, -2, -1) for m in (1, 2, 5)]
         return next((step for step in steps if raw <= step * (1 + 1e-9)), 1.0)
-    if not (number(bucket) and bucket > 0):
+    if not (is_number(bucket) and bucket > 0):
         raise BadInput(f"bucket must be a positive number of seconds, not {bucket!r}")
     if span / bucket > MAX_BUCKETS:
         raise BadInput(f"bucket={bucket!r} s cuts a {span:.2f} s run into more than {MAX_BUCKETS} buckets")
     return float(bucket)
-
-
-def number(x):
-    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def edges(start, end, bucket):

@@ -1,6 +1,6 @@
 """The package in layers: each layer imports only the layers below it.
 
-    errors, defaults  <  runtime  <  stores  <  services  <  experiments  <  views
+    errors, defaults, numbers  <  runtime  <  stores  <  services  <  experiments  <  views
 
 ``checks.py`` and ``examples/`` are leaves for the notebooks: nothing in the package
 imports them. ``finpay_lab/__init__.py`` is the notebooks' front door and may name anything.
@@ -22,7 +22,7 @@ import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "finpay_lab"
 RANK = {"": 0, "runtime": 1, "stores": 2, "services": 3, "experiments": 4, "views": 5}
-TOP = {"finpay_lab.errors": 0, "finpay_lab.defaults": 0}
+TOP = {"finpay_lab.errors": 0, "finpay_lab.defaults": 0, "finpay_lab.numbers": 0}
 LEAVES = ("finpay_lab.checks", "finpay_lab.examples")
 MODULE_PATH = re.compile(r"\bfinpay_lab(?:\.\w+)+")
 
@@ -109,7 +109,7 @@ def _violations():
 
 
 def test_the_package_is_in_layers():
-    """Every module sits in a layer folder (or is errors/defaults/checks/examples)."""
+    """Every module sits in a layer folder (or is errors/defaults/numbers/checks/examples)."""
     for module in MODULES:
         _layer(module)  # asserts
     assert {"finpay_lab.runtime.lab", "finpay_lab.runtime.loop", "finpay_lab.stores.state",

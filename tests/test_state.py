@@ -30,9 +30,32 @@ def test_incr_starts_from_initial_and_rejects_non_integers(state):
 
 
 def test_queue_is_first_in_first_out(state):
-    assert state.push("q", "a") == 1 and state.push("q", "b") == 2
-    assert state.length("q") == 2
-    assert [state.pop("q"), state.pop("q"), state.pop("q", "empty")] == ["a", "b", "empty"]
+    first, second = state.enqueue("q", "a"), state.enqueue("q", {"b": 2})
+    assert first != second and state.backlog("q") == 2
+    if state.kind == "redis":
+        assert state.take("q", "c1") is None  # a queue's first take creates its consumer group
+    assert [state.take("q", "c1") for _ in range(3)] == [(first, "a"), (second, {"b": 2}), None]
+    state.ack("q", first)
+    state.ack("q", second)
+    assert state.backlog("q") == 0
+
+
+def test_the_consumer_group_is_the_states_choice(state):
+    """Redis keeps a queue's readers in a consumer group: "workers" unless told otherwise."""
+    if state.kind != "redis":
+        pytest.skip("a consumer group is Redis's")
+    from finpay_lab.stores.state import RedisState
+
+    senders = RedisState(state.url, group="senders")
+    try:
+        assert state.group == "workers"
+        item = senders.enqueue("q", "a")
+        assert senders.take("q", "c1") is None  # no group yet: created, and read next time
+        assert senders.take("q", "c1") == (item, "a")
+        assert senders.backlog("q") == 1  # taken, not yet acknowledged
+        assert [g["name"] for g in senders.redis.xinfo_groups("q")] == ["senders"]
+    finally:
+        senders.close()
 
 
 def test_keys_by_prefix(state):
@@ -56,9 +79,9 @@ def test_memory_state_rolls_back_a_failed_request():
     s.begin()
     s.set("a", 2)
     s.incr("b", 5)
-    s.push("q", "x")
+    s.enqueue("q", "x")
     s.rollback()
-    assert (s.get("a"), s.get("b"), s.get("q")) == (1, None, None)
+    assert (s.get("a"), s.get("b"), s.get("q"), s.backlog("q")) == (1, None, None, 0)
 
 
 def test_pods_disagree_in_memory_and_agree_in_redis(make_lab):

@@ -5,7 +5,8 @@ where the state lives changes, and with it what survives a crash.
 
 Course steps:      ``add_balance`` (stateless), ``update_balance`` (stateful, Step 2)
 Sessions:          ``login`` → a session id kept in state + a signed token; ``whoami``
-Accounts:          ``balance``, ``statement``, ``pay`` (atomic, idempotent with ``key``)
+Accounts:          ``balance``, ``statement``, ``pay`` (atomic, idempotent with ``key``;
+                   the atomic step is the ledger's: ``ledger.py``)
 Notifications:     ``notify``; ``pay`` also queues "Payment Sent"/"Payment Received" SMS
 Fraud:             ``fraud_check`` needs both customers' sessions on the pod it runs on
 
@@ -20,6 +21,7 @@ from ..errors import Rejected
 from ..runtime.app import App
 from ..runtime.pod_loop import this_pod
 from . import audit, auth
+from .ledger import ledger_for
 from .notifications import QUEUE, Gateway, Worker
 
 app = App("finpay")
@@ -145,7 +147,7 @@ def statement(state, user: str, limit: int = STATEMENT_LENGTH):
     _known(state, user)
     if not 1 <= limit <= 50:
         raise Rejected("limit must be between 1 and 50")
-    return state.items(f"ledger:{user}")[:limit]
+    return ledger_for(state).statement(user)[:limit]
 
 
 @app.endpoint
@@ -171,7 +173,7 @@ def pay(state, sender: str, receiver: str, amount: int, token: str, key: str | N
     sms = [{"id": f"{payment}:sent", "to": sender, "text": f"Payment Sent: ₹{amount:,} to {receiver}"},
            {"id": f"{payment}:received", "to": receiver, "text": f"Payment Received: ₹{amount:,} from {sender}"}]
     receipt = {"payment": payment, "sender": sender, "receiver": receiver, "amount": amount, "sms": sms}
-    new, receipt = state.move(f"balance:{sender}", f"balance:{receiver}", amount, f"payment:{payment}", receipt)
+    new, receipt = ledger_for(state).move(sender, receiver, amount, payment, receipt)
     if not new and [receipt[k] for k in ("sender", "receiver", "amount")] != [sender, receiver, amount]:
         # A key names one payment: reused for another, it must neither move money nor
         # show someone else's receipt (as Stripe refuses a reused idempotency key).
@@ -212,6 +214,6 @@ def fraud_check(state, user_a: str, user_b: str):
     missing = [u for u in (user_a, user_b) if state.get(f"active:{u}") is None]
     if missing:
         raise Rejected(f"fraud check on {this_pod().name} cannot see the session of {' and '.join(missing)}")
-    recent = [p for p in state.items(f"ledger:{user_a}") if user_b in (p["sender"], p["receiver"])]
+    recent = [p for p in ledger_for(state).statement(user_a) if user_b in (p["sender"], p["receiver"])]
     return {"checked_on": this_pod().name, "recent_payments": len(recent),
             "risk": "review" if len(recent) >= 3 else "low"}

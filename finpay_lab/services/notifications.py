@@ -69,11 +69,18 @@ class Worker:
         self.sms_seconds = sms_seconds
         self.wake = threading.Event()
         self.min_idle = max(1.0, 5 * sms_seconds)  # older than this and unacked: its pod died
-        threading.Thread(target=self._loop, name="sms-worker", daemon=True).start()
+        self.stopped = threading.Event()  # a pod's worker runs until the pod dies; a test stops it
+        self.thread = threading.Thread(target=self._loop, name="sms-worker", daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        """End the loop after the SMS in hand (what is queued stays queued)."""
+        self.stopped.set()
+        self.wake.set()
 
     def _loop(self):
         next_reclaim = 0.0
-        while True:
+        while not self.stopped.is_set():
             try:
                 work = []
                 if time.monotonic() >= next_reclaim:

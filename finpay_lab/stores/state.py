@@ -12,6 +12,12 @@ This one interface is the seam of the whole course: the same handler code, flipp
 
 Values are anything JSON can hold (numbers, strings, lists, dicts), the same on both
 kinds, so what you store in memory is exactly what you would store in Redis.
+
+The interface stays narrow: keys and values, an atomic counter, a work queue, and the
+request's begin/commit/rollback. What one service needs beyond that lives with the
+service, one implementation per kind of store: FinPay's payment, which moves money in one
+indivisible step, is ``finpay_lab/services/ledger.py`` (a locked step in memory, a Lua
+script in Redis).
 """
 
 import json
@@ -25,28 +31,26 @@ from redis.retry import Retry
 
 from .. import defaults
 from ..errors import RedisUnavailable, Rejected
+from ..numbers import is_whole
 
 _MISSING = object()
+GROUP = "workers"  # the Redis consumer group of a queue's readers (lesson 04 names it)
 
 # Redis keeps integers in 64 bits: INCRBY refuses to go past them ("would overflow").
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
-# Lua, which runs ``move`` inside Redis, counts in doubles: integers beyond 2**53 lose
-# their last digits there. So money (balances and amounts) stays within ±(2**53 − 1).
+# Lua, which runs FinPay's payment inside Redis (``services/ledger.py``), counts in
+# doubles: integers beyond 2**53 lose their last digits there. So money (balances and
+# amounts) stays within ±(2**53 − 1), on every store.
 EXACT_MAX = 2**53 - 1
-
-
-def _whole(value, low, high):
-    """True if ``value`` is an int (not a bool) from ``low`` to ``high``."""
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 def _check_incr(key, amount, initial):
     """Before ``incr`` writes anything: the numbers fit in what Redis holds, and so does
     ``initial + amount`` (so a key ``incr`` creates never overflows on its first step)."""
     for name, value in (("amount", amount), ("initial", initial)):
-        if not _whole(value, INT64_MIN, INT64_MAX):
+        if not is_whole(value, INT64_MIN, INT64_MAX):
             raise Rejected(f"cannot add to {key}: {name} must be a whole number from −2⁶³ to 2⁶³−1 "
-                           f"(what Redis holds), not {_short(value)}")
+                           f"(what Redis holds), not {short_repr(value)}")
     if not INT64_MIN <= initial + amount <= INT64_MAX:
         raise _overflow(key, amount)
 
@@ -56,12 +60,8 @@ def _overflow(key, amount):
                     "whole numbers from −2⁶³ to 2⁶³−1)")
 
 
-def _check_amount(amount):
-    if not _whole(amount, 1, EXACT_MAX):
-        raise Rejected(f"a payment moves a whole number of rupees from 1 to {EXACT_MAX:,}, not {_short(amount)}")
-
-
-def _short(value, limit=40):
+def short_repr(value, limit=40):
+    """``repr(value)``, cut to ``limit`` characters: what an error message quotes."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -92,37 +92,6 @@ class State:
 
     def keys(self, prefix="") -> list:
         """The keys that start with ``prefix``, sorted."""
-        raise NotImplementedError
-
-    # A FIFO queue: what the notification lesson keeps its SMS in.
-    def push(self, queue, item) -> int:
-        """Append ``item`` to ``queue``; returns the queue's new length."""
-        raise NotImplementedError
-
-    def pop(self, queue, default=None):
-        """Remove and return the oldest item of ``queue``, or ``default`` if it is empty."""
-        raise NotImplementedError
-
-    def length(self, queue) -> int:
-        raise NotImplementedError
-
-    # Money: one atomic step, so no crash or race can leave it half-done.
-    def move(self, src, dst, amount, receipt_key, receipt, ledger_prefix="ledger:", keep=50):
-        """Move ``amount`` from the integer at ``src`` to ``dst`` *exactly once*.
-
-        If ``receipt_key`` already exists, nothing moves and the stored receipt is
-        returned (an idempotent retry). Otherwise, if ``src`` holds at least ``amount``,
-        both balances change, ``receipt`` (plus the new ``balance`` of ``src``) is stored at
-        ``receipt_key`` and added to both customers' ledgers, all in one indivisible step;
-        returns ``(True, receipt)`` for a new payment, ``(False, receipt)`` for a repeat.
-        Raises ``Rejected``, having changed nothing, if the money is not there, if either
-        balance is not a whole number within ±(2**53 − 1) (what every store holds
-        exactly), or if the receiver's would pass that.
-        """
-        raise NotImplementedError
-
-    def items(self, key) -> list:
-        """The list ``move`` keeps at ``key`` (a customer's ledger), newest first."""
         raise NotImplementedError
 
     # A work queue with acknowledgements: what the notification service keeps SMS in.
@@ -179,8 +148,8 @@ class MemoryState(State):
         self._data = {}  # key -> (value, expires_at or None)
         self._journal = None  # key -> previous entry, while a request is running
         # The pod's background workers (e.g. the SMS sender) share this state with the
-        # request handler, so compound operations take this lock.
-        self._lock = threading.RLock()
+        # request handler, so compound operations take this lock (FinPay's ledger too).
+        self.lock = threading.RLock()
 
     def _entry(self, key):
         entry = self._data.get(key, _MISSING)
@@ -198,22 +167,22 @@ class MemoryState(State):
             self._data[key] = entry
 
     def get(self, key, default=None):
-        with self._lock:
+        with self.lock:
             entry = self._entry(key)
             return default if entry is _MISSING else entry[0]
 
     def set(self, key, value, ttl=None):
         _check_value(value)
-        with self._lock:
+        with self.lock:
             expires = None if ttl is None else time.monotonic() + ttl
             self._write(key, (value, expires))
 
     def incr(self, key, amount=1, initial=0):
         _check_incr(key, amount, initial)
-        with self._lock:
+        with self.lock:
             entry = self._entry(key)
             current = initial if entry is _MISSING else entry[0]
-            if not _whole(current, INT64_MIN, INT64_MAX):
+            if not is_whole(current, INT64_MIN, INT64_MAX):
                 raise Rejected(f"{key} does not hold an integer")
             value = current + amount
             if not INT64_MIN <= value <= INT64_MAX:  # as Redis: refuse, change nothing
@@ -222,93 +191,48 @@ class MemoryState(State):
             return value
 
     def delete(self, key):
-        with self._lock:
+        with self.lock:
             existed = self._entry(key) is not _MISSING
             self._write(key, _MISSING)
             return existed
 
     def keys(self, prefix=""):
-        with self._lock:
+        with self.lock:
             return sorted(k for k in list(self._data) if k.startswith(prefix) and self._entry(k) is not _MISSING)
 
-    def push(self, queue, item):
-        _check_value(item)
-        with self._lock:
-            items = list(self.get(queue, []))  # a copy, so a rollback restores the old list
-            items.append(item)
-            self._write(queue, (items, None))
-            return len(items)
-
-    def pop(self, queue, default=None):
-        with self._lock:
-            items = list(self.get(queue, []))
-            if not items:
-                return default
-            item = items.pop(0)
-            self._write(queue, (items, None))
-            return item
-
-    def length(self, queue):
-        return len(self.get(queue, []))
-
-    def move(self, src, dst, amount, receipt_key, receipt, ledger_prefix="ledger:", keep=50):
-        _check_amount(amount)
-        with self._lock:
-            done = self.get(receipt_key)
-            if done is not None:
-                return False, done
-            # Every check before the first write, as in Redis's script (the request's
-            # journal would undo a half payment here, but the rule is the same everywhere).
-            balance, other = self.get(src), self.get(dst)
-            if not _whole(balance, -EXACT_MAX, EXACT_MAX):
-                raise Rejected(_no_account(src))
-            if not _whole(other, -EXACT_MAX, EXACT_MAX):
-                raise Rejected(_no_account(dst))
-            if balance < amount:
-                raise Rejected(f"insufficient funds: balance is ₹{balance:,}, payment is ₹{amount:,}")
-            if other + amount > EXACT_MAX:
-                raise Rejected(_too_much(dst, other, amount))
-            ledgers = [ledger_prefix + who for who in (receipt["sender"], receipt["receiver"])]
-            if any(not isinstance(self.get(ledger, []), list) for ledger in ledgers):
-                raise Rejected(f"a ledger ({' or '.join(ledgers)}) holds something other than a list")
-            receipt = dict(receipt, balance=balance - amount)
-            self.incr(src, -amount)
-            self.incr(dst, amount)
-            self.set(receipt_key, receipt)
-            for ledger in ledgers:
-                self.set(ledger, [receipt] + list(self.get(ledger, []))[: keep - 1])
-            return True, receipt
-
-    def items(self, key):
-        return list(self.get(key, []))
-
+    # The queue is a list of [id, item] at key ``queue``, its last id at ``queue:seq``;
+    # every change writes a new list, so a rollback restores the old one.
     def enqueue(self, queue, item):
-        with self._lock:
-            seq = self.incr(queue + ":seq")
-            item_id = f"{seq}"
-            self.push(queue, [item_id, item])
+        with self.lock:
+            item_id = f"{self.incr(queue + ':seq')}"
+            _check_value(item)
+            self._write(queue, ([*self.get(queue, []), [item_id, item]], None))
             return item_id
 
     def take(self, queue, consumer):
-        entry = self.pop(queue)
-        return None if entry is None else tuple(entry)
+        with self.lock:
+            items = list(self.get(queue, []))
+            if not items:
+                return None
+            self._write(queue, (items[1:], None))
+            return tuple(items[0])
 
     def backlog(self, queue):
-        return self.length(queue)
+        return len(self.get(queue, []))
 
     def begin(self):
-        self._lock.acquire()
+        self.lock.acquire()
         self._journal = {}
 
     def commit(self):
         self._journal = None
-        self._lock.release()
+        self.lock.release()
 
     def rollback(self):
         journal, self._journal = self._journal or {}, None
         for key, entry in journal.items():
             self._write(key, entry)
-        self._lock.release()
+        self.lock.release()
 
 
 def redis_client(url: str) -> redis_py.Redis:
@@ -353,9 +277,10 @@ class RedisState(State):
 
     kind = "redis"
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, group: str = GROUP):
         self.url = url
         self.redis = redis_client(url)
+        self.group = group  # the consumer group every pod's worker reads the queues in
 
     def get(self, key, default=None):
         raw = self.redis.get(key)
@@ -387,80 +312,12 @@ class RedisState(State):
     def keys(self, prefix=""):
         return sorted(self.redis.scan_iter(match=_glob_escape(prefix) + "*", count=1000))
 
-    def push(self, queue, item):
-        _check_value(item)
-        return self.redis.rpush(queue, json.dumps(item))
-
-    def pop(self, queue, default=None):
-        raw = self.redis.lpop(queue)
-        return default if raw is None else json.loads(raw)
-
-    def length(self, queue):
-        return self.redis.llen(queue)
-
-    # KEYS: src dst receipt ledger_src ledger_dst; ARGV: amount receipt_json keep
-    # Runs inside Redis as one step: no other command can see a half-done payment. But a
-    # script that fails half-way keeps the writes it made (Redis has no rollback), so
-    # every check comes before the first write. Lua numbers are doubles: a balance is
-    # read only if it is a whole number within ±(2**53 − 1), where doubles are exact.
-    _MOVE = """
-    local done = redis.call('GET', KEYS[3])
-    if done then return {0, done} end
-    local function whole(raw)
-        if type(raw) ~= 'string' or not string.match(raw, '^%-?%d+$') then return nil end
-        local n = tonumber(raw)
-        if n > 9007199254740991 or n < -9007199254740991 then return nil end
-        return n
-    end
-    local balance = whole(redis.call('GET', KEYS[1]))
-    if balance == nil then return {-2, ''} end
-    local other = whole(redis.call('GET', KEYS[2]))
-    if other == nil then return {-3, ''} end
-    local amount = whole(ARGV[1])
-    if balance < amount then return {-1, string.format('%d', balance)} end
-    if other + amount > 9007199254740991 then return {-4, string.format('%d', other)} end
-    for _, ledger in ipairs({KEYS[4], KEYS[5]}) do
-        local kind = redis.call('TYPE', ledger).ok
-        if kind ~= 'list' and kind ~= 'none' then return {-5, ledger} end
-    end
-    redis.call('DECRBY', KEYS[1], amount)
-    redis.call('INCRBY', KEYS[2], amount)
-    local left = string.format('%d', balance - amount)
-    local receipt = string.gsub(ARGV[2], '"balance": null', '"balance": ' .. left)
-    redis.call('SET', KEYS[3], receipt)
-    for _, ledger in ipairs({KEYS[4], KEYS[5]}) do
-        redis.call('LPUSH', ledger, receipt)
-        redis.call('LTRIM', ledger, 0, tonumber(ARGV[3]) - 1)
-    end
-    return {1, receipt}
-    """
-
-    def move(self, src, dst, amount, receipt_key, receipt, ledger_prefix="ledger:", keep=50):
-        _check_amount(amount)
-        if not hasattr(self, "_move_script"):
-            self._move_script = self.redis.register_script(self._MOVE)
-        body = json.dumps(dict(receipt, balance=None))
-        keys = [src, dst, receipt_key, ledger_prefix + receipt["sender"], ledger_prefix + receipt["receiver"]]
-        status, payload = self._move_script(keys=keys, args=[amount, body, keep])
-        if status in (-2, -3):
-            raise Rejected(_no_account(src if status == -2 else dst))
-        if status == -1:
-            raise Rejected(f"insufficient funds: balance is ₹{int(payload):,}, payment is ₹{amount:,}")
-        if status == -4:
-            raise Rejected(_too_much(dst, int(payload), amount))
-        if status == -5:
-            raise Rejected(f"a ledger ({payload}) holds something other than a list")
-        return status == 1, json.loads(payload)
-
-    def items(self, key):
-        return [json.loads(x) for x in self.redis.lrange(key, 0, -1)]
-
     def enqueue(self, queue, item):
         return self.redis.xadd(queue, {"item": json.dumps(item)})
 
     def _group(self, queue):
         try:
-            self.redis.xgroup_create(queue, "workers", id="0", mkstream=True)
+            self.redis.xgroup_create(queue, self.group, id="0", mkstream=True)
         except redis_py.ResponseError as exc:
             if "BUSYGROUP" not in str(exc):
                 raise
@@ -469,7 +326,7 @@ class RedisState(State):
         # No BLOCK: fakeredis answers XREADGROUP with COUNT and BLOCK at once anyway,
         # and the worker sleeps between polls itself.
         try:
-            reply = self.redis.xreadgroup("workers", consumer, {queue: ">"}, count=1)
+            reply = self.redis.xreadgroup(self.group, consumer, {queue: ">"}, count=1)
         except redis_py.ResponseError:  # no stream or no group yet: create both
             self._group(queue)
             return None
@@ -479,11 +336,11 @@ class RedisState(State):
         return None
 
     def ack(self, queue, item_id):
-        self.redis.xack(queue, "workers", item_id)
+        self.redis.xack(queue, self.group, item_id)
 
     def reclaim(self, queue, consumer, min_idle):
         try:
-            reply = self.redis.xautoclaim(queue, "workers", consumer, int(min_idle * 1000), "0-0", count=10)
+            reply = self.redis.xautoclaim(queue, self.group, consumer, int(min_idle * 1000), "0-0", count=10)
         except redis_py.ResponseError:
             return []
         return [(item_id, json.loads(fields["item"])) for item_id, fields in reply[1] if fields]
@@ -494,7 +351,7 @@ class RedisState(State):
         except redis_py.ResponseError:
             return 0
         for group in groups:
-            if group["name"] == "workers":
+            if group["name"] == self.group:
                 return int(group.get("pending") or 0) + int(group.get("lag") or 0)
         return self.redis.xlen(queue)
 
@@ -502,23 +359,14 @@ class RedisState(State):
         self.redis.close()
 
 
-def _no_account(key):
-    return f"no usable account at {key}: a balance is a whole number of rupees within ±₹{EXACT_MAX:,}"
-
-
-def _too_much(key, balance, amount):
-    return (f"{key} holds ₹{balance:,}: ₹{amount:,} more would pass ₹{EXACT_MAX:,}, the most "
-            "every store holds exactly")
-
-
 def _glob_escape(text):
     return "".join("\\" + c if c in "*?[]\\" else c for c in text)
 
 
-def make_state(kind: str, redis_url: str | None = None) -> State:
+def make_state(kind: str, redis_url: str | None = None, group: str = GROUP) -> State:
     """Build the state a pod uses: called inside the pod, after it starts."""
     if kind == "memory":
         return MemoryState()
     if kind == "redis":
-        return RedisState(redis_url)
+        return RedisState(redis_url, group)
     raise ValueError(f"unknown state kind {kind!r}")

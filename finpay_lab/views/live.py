@@ -29,35 +29,31 @@ drawn by the Agg canvas into PNG bytes for an ``Image`` widget. A second daemon 
 lock (a long ``lab.run`` of yours still shows live on the chart, drawn from the history),
 and both stop when the lab closes, when the widget is closed, or on ``stop()``.
 
+The parts live beside this module: the pod tiles in ``live_tiles.py``, the chart in
+``live_chart.py``, the background load in ``live_load.py``; this one lays them out and
+runs the refresher.
+
 One live dashboard per lab: showing ``fl.dashboard(lab)`` again (a re-run cell, a reloaded
 page) makes a new one that takes over. The old one stops its load and its refresher, and
 says on screen that it was replaced, so no forgotten thread keeps loading the lab.
 """
 
 import html
-import io
-import random
 import threading
 import time
 import weakref
 
 import ipywidgets as widgets
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from ..errors import BadInput
+from ..numbers import is_number
 from ..runtime.lab import Lab
+from .live_chart import BIN, WINDOW, Chart, marks, per_bin
+from .live_load import LOAD_BATCH, Load
+from .live_tiles import COLOURS, Tile
 
-COLOURS = {"ready": "#2e7d32", "busy": "#e69500", "starting": "#1e88e5", "stopping": "#8a8a8a",
-           "dead": "#d32f2f", "paused": "#7b1fa2", "stopped": "#8a8a8a"}  # paused: SIGSTOPped by lab.pause/chaos
-WINDOW = 30.0  # seconds of history the chart shows
-BIN = 0.5  # chart resolution; matches the refresh so every refresh can move the chart
-LOAD_BATCH = 0.25  # each lab.run covers this much time: short, so clicks never wait long
 LOCK_WAIT = 0.4  # a refresh waits this long for the lab (longer than one load batch)
-MIX = {"login": 1, "whoami": 4, "update_balance": 3, "add_balance": 2}  # relative weights
 COMPACT = 8  # more pods than this: smaller tiles, so 30 pods still fit on a screen
-CUSTOMERS = 12  # the load's population: the first customers of lab.accounts (the cast first)
-MARKED = ("killed", "exited", "restarted", "switched", "scaled")  # pod events the chart marks
 STATE_WORDS = {"memory": "each pod remembers on its own", "redis": "all pods share one Redis"}
 # The live dashboard of each lab. Weak both ways: a dashboard holds its lab, so a strong
 # value would keep every lab ever shown alive; the widget registry keeps the board itself.
@@ -74,23 +70,32 @@ class Dashboard(widgets.VBox):
 
     def __init__(self, lab, refresh=0.5):
         # First, as close() (which ipywidgets also runs from __del__) relies on these.
-        self._stop, self._load_on = threading.Event(), threading.Event()
-        self.load_thread = self.refresh_thread = None
+        self._stop = threading.Event()
+        self.load = self.refresh_thread = None
         if not isinstance(lab, Lab):
             raise BadInput(f"dashboard needs an fl.Lab, not {type(lab).__name__}")
-        if isinstance(refresh, bool) or not isinstance(refresh, int | float) or not 0.05 <= refresh <= 10:
+        if not is_number(refresh, 0.05, 10):
             raise BadInput(f"refresh must be seconds between 0.05 and 10, not {refresh!r}")
         self.lab = lab
         self.refresh_every = float(refresh)
-        self.tiles = {}  # pod name -> _Tile, in the lab's order
-        self._load_guard = threading.Lock()  # start/stop of the load thread never race
+        self.tiles = {}  # pod name -> Tile, in the lab's order
         self._drawing = threading.Lock()  # a click's refresh and the thread's never interleave
         self._message = ""  # the latest click error or notice: shown until the next click
-        self._chart, self._chart_key = _Chart(), None
+        self._chart, self._chart_key = Chart(), None
         self._last_failure = None  # the newest failed request on the chart
-        self._rng = random.Random(lab.seed)  # the load's request mix is the same every time
-        self._sessions = {}  # user -> session id the load logged in with
+        self._replaced = False
+        super().__init__(self._build(), layout=widgets.Layout(border="1px solid #d0d7de", padding="8px 12px",
+                                                              max_width="820px"))
+        self.add_class("finpay-dashboard")  # CSS hooks, for the browser test and for styling
+        self.load = Load(lab, self._stop, rate=lambda: self.rate.value, failed=self._load_failed)
+        self._take_over(lab)
+        self.refresh()
+        self.refresh_thread = threading.Thread(target=self._refresh_loop, daemon=True,
+                                               name="finpay-dashboard-refresh")
+        self.refresh_thread.start()
 
+    def _build(self):
+        """The widgets, top to bottom: header, state row, controls, tiles, chart, status."""
         ui = widgets.Layout
         self.header = widgets.HTML()  # title and pod counts
         self.state_info = widgets.HTML()  # the state kind, in words
@@ -114,18 +119,23 @@ class Dashboard(widgets.VBox):
         row = ui(align_items="center", flex_flow="row wrap")
         state_row = widgets.HBox([self.state_info, self.state_button], layout=row)
         controls = widgets.HBox([self.add_button, self.remove_button, self.load_button, self.rate], layout=row)
-        super().__init__([self.header, state_row, controls, self.tile_box, self.chart, self.status],
-                         layout=ui(border="1px solid #d0d7de", padding="8px 12px", max_width="820px"))
-        self.add_class("finpay-dashboard")  # CSS hooks, for the browser test and for styling
-        self._replaced = False
+        return [self.header, state_row, controls, self.tile_box, self.chart, self.status]
+
+    def _take_over(self, lab):
+        """Become the lab's live dashboard: the one shown before stops, and says so."""
         old = _LIVE.get(lab)
         _LIVE[lab] = weakref.ref(self)
         if old is not None and old() is not None:
             old().replaced()  # its load and refresher stop before this one starts
-        self.refresh()
-        self.refresh_thread = threading.Thread(target=self._refresh_loop, daemon=True,
-                                               name="finpay-dashboard-refresh")
-        self.refresh_thread.start()
+
+    @property
+    def load_thread(self):
+        """The background load's thread while it runs; None while the load is off."""
+        return None if self.load is None else self.load.thread
+
+    @property
+    def _load_on(self):
+        return self.load.on
 
     # ------------------------------------------------------------------ drawing
     def refresh(self):
@@ -150,8 +160,8 @@ class Dashboard(widgets.VBox):
 
     def _sync_load_button(self):
         """The toggle shows the truth: "stop load" only while a load runs or is starting."""
-        with self._load_guard:
-            stale = self.load_button.value and not self._load_on.is_set() and self.load_thread is None
+        with self.load.guard:
+            stale = self.load_button.value and not self.load.on.is_set() and self.load.thread is None
         if stale:
             self.load_button.value = False
 
@@ -159,7 +169,7 @@ class Dashboard(widgets.VBox):
         if list(self.tiles) != [p.name for p in pods]:  # pods came or went: new tiles
             old = self.tiles
             kill = lambda name: self._click(f"kill {name}", self._kill, name)  # noqa: E731
-            self.tiles = {p.name: old.pop(p.name, None) or _Tile(p.name, kill) for p in pods}
+            self.tiles = {p.name: old.pop(p.name, None) or Tile(p.name, kill) for p in pods}
             self.tile_box.children = [t.box for t in self.tiles.values()]
             for gone in old.values():  # a closed widget frees its model in the browser too
                 for w in (gone.box, gone.html, gone.kill):
@@ -187,24 +197,15 @@ class Dashboard(widgets.VBox):
         now = self.lab.now()
         end = int(now / BIN)  # the bin in progress is left out: it is not over yet
         start = end - int(WINDOW / BIN)
-        ok, failed = [0] * (end - start), [0] * (end - start)
         # A copy (one atomic slice): the lab may record, or trim its history, meanwhile.
-        requests, self._last_failure = self.lab.history.requests[:], None
-        for i in range(len(requests) - 1, -1, -1):  # newest first; stop once past the window
-            r = requests[i]
-            b = int(r.received / BIN)
-            if b < start - 4:  # replies are recorded nearly in time order; allow a little slack
-                break
-            if start <= b < end:
-                (ok if r.ok else failed)[b - start] += 1
-            if not r.ok and self._last_failure is None:
-                self._last_failure = r  # the newest: shown in the status area, to say *why*
-        marks = _marks([e for e in self.lab.history.events[-50:] if e.t >= start * BIN])
-        key = (tuple(ok), tuple(failed), tuple(marks), start if any(ok) or any(failed) or marks else 0)
+        # The newest failure is shown in the status area, to say *why*.
+        ok, failed, self._last_failure = per_bin(self.lab.history.requests[:], start, end)
+        labels = marks([e for e in self.lab.history.events[-50:] if e.t >= start * BIN])
+        key = (tuple(ok), tuple(failed), tuple(labels), start if any(ok) or any(failed) or labels else 0)
         if key == self._chart_key:
             return  # nothing moved (an idle lab): skip the ~50 ms of drawing
         self._chart_key = key
-        self.chart.value = self._chart.png(ok, failed, marks, start, now)
+        self.chart.value = self._chart.png(ok, failed, labels, start, now)
 
     def _draw_status(self):
         events = [e for e in self.lab.history.events[-5:]][::-1]
@@ -225,7 +226,7 @@ class Dashboard(widgets.VBox):
 
     def _freeze(self):
         """No load, and no button left that would act: a closed lab or a replaced board."""
-        self._load_on.clear()
+        self.load.on.clear()
         self.load_button.value = False  # "start load", as nothing loads the lab from here
         for button in (self.add_button, self.remove_button, self.state_button, self.load_button, self.rate):
             button.disabled = True
@@ -294,81 +295,22 @@ class Dashboard(widgets.VBox):
         self.load_button.description = "stop load" if on else "start load"
         self.load_button.icon = "stop" if on else "play"
         self.load_button.button_style = "warning" if on else "success"
-        with self._load_guard:
-            if not on:
-                self._load_on.clear()  # the thread ends after its current short batch
-                return
-            self._load_on.set()
-            if self.load_thread is None:
-                self.load_thread = threading.Thread(target=self._load_loop, daemon=True,
-                                                    name="finpay-dashboard-load")
-                self.load_thread.start()
+        if on:
+            self.load.start()
+        else:
+            self.load.pause()  # the thread ends after its current short batch
 
-    def _load_loop(self):
-        """Send the chosen rate as short open-loop runs, one every LOAD_BATCH seconds."""
-        # Only endpoints the lab's app has, for customers it knows: an own fl.App gets a
-        # load of the ones it shares with FinPay (say update_balance), or a plain message.
-        self._mix = {e: w for e, w in MIX.items() if e in self.lab.app}
-        if "login" not in self._mix:
-            self._mix.pop("whoami", None)  # whoami needs a session from login
-        self._users = list(self.lab.accounts or {})[:CUSTOMERS] or ["Ravi"]
-        if not self._mix:
-            self._message = html.escape(f"the load sends {', '.join(MIX)}; the app {self.lab.app.name!r} "
-                                        "has none of them")
-            self._load_on.clear()
-            self.load_button.value = False
-        due, owed = time.monotonic(), 0.0
-        while True:
-            with self._load_guard:
-                if not self._load_on.is_set() or self._stop.is_set() or self.lab.closed:
-                    self.load_thread = None
-                    break
-            wait = due - time.monotonic()
-            if wait > 0:
-                self._stop.wait(wait)
-                continue
-            owed += self.rate.value * LOAD_BATCH  # fractions carry over, so 10 req/s stays 10
-            n, owed = int(owed), owed - int(owed)
-            try:
-                run = self.lab.run([(i * LOAD_BATCH / n, *self._next_request()) for i in range(n)])
-                self._learn(run.requests)
-            except Exception as exc:
-                if not self.lab.closed:
-                    self._message = (f"<span style='color:{COLOURS['dead']}'>⚠ load stopped: "
-                                     f"{html.escape(f'{type(exc).__name__}: {exc}')}</span>")
-                    self.load_button.value = False  # the toggle shows the truth
-                self._load_on.clear()
-                continue
-            # Never catch up in a burst after falling behind; and pause a moment so a
-            # click or the refresher gets the lab's lock between two batches.
-            due = max(due + LOAD_BATCH, time.monotonic() - LOAD_BATCH)
-            self._stop.wait(0.005)
-
-    def _next_request(self):
-        """One FinPay request from a small population; whoami uses the session of a login."""
-        user = self._rng.choice(self._users)
-        endpoint = self._rng.choices(list(self._mix), weights=list(self._mix.values()))[0]
-        if endpoint == "whoami" and user not in self._sessions:
-            endpoint = "login"  # a user with no session logs in first, as the app would make them
-        if endpoint == "login":
-            return "login", {"user": user}
-        if endpoint == "whoami":
-            return "whoami", {"user": user, "session": self._sessions[user]}
-        return endpoint, {"user": user, "amount": self._rng.randint(1, 50) * 10}
-
-    def _learn(self, responses):
-        """Remember new sessions; forget one a pod did not know (the user must log in again)."""
-        for r in responses:
-            if r.endpoint == "login" and r.ok and isinstance(r.value, dict):
-                self._sessions[r.params["user"]] = r.value.get("session")
-            elif r.endpoint == "whoami" and not r.ok and self._sessions.get(r.params["user"]) == r.params["session"]:
-                del self._sessions[r.params["user"]]
+    def _load_failed(self, message):
+        """The load cannot go on: say why, and turn the toggle off (it shows the truth)."""
+        self._message = message
+        self.load_button.value = False
 
     # ------------------------------------------------------------------ the end
     def stop(self):
         """Stop the load and the refresher (the widget stays on screen, frozen)."""
         self._stop.set()
-        self._load_on.clear()
+        if self.load is not None:  # None: bad input stopped __init__ early
+            self.load.on.clear()
         for thread in (self.load_thread, self.refresh_thread):
             if thread is not None and thread is not threading.current_thread():
                 thread.join(timeout=LOAD_BATCH + 2)
@@ -382,128 +324,6 @@ class Dashboard(widgets.VBox):
         if lab is not None and (ref := _LIVE.get(lab)) is not None and ref() is self:
             del _LIVE[lab]
         super().close()
-
-
-class _Tile:
-    """One pod's card: an HTML body redrawn on each refresh, and its kill button."""
-
-    def __init__(self, name, kill):
-        self.name = name
-        self.html = widgets.HTML()
-        self.kill = widgets.Button(description="kill", icon="bolt", button_style="danger",
-                                   tooltip=f"SIGKILL {name}: like a node failure, no goodbye",
-                                   layout=widgets.Layout(width="auto", margin="6px 0 0 0"))
-        self.kill.on_click(lambda _: kill(name))
-        self.box = widgets.VBox([self.html, self.kill], layout=widgets.Layout(
-            width="176px", margin="4px 8px 4px 0", padding="6px 8px", border="1px solid #d0d7de"))
-        self.box.add_class("finpay-tile")
-
-    def show(self, pod, held, state, compact=False):
-        """Redraw for ``pod``; ``compact`` (many pods) keeps the numbers, drops the words."""
-        colour = COLOURS.get(pod.status, "#555")
-        grey = "<span style='color:#555'>{}</span>".format
-        if pod.status == "dead":
-            memory = [f"<span style='color:{colour}'>process gone:</span>", "its memory is lost"]
-        elif held is None:  # starting, stopping or paused: it cannot be asked now
-            memory = ["(cannot ask it now)", "&nbsp;"]
-        elif state == "redis":
-            memory = ["nothing:", "the state is in Redis"] if not compact else ["nothing:", "all in Redis"]
-        else:
-            n = held["sessions"]
-            memory = [f"<b>{n:,}</b> session{'' if n == 1 else 's'}", f"<b>{held['queued_sms']:,}</b> queued SMS"]
-        if not compact and pod.status != "dead":
-            memory.insert(0, grey("in its memory:"))
-        ids = f"pid {pod.pid}"
-        if not compact or pod.restarts:
-            ids += f" · restarts {pod.restarts}"
-        lines = [grey(ids), f"served <b>{pod.served:,}</b>", *memory]
-        self.html.value = (
-            f"<div style='line-height:1.45;font-size:12px;{'opacity:0.6;' if pod.status == 'dead' else ''}'>"
-            "<div style='display:flex;justify-content:space-between;align-items:center'>"
-            f"<b style='font-size:{13 if compact else 15}px'>{html.escape(pod.name)}</b>"
-            f"<span style='background:{colour};color:white;border-radius:9px;padding:0 7px'>{pod.status}</span>"
-            "</div>" + "".join(f"<div>{line}</div>" for line in lines) + "</div>")
-        self.box.layout.border_top = f"4px solid {colour}"
-        self.box.layout.width = "128px" if compact else "176px"
-        self.kill.disabled = pod.status in ("dead", "stopping")  # kill works on a paused pod
-
-    def show_stopped(self):
-        """The lab closed: every pod was stopped with it."""
-        colour = COLOURS["stopped"]
-        self.html.value = (
-            "<div style='line-height:1.45;font-size:12px;opacity:0.6'>"
-            "<div style='display:flex;justify-content:space-between;align-items:center'>"
-            f"<b style='font-size:15px'>{html.escape(self.name)}</b>"
-            f"<span style='background:{colour};color:white;border-radius:9px;padding:0 7px'>stopped</span>"
-            "</div><div>the lab is closed:</div><div>this process is gone</div></div>")
-        self.box.layout.border_top = f"4px solid {colour}"
-        self.kill.disabled = True
-
-
-class _Chart:
-    """Requests per second as PNG bytes, drawn with Figure + Agg (safe off the main thread).
-
-    One figure is kept and only its data changes between drawings: building axes and
-    ticks anew each time costs more than drawing them. Used under the dashboard's
-    drawing lock, so by one thread at a time."""
-
-    def __init__(self):
-        self.fig = Figure(figsize=(7.8, 2.4), dpi=100)
-        FigureCanvasAgg(self.fig)
-        ax = self.ax = self.fig.add_subplot()
-        # Two filled step outlines (ok drawn over ok+failed) instead of 120 bars.
-        self.total = ax.stairs([0], [0, 1], fill=True, color=COLOURS["dead"], label="failed")
-        self.ok = ax.stairs([0], [0, 1], fill=True, color=COLOURS["ready"], label="ok")
-        self.title = ax.set_title("", fontsize=9, loc="left")
-        self.marks = []
-        ax.legend([self.ok, self.total], ["ok", "failed"], loc="lower right", bbox_to_anchor=(1, 1),
-                  fontsize=8, frameon=False, ncols=2, borderaxespad=0.1)
-        ax.set_xlim(-WINDOW - BIN, 0)
-        ax.set_xlabel("seconds ago", fontsize=8)
-        ax.tick_params(labelsize=8)
-        ax.spines[["top", "right"]].set_visible(False)
-        self.fig.subplots_adjust(left=0.07, right=0.99, top=0.87, bottom=0.19)
-
-    def png(self, ok, failed, marks, start, now):
-        edges = [(start + i) * BIN - now for i in range(len(ok) + 1)]  # seconds before now
-        total = [(a + b) / BIN for a, b in zip(ok, failed, strict=True)]
-        self.total.set_data(total, edges)
-        self.ok.set_data([n / BIN for n in ok], edges)
-        for artist in self.marks:
-            artist.remove()
-        self.marks = []
-        for t, label in marks[-4:]:  # a few labels at most, or they pile up unreadably
-            x, right = t - now, t - now > -8
-            self.marks += [self.ax.axvline(x, color="#333", linestyle="--", linewidth=0.9),
-                           self.ax.annotate(label, (x, 0.97), xycoords=("data", "axes fraction"),
-                                            xytext=(-3 if right else 3, 0), textcoords="offset points",
-                                            ha="right" if right else "left", va="top", fontsize=7.5,
-                                            bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none",
-                                                  "alpha": 0.85})]
-        recent = max(1, min(len(ok), int(2 / BIN)))  # the last 2 s: what "now" feels like
-        self.title.set_text(f"requests per second, last {WINDOW:g} s — now "
-                            f"{sum(ok[-recent:]) / (recent * BIN):,.0f} ok/s, "
-                            f"{sum(failed[-recent:]) / (recent * BIN):,.0f} failed/s")
-        self.ax.set_ylim(0, max(10, max(total, default=0) * 1.3))  # headroom for the labels
-        buf = io.BytesIO()
-        self.fig.savefig(buf, format="png")
-        return buf.getvalue()
-
-
-def _marks(events):
-    """Chart labels: one per burst of events (a kill and the exit it caused are one mark)."""
-    marks = []  # [time, [words]]
-    for e in events:
-        if e.kind not in MARKED:
-            continue
-        words = f"{e.pod} {e.kind}" if e.pod else e.kind
-        if e.kind == "exited" and e.detail == "SIGKILL" and marks and f"{e.pod} killed" in marks[-1][1]:
-            continue  # the exit a kill caused: already marked
-        if marks and e.t - marks[-1][0] < 0.5:
-            marks[-1][1].append(words)
-        else:
-            marks.append([e.t, [words]])
-    return tuple((t, ", ".join(words)) for t, words in marks)
 
 
 _HINT = "Try it: start the load, kill a pod, then switch to redis and compare the red."

@@ -21,46 +21,28 @@ calls ``plt.show()`` or changes matplotlib's global settings.
 One visual language everywhere: ``pod-N`` always has the same colour (``pod_colour``);
 failures are red; chaos faults are shaded gold, like the nemesis periods of Jepsen's
 graphs (an instant fault, such as a kill, is a gold line); a black bar (or dashed line)
-marks a pod's death. Times are lab time in seconds,
-the clock of ``run.summary()`` and ``lab.history``; only ``compare`` counts from each
-run's start, so the two runs line up.
+marks a pod's death (the colours and the look: ``style.py``). Times are lab time in
+seconds, the clock of ``run.summary()`` and ``lab.history``; only ``compare`` counts from
+each run's start, so the two runs line up. What the figures read from a run (lanes,
+deaths, time buckets) is in ``run_data.py``.
 """
 
-import functools
 import io
-import math
-from bisect import bisect_right
 from collections import Counter
 
 import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from ..errors import BadInput
+from ..numbers import is_number, is_whole, quantile
+from . import run_data
+from .run_data import NO_POD
+from .style import DEATH, FAILED, FAULT, LOSSES, OK, PALETTE, QUANTILES, legend_key, say, styled
 
 __all__ = ["LabFigure", "balances", "compare", "latency", "losses", "overview", "pod_colour",
            "scaling", "throughput", "timeline"]
-
-FAILED = "#d62728"  # failed requests
-FAULT = "#f2b134"  # chaos fault windows (shaded)
-DEATH = "#222222"  # a pod's death
-OK = "#5a6b7b"  # successful requests, when not split by pod
-NO_POD = "no pod"  # the lane of requests no pod could take
-QUANTILES = ((0.5, "#08306b", "-"), (0.95, "#2171b5", "--"), (0.99, "#6baed6", ":"))
-LOSSES = (("lost sessions", "#762a83"), ("lost payments", "#b2182b"), ("lost SMS alerts", "#e08214"),
-          ("wrong balance", "#8c510a"))
-# tab20 without its reds (failures) and greys (no pod): 16 colours, strong ones first
-_PALETTE = [matplotlib.colormaps["tab20"].colors[i]
-            for i in (0, 2, 4, 8, 10, 12, 16, 18, 1, 3, 5, 9, 11, 13, 17, 19)]
-_STYLE = {
-    "font.size": 10, "axes.titlesize": 11, "axes.labelsize": 10, "legend.fontsize": 9,
-    "xtick.labelsize": 9, "ytick.labelsize": 9, "axes.spines.top": False,
-    "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.3, "grid.linewidth": 0.6,
-    "legend.frameon": False, "axes.axisbelow": True,
-}
-MAX_BUCKETS = 2000  # more bars than a screen has pixels teach nothing
 
 
 class LabFigure(Figure):
@@ -79,51 +61,42 @@ def pod_colour(pod):
         return "#7f7f7f"
     tail = str(pod).rsplit("-", 1)[-1]
     n = int(tail) - 1 if tail.isdigit() else sum(map(ord, str(pod)))
-    return matplotlib.colors.to_hex(_PALETTE[n % len(_PALETTE)])
-
-
-def _styled(fn):
-    """Draw inside a style context: the look is local to our figures, never global."""
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        with matplotlib.rc_context(_STYLE):
-            return fn(*args, **kwargs)
-    return wrapper
+    return matplotlib.colors.to_hex(PALETTE[n % len(PALETTE)])
 
 
 # ---------------------------------------------------------------------- public figures
-@_styled
+@styled
 def timeline(run):
     """Every request as a dot on its pod's lane; failures, deaths, restarts and faults marked."""
-    _check_runs("timeline", run)
-    fig = LabFigure(figsize=(10, _lanes_height(run)), layout="constrained")
+    run_data.check_runs("timeline", run)
+    fig = LabFigure(figsize=(10, run_data.lanes_height(run)), layout="constrained")
     _draw_timeline(fig.add_subplot(), run)
     return fig
 
 
-@_styled
+@styled
 def throughput(run, bucket=None):
     """Requests per second (ok stacked by pod, failed in red) per time bucket (seconds)."""
-    _check_runs("throughput", run)
+    run_data.check_runs("throughput", run)
     fig = LabFigure(figsize=(10, 4), layout="constrained")
-    _draw_throughput(fig.add_subplot(), run, _bucket_size(bucket, run))
+    _draw_throughput(fig.add_subplot(), run, run_data.bucket_size(bucket, run))
     return fig
 
 
-@_styled
+@styled
 def latency(run, bucket=None):
     """p50 / p95 / p99 latency of successful requests (ms) per time bucket (seconds)."""
-    _check_runs("latency", run)
+    run_data.check_runs("latency", run)
     fig = LabFigure(figsize=(10, 4), layout="constrained")
-    _draw_latency(fig.add_subplot(), run, _bucket_size(bucket, run))
+    _draw_latency(fig.add_subplot(), run, run_data.bucket_size(bucket, run))
     return fig
 
 
-@_styled
+@styled
 def overview(run, bucket=None):
     """Timeline, throughput and latency stacked on one time axis."""
-    _check_runs("overview", run)
-    bucket, lanes = _bucket_size(bucket, run), _lanes_height(run)
+    run_data.check_runs("overview", run)
+    bucket, lanes = run_data.bucket_size(bucket, run), run_data.lanes_height(run)
     fig = LabFigure(figsize=(10, lanes + 5.5), layout="constrained")
     top, middle, bottom = fig.subplots(3, 1, sharex=True, height_ratios=[lanes - 1, 2.5, 2.5])
     _draw_timeline(top, run)
@@ -135,13 +108,13 @@ def overview(run, bucket=None):
     return fig
 
 
-@_styled
+@styled
 def compare(run_a, run_b, labels=("A", "B"), bucket=None):
     """The same workload under two settings side by side: throughput and ok/failed counts."""
-    _check_runs("compare", run_a, run_b)
+    run_data.check_runs("compare", run_a, run_b)
     if isinstance(labels, str) or len(labels) != 2:
         raise BadInput(f"compare needs two labels, one per run, not {labels!r}")
-    bucket = _bucket_size(bucket, run_a, run_b)
+    bucket = run_data.bucket_size(bucket, run_a, run_b)
     fig = LabFigure(figsize=(11, 6), layout="constrained")
     axes = fig.subplots(2, 2, sharey="row", height_ratios=[2.2, 1])
     axes[0, 1].sharex(axes[0, 0])
@@ -161,7 +134,7 @@ def compare(run_a, run_b, labels=("A", "B"), bucket=None):
     return fig
 
 
-@_styled
+@styled
 def scaling(results):
     """Throughput against the number of pods, with the ideal (linear) line and % of ideal.
 
@@ -171,8 +144,8 @@ def scaling(results):
     if not isinstance(results, dict) or not results:
         raise BadInput("scaling needs a dict {pods: throughput or Run}, e.g. {1: 900.0, 2: 1700.0}")
     points = sorted((n, getattr(value, "throughput", value)) for n, value in results.items()
-                    if isinstance(n, int) and not isinstance(n, bool))
-    if len(points) != len(results) or not all(n >= 1 and _number(t) and t >= 0 for n, t in points):
+                    if is_whole(n))
+    if len(points) != len(results) or not all(n >= 1 and is_number(t, 0) for n, t in points):
         raise BadInput(f"scaling needs {{pods ≥ 1: throughput or Run}}, not {results!r}")
     ns, tps = [n for n, _ in points], [float(t) for _, t in points]
     per_pod = tps[0] / ns[0]
@@ -192,7 +165,7 @@ def scaling(results):
     return fig
 
 
-@_styled
+@styled
 def balances(data, users=None, limit=12):
     """Each customer's balance as each pod sees it: one bar per pod, grouped by customer.
 
@@ -202,10 +175,10 @@ def balances(data, users=None, limit=12):
     if callable(getattr(data, "balances", None)):
         data = data.balances()
     if not isinstance(data, dict) or not all(
-            isinstance(seen, dict) and all(map(_number, seen.values())) for seen in data.values()):
+            isinstance(seen, dict) and all(map(is_number, seen.values())) for seen in data.values()):
         raise BadInput("balances needs a Lab or a dict {user: {pod: balance in ₹}}")
     split = [u for u in data if len(set(data[u].values())) > 1]
-    if users is None and not (isinstance(limit, int) and limit >= 1):
+    if users is None and not is_whole(limit, 1):
         raise BadInput(f"limit must be a whole number of customers ≥ 1, not {limit!r}")
     if users is None:
         chosen = set((split + [u for u in data if u not in split])[:limit])
@@ -213,7 +186,7 @@ def balances(data, users=None, limit=12):
     elif isinstance(users, str) or not set(users) <= set(data):
         unknown = [u for u in ([users] if isinstance(users, str) else users) if u not in data]
         raise BadInput(f"users must be a list of customers; no balances for {unknown}")
-    pods = _sorted_pods(p for u in users for p in data[u])
+    pods = run_data.sorted_pods(p for u in users for p in data[u])
     fig = LabFigure(figsize=(10, 4), layout="constrained")
     ax = fig.add_subplot()
     width = 0.8 / max(len(pods), 1)
@@ -242,14 +215,14 @@ def balances(data, users=None, limit=12):
     return fig
 
 
-@_styled
+@styled
 def losses(audit, limit=20):
     """What each customer lost: sessions, payments, SMS alerts, and a correct balance (a
     customer whose balance is wrong, below zero or different on each pod counts once).
     The ``limit`` customers who lost most are shown."""
     if not any(hasattr(audit, f) for f in ("lost_sessions", "notifications", "divergent_balances")):
         raise BadInput(f"losses needs an audit (lab.audit() or run.audit()), not {type(audit).__name__}")
-    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+    if not is_whole(limit, 1):
         raise BadInput(f"limit must be a whole number of customers ≥ 1, not {limit!r}")
 
     def field(name, empty=()):
@@ -271,7 +244,7 @@ def losses(audit, limit=20):
     if not users:
         text = (f"No customer lost anything, but {' and '.join(problems)}" if problems
                 else "Nothing lost: every session, payment, alert and balance is intact ✓")
-        _say(ax, text, color=FAILED if problems else "#2e7d32", gid="nothing-lost")
+        say(ax, text, color=FAILED if problems else "#2e7d32", gid="nothing-lost")
         ax.set_axis_off()
         return fig
     left = [0] * len(users)
@@ -292,18 +265,18 @@ def losses(audit, limit=20):
 
 # ---------------------------------------------------------------------- drawing on one axes
 def _draw_timeline(ax, run):
-    lanes = _lanes(run)
+    lanes = run_data.lanes(run)
     y = {pod: i for i, pod in enumerate(lanes)}
     for pod in lanes:
-        for a, b in _up_intervals(run, pod) if pod != NO_POD else ():
+        for a, b in run_data.up_intervals(run, pod) if pod != NO_POD else ():
             ax.hlines(y[pod], a, b, color=pod_colour(pod), lw=9, alpha=0.15, zorder=1)
         done = [r for r in run.requests if r.ok and r.pod == pod]
-        ax.scatter([r.received for r in done], [y[pod] + _jitter(i) for i in range(len(done))],
+        ax.scatter([r.received for r in done], [y[pod] + run_data.jitter(i) for i in range(len(done))],
                    s=7, color=pod_colour(pod), lw=0, alpha=0.8, zorder=2, gid=f"ok:{pod}")
     bad = [r for r in run.requests if not r.ok]
-    ax.scatter([r.received for r in bad], [y[r.pod or NO_POD] + _jitter(i) for i, r in enumerate(bad)],
+    ax.scatter([r.received for r in bad], [y[r.pod or NO_POD] + run_data.jitter(i) for i, r in enumerate(bad)],
                marker="x", s=40, color=FAILED, lw=1.6, zorder=4, gid="failed")
-    deaths = [(t, pod) for t, pod, _ in _deaths(run) if pod in y]
+    deaths = [(t, pod) for t, pod, _ in run_data.deaths(run) if pod in y]
     ready = [e for e in run.events if e.kind == "ready" and e.pod in y]
     stops = [e for e in run.events if e.kind == "stopped" and e.pod in y]
     bar = dict(ls="none", marker="|", ms=20, mew=3, zorder=5)
@@ -317,45 +290,45 @@ def _draw_timeline(ax, run):
            ylabel="pod", title=f"Requests by pod: {run.ok:,} ok, {run.failed:,} failed")
     ax.grid(axis="y", visible=False)
     if not lanes:
-        _say(ax, "no requests in this run")
-    handles = [_key("request served\n(pod's colour)", "o", ms=5)] * any(r.ok for r in run.requests)
-    handles += [_key("failed request", "x", FAILED, ms=7, mew=1.6)] * bool(bad)
-    handles += [_key("pod died", "|", DEATH, ms=12, mew=3)] * bool(deaths)
-    handles += [_key("pod ready", ">", mec=DEATH, ms=8)] * bool(ready)
-    handles += [_key("pod stopped\n(scale down)", "|", "#999999", ms=12, mew=3)] * bool(stops)
+        say(ax, "no requests in this run")
+    handles = [legend_key("request served\n(pod's colour)", "o", ms=5)] * any(r.ok for r in run.requests)
+    handles += [legend_key("failed request", "x", FAILED, ms=7, mew=1.6)] * bool(bad)
+    handles += [legend_key("pod died", "|", DEATH, ms=12, mew=3)] * bool(deaths)
+    handles += [legend_key("pod ready", ">", mec=DEATH, ms=8)] * bool(ready)
+    handles += [legend_key("pod stopped\n(scale down)", "|", "#999999", ms=12, mew=3)] * bool(stops)
     _finish(ax, run, 0.0, handles, timeline=True)
 
 
 def _draw_throughput(ax, run, bucket, origin=0.0, legend=True):
-    edges = _edges(run.started, run.ended, bucket)
+    edges = run_data.edges(run.started, run.ended, bucket)
     widths = [b - a for a, b in zip(edges, edges[1:])]
     counts = {}  # pod (ok) or None (failed) -> requests per bucket
     for r in run.requests:
-        counts.setdefault(r.pod if r.ok else None, [0] * len(widths))[_slot(edges, r.received)] += 1
-    keys = _sorted_pods(k for k in counts if k is not None) + [None] * (None in counts)
+        counts.setdefault(r.pod if r.ok else None, [0] * len(widths))[run_data.slot(edges, r.received)] += 1
+    keys = run_data.sorted_pods(k for k in counts if k is not None) + [None] * (None in counts)
     bottom = [0.0] * len(widths)
     for key in keys:
         rates = [c / w for c, w in zip(counts[key], widths, strict=True)]
         ax.bar([e - origin for e in edges[:-1]], rates, widths, bottom=bottom, align="edge", lw=0,
                color=pod_colour(key) if key else FAILED, label=f"ok on {key}" if key else "failed")
         bottom = [a + b for a, b in zip(bottom, rates, strict=True)]
-    ax.set(ylabel="requests/s", title=f"Throughput per {_fmt_seconds(bucket)}: ok (by pod) and failed")
+    ax.set(ylabel="requests/s", title=f"Throughput per {run_data.fmt_seconds(bucket)}: ok (by pod) and failed")
     handles = ax.get_legend_handles_labels()[0]
     if len(keys) > 12:  # too many pods to list: one entry for all of them
-        handles = [_key("ok (pod's colour)")] + [h for h in handles if h.get_label() == "failed"]
+        handles = [legend_key("ok (pod's colour)")] + [h for h in handles if h.get_label() == "failed"]
     _finish(ax, run, origin, handles, legend=legend)
 
 
 def _draw_latency(ax, run, bucket, origin=0.0):
-    edges = _edges(run.started, run.ended, bucket)
+    edges = run_data.edges(run.started, run.ended, bucket)
     per_bucket = [[] for _ in edges[1:]]
     for r in run.requests:
         if r.ok:
-            per_bucket[_slot(edges, r.received)].append(r.latency * 1e3)
+            per_bucket[run_data.slot(edges, r.received)].append(r.latency * 1e3)
     centres = [(a + b) / 2 - origin for a, b in zip(edges, edges[1:])]
     shown = []
     for q, colour, style in QUANTILES:
-        points = [(x, sorted(lat)[min(len(lat) - 1, int(q * len(lat)))])  # as Run.latency_quantiles
+        points = [(x, quantile(sorted(lat), q))  # as Run.latency_quantiles
                   for x, lat in zip(centres, per_bucket, strict=True) if lat]
         ax.plot([x for x, _ in points], [v for _, v in points], ls=style, color=colour, lw=2,
                 marker="o", ms=3, label=f"p{q * 100:g}", gid=f"p{q * 100:g}")
@@ -367,15 +340,15 @@ def _draw_latency(ax, run, bucket, origin=0.0):
     else:
         ax.set_ylim(bottom=0)
     if not shown:
-        _say(ax, "no successful requests")
+        say(ax, "no successful requests")
     ax.set(ylabel="latency (ms)" + (", log scale" if ax.get_yscale() == "log" else ""),
-           title=f"Latency of successful requests per {_fmt_seconds(bucket)}")
+           title=f"Latency of successful requests per {run_data.fmt_seconds(bucket)}")
     _finish(ax, run, origin, ax.get_legend_handles_labels()[0] if shown else [])
 
 
 def _finish(ax, run, origin, handles, legend=True, timeline=False):
     """What every plot over time shares: fault shading, deaths, the time axis, the legend."""
-    deaths = [] if timeline else _deaths(run)  # the timeline marks deaths on their lanes
+    deaths = [] if timeline else run_data.deaths(run)  # the timeline marks deaths on their lanes
     for t, pod, _ in deaths:
         ax.axvline(t - origin, color=DEATH, lw=1.2, ls="--", zorder=3, gid=f"death:{pod}")
     handles += [Line2D([], [], color=DEATH, lw=1.2, ls="--", label="pod died")] * bool(deaths)
@@ -388,110 +361,10 @@ def _finish(ax, run, origin, handles, legend=True, timeline=False):
         if timeline and len(faults) <= 6:  # name them, if there is room
             ax.text(e.t - origin, 0.99, f" {e.detail}", transform=ax.get_xaxis_transform(),
                     fontsize=8, va="top", color="#7a5500")
-    handles += [_key("fault (chaos)", colour=FAULT, alpha=0.5)] * bool(faults)
+    handles += [legend_key("fault (chaos)", colour=FAULT, alpha=0.5)] * bool(faults)
     pad = run.duration * 0.01
     ax.set(xlim=(run.started - origin - pad, run.ended - origin + pad),
            xlabel="lab time (s)" if origin == 0 else "time since the run started (s)")
     if legend and handles:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1),
                   ncols=1 + len(handles) // 16)
-
-
-def _key(label, marker=None, colour=OK, **kwargs):
-    """A legend entry: a marker, or a patch of colour."""
-    if marker is None:
-        return Patch(color=colour, label=label, **kwargs)
-    return Line2D([], [], ls="none", marker=marker, color=colour, label=label, **kwargs)
-
-
-def _say(ax, text, **kwargs):
-    ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=13, **kwargs)
-
-
-# ---------------------------------------------------------------------- what the run says
-def _check_runs(what, *runs):
-    for run in runs:
-        if not all(hasattr(run, a) for a in ("requests", "events", "started", "ended", "duration")):
-            raise BadInput(f"{what}() needs a Run (what lab.run(...) returns), not {type(run).__name__}")
-
-
-def _sorted_pods(pods):
-    def key(name):
-        tail = str(name).rsplit("-", 1)[-1]
-        return (0, int(tail), "") if tail.isdigit() else (1, 0, str(name))
-    return sorted(set(pods), key=key)
-
-
-def _lanes(run):
-    pods = _sorted_pods(p for p in [r.pod for r in run.requests] + [e.pod for e in run.events] if p)
-    return pods + [NO_POD] * any(r.pod is None for r in run.requests)
-
-
-def _lanes_height(run):
-    return min(max(3.5, 1.6 + 0.45 * len(_lanes(run))), 10)
-
-
-def _deaths(run):
-    """(t, pod, kind) per pod death. A kill is recorded twice (killed, then exited): once here."""
-    out, last = [], {}
-    for e in run.events:
-        if e.kind == "killed" or (e.kind == "exited" and last.get(e.pod) != "killed"):
-            out.append((e.t, e.pod, e.kind))
-        if e.kind in ("killed", "exited", "ready"):
-            last[e.pod] = e.kind
-    return out
-
-
-def _up_intervals(run, pod):
-    """When ``pod`` was up during the run: from the start (or its ready) to its death."""
-    changes = sorted([(t, False) for t, p, _ in _deaths(run) if p == pod]
-                     + [(e.t, e.kind == "ready") for e in run.events
-                        if e.pod == pod and e.kind in ("ready", "stopped")])
-    since = None if changes and changes[0][1] else run.started  # started during the run?
-    out = []
-    for t, up in changes:
-        if up and since is None:
-            since = t
-        elif not up and since is not None:
-            out.append((since, t))
-            since = None
-    return out + [(since, run.ended)] * (since is not None)
-
-
-def _jitter(i):
-    """A small, deterministic vertical spread, so dense lanes show their density."""
-    return ((i * 0.6180339887) % 1 - 0.5) * 0.5
-
-
-def _bucket_size(bucket, *runs):
-    """The bucket given, or one chosen from the runs: at most 40 buckets and 1 s, at least
-    ~10 requests per bucket on average, rounded to 1, 2 or 5 × 10ⁿ s (a closed-loop run of
-    a few ms gets ms buckets, a minute-long one 1 s buckets)."""
-    span = max(r.duration for r in runs)
-    if bucket is None:
-        raw = max(max(r.duration / 40, 10 * r.duration / max(len(r.requests), 1)) for r in runs)
-        steps = [m * 10.0**e for e in (-3, -2, -1) for m in (1, 2, 5)]
-        return next((step for step in steps if raw <= step * (1 + 1e-9)), 1.0)
-    if not (_number(bucket) and bucket > 0):
-        raise BadInput(f"bucket must be a positive number of seconds, not {bucket!r}")
-    if span / bucket > MAX_BUCKETS:
-        raise BadInput(f"bucket={bucket!r} s cuts a {span:.2f} s run into more than {MAX_BUCKETS} buckets")
-    return float(bucket)
-
-
-def _number(x):
-    return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def _edges(start, end, bucket):
-    """Bucket edges from start to end; a sliver left at the end joins the last bucket."""
-    n = max(1, round((end - start) / bucket))
-    return [start + i * bucket for i in range(n)] + [max(end, start + 1e-9)]
-
-
-def _slot(edges, t):
-    return min(max(bisect_right(edges, t) - 1, 0), len(edges) - 2)
-
-
-def _fmt_seconds(s):
-    return f"{s * 1e3:g} ms bucket" if s < 1 else f"{s:g} s bucket"

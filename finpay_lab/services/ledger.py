@@ -1,0 +1,201 @@
+"""FinPay's books: balances, receipts and each customer's recent payments, moved in one step.
+
+A payment changes five things at once: the sender's balance, the receiver's, the receipt
+kept under the payment's id (so a retry with the same key finds it and moves nothing),
+and both customers' ledgers (their statements). If a crash or a race could stop it
+half-way, money would be created or destroyed. So every store does it in one
+indivisible step, in its own way:
+
+* ``MemoryLedger``: the pod's ``MemoryState`` lock held for the whole step (the SMS worker
+  shares that state), every check before the first write.
+* ``RedisLedger``: a Lua script that runs inside Redis, where no other command can see
+  a half-done payment.
+
+``ledger_for(state)`` picks the one that fits the ``State`` a handler got. A new kind of
+store (a SQL database, say) adds one class here, with its own way of being atomic (a
+transaction), and one line in ``LEDGERS``; the ``State`` interface does not grow.
+
+Keys, the same on every store: ``balance:<user>`` (an integer), ``payment:<id>`` (the
+receipt), ``ledger:<user>`` (the newest ``keep`` receipts, newest first).
+"""
+
+import json
+import weakref
+
+from ..errors import Rejected
+from ..numbers import is_whole
+from ..stores.state import EXACT_MAX, short_repr
+
+BALANCE, PAYMENT, LEDGER = "balance:", "payment:", "ledger:"
+KEEP = 50  # receipts a customer's ledger keeps; a statement shows at most this many
+
+
+class Ledger:
+    """What FinPay asks of a store for its money. One subclass per kind of store."""
+
+    kind = "?"  # the ``State.kind`` this ledger works on
+
+    def __init__(self, state, keep=KEEP):
+        self.state = state
+        self.keep = keep
+
+    def move(self, sender, receiver, amount, payment, receipt):
+        """Move ``amount`` from ``sender`` to ``receiver`` *exactly once*.
+
+        If payment ``payment`` already has a receipt, nothing moves and the stored receipt
+        is returned (an idempotent retry). Otherwise, if the sender has at least
+        ``amount``, both balances change, ``receipt`` (plus the sender's new ``balance``)
+        is stored under the payment and added to both customers' ledgers, all in one
+        indivisible step; returns ``(True, receipt)`` for a new payment, ``(False,
+        receipt)`` for a repeat. Raises ``Rejected``, having changed nothing, if the money
+        is not there, if either balance is not a whole number within ±(2**53 − 1) (what
+        every store holds exactly), or if the receiver's would pass that.
+        """
+        _check_amount(amount)
+        src, dst, ledgers = BALANCE + sender, BALANCE + receiver, [LEDGER + sender, LEDGER + receiver]
+        return self._move(src, dst, amount, PAYMENT + payment, ledgers, receipt)
+
+    def _move(self, src, dst, amount, receipt_key, ledgers, receipt):
+        """``move`` on this store, with its keys; ``amount`` is already checked."""
+        raise NotImplementedError
+
+    def statement(self, user) -> list:
+        """The receipts in ``user``'s ledger, newest first."""
+        raise NotImplementedError
+
+
+class MemoryLedger(Ledger):
+    """The books in a pod's own memory: one locked step on its ``MemoryState``."""
+
+    kind = "memory"
+
+    def _move(self, src, dst, amount, receipt_key, ledgers, receipt):
+        state = self.state
+        with state.lock:
+            done = state.get(receipt_key)
+            if done is not None:
+                return False, done
+            # Every check before the first write, as in Redis's script (the request's
+            # journal would undo a half payment here, but the rule is the same everywhere).
+            balance, other = state.get(src), state.get(dst)
+            if not is_whole(balance, -EXACT_MAX, EXACT_MAX):
+                raise Rejected(_no_account(src))
+            if not is_whole(other, -EXACT_MAX, EXACT_MAX):
+                raise Rejected(_no_account(dst))
+            if balance < amount:
+                raise Rejected(f"insufficient funds: balance is ₹{balance:,}, payment is ₹{amount:,}")
+            if other + amount > EXACT_MAX:
+                raise Rejected(_too_much(dst, other, amount))
+            if any(not isinstance(state.get(ledger, []), list) for ledger in ledgers):
+                raise Rejected(f"a ledger ({' or '.join(ledgers)}) holds something other than a list")
+            receipt = dict(receipt, balance=balance - amount)
+            state.incr(src, -amount)
+            state.incr(dst, amount)
+            state.set(receipt_key, receipt)
+            for ledger in ledgers:
+                state.set(ledger, [receipt] + list(state.get(ledger, []))[: self.keep - 1])
+            return True, receipt
+
+    def statement(self, user):
+        return list(self.state.get(LEDGER + user, []))
+
+
+class RedisLedger(Ledger):
+    """The books in Redis: one Lua script, so no other command sees a half-done payment."""
+
+    kind = "redis"
+
+    # KEYS: src dst receipt ledger_src ledger_dst; ARGV: amount receipt_json keep
+    # Runs inside Redis as one step: no other command can see a half-done payment. But a
+    # script that fails half-way keeps the writes it made (Redis has no rollback), so
+    # every check comes before the first write. Lua numbers are doubles: a balance is
+    # read only if it is a whole number within ±(2**53 − 1), where doubles are exact.
+    MOVE = """
+    local done = redis.call('GET', KEYS[3])
+    if done then return {0, done} end
+    local function whole(raw)
+        if type(raw) ~= 'string' or not string.match(raw, '^%-?%d+$') then return nil end
+        local n = tonumber(raw)
+        if n > 9007199254740991 or n < -9007199254740991 then return nil end
+        return n
+    end
+    local balance = whole(redis.call('GET', KEYS[1]))
+    if balance == nil then return {-2, ''} end
+    local other = whole(redis.call('GET', KEYS[2]))
+    if other == nil then return {-3, ''} end
+    local amount = whole(ARGV[1])
+    if balance < amount then return {-1, string.format('%d', balance)} end
+    if other + amount > 9007199254740991 then return {-4, string.format('%d', other)} end
+    for _, ledger in ipairs({KEYS[4], KEYS[5]}) do
+        local kind = redis.call('TYPE', ledger).ok
+        if kind ~= 'list' and kind ~= 'none' then return {-5, ledger} end
+    end
+    redis.call('DECRBY', KEYS[1], amount)
+    redis.call('INCRBY', KEYS[2], amount)
+    local left = string.format('%d', balance - amount)
+    local receipt = string.gsub(ARGV[2], '"balance": null', '"balance": ' .. left)
+    redis.call('SET', KEYS[3], receipt)
+    for _, ledger in ipairs({KEYS[4], KEYS[5]}) do
+        redis.call('LPUSH', ledger, receipt)
+        redis.call('LTRIM', ledger, 0, tonumber(ARGV[3]) - 1)
+    end
+    return {1, receipt}
+    """
+
+    def __init__(self, state, keep=KEEP):
+        super().__init__(state, keep)
+        # Sent once per connection as EVALSHA; loaded again by itself if Redis forgot it.
+        self._script = state.redis.register_script(self.MOVE)
+
+    def _move(self, src, dst, amount, receipt_key, ledgers, receipt):
+        body = json.dumps(dict(receipt, balance=None))
+        status, payload = self._script(keys=[src, dst, receipt_key, *ledgers], args=[amount, body, self.keep])
+        if status in (-2, -3):
+            raise Rejected(_no_account(src if status == -2 else dst))
+        if status == -1:
+            raise Rejected(f"insufficient funds: balance is ₹{int(payload):,}, payment is ₹{amount:,}")
+        if status == -4:
+            raise Rejected(_too_much(dst, int(payload), amount))
+        if status == -5:
+            raise Rejected(f"a ledger ({payload}) holds something other than a list")
+        return status == 1, json.loads(payload)
+
+    def statement(self, user):
+        return [json.loads(x) for x in self.state.redis.lrange(LEDGER + user, 0, -1)]
+
+
+# State.kind -> the ledger for that store. Wave 2's SQL store adds "sql": SqlLedger.
+LEDGERS = {"memory": MemoryLedger, "redis": RedisLedger}
+_BOUND = weakref.WeakKeyDictionary()  # state -> its ledger, built once per pod's state
+
+
+def ledger_for(state) -> Ledger:
+    """The ledger that keeps FinPay's books on ``state`` (the one a handler got)."""
+    ledger = _BOUND.get(state)
+    if ledger is None:
+        cls = LEDGERS.get(getattr(state, "kind", None))
+        if cls is None:
+            raise TypeError(
+                f"FinPay keeps no books on a {type(state).__name__}: "
+                f"its ledger runs on a state of kind {', '.join(map(repr, LEDGERS))}"
+            )
+        ledger = _BOUND[state] = cls(state)
+    return ledger
+
+
+def _check_amount(amount):
+    if not is_whole(amount, 1, EXACT_MAX):
+        raise Rejected(
+            f"a payment moves a whole number of rupees from 1 to {EXACT_MAX:,}, not {short_repr(amount)}"
+        )
+
+
+def _no_account(key):
+    return f"no usable account at {key}: a balance is a whole number of rupees within ±₹{EXACT_MAX:,}"
+
+
+def _too_much(key, balance, amount):
+    return (
+        f"{key} holds ₹{balance:,}: ₹{amount:,} more would pass ₹{EXACT_MAX:,}, the most "
+        "every store holds exactly"
+    )

@@ -1,0 +1,109 @@
+"""What a figure reads from a ``Run``: its pods' lanes, deaths and up-times, and its time
+buckets.
+
+A ``Run`` (what ``lab.run(...)`` returns) holds requests (who served each, when, ok or
+not) and events (a pod ready, killed, exited, stopped; a chaos fault). The figures in
+``plots`` draw those; the arithmetic they share lives here, so each figure says only
+what it draws. Times are lab time in seconds.
+"""
+
+from bisect import bisect_right
+
+from ..errors import BadInput
+from ..numbers import is_number
+
+NO_POD = "no pod"  # the lane of requests no pod could take
+MAX_BUCKETS = 2000  # more bars than a screen has pixels teach nothing
+
+
+def check_runs(what, *runs):
+    """A figure of something that is no ``Run`` is a ``BadInput`` that says what to pass."""
+    for run in runs:
+        if not all(hasattr(run, a) for a in ("requests", "events", "started", "ended", "duration")):
+            raise BadInput(f"{what}() needs a Run (what lab.run(...) returns), not {type(run).__name__}")
+
+
+def sorted_pods(pods):
+    """Pod names in their natural order: pod-2 before pod-10; other names after them."""
+
+    def key(name):
+        tail = str(name).rsplit("-", 1)[-1]
+        return (0, int(tail), "") if tail.isdigit() else (1, 0, str(name))
+
+    return sorted(set(pods), key=key)
+
+
+def lanes(run):
+    """The timeline's lanes: every pod the run saw, then ``NO_POD`` if a request found none."""
+    pods = sorted_pods(p for p in [r.pod for r in run.requests] + [e.pod for e in run.events] if p)
+    return pods + [NO_POD] * any(r.pod is None for r in run.requests)
+
+
+def lanes_height(run):
+    """Inches for the timeline: enough for every lane, within a screen."""
+    return min(max(3.5, 1.6 + 0.45 * len(lanes(run))), 10)
+
+
+def deaths(run):
+    """(t, pod, kind) per pod death. A kill is recorded twice (killed, then exited): once here."""
+    out, last = [], {}
+    for e in run.events:
+        if e.kind == "killed" or (e.kind == "exited" and last.get(e.pod) != "killed"):
+            out.append((e.t, e.pod, e.kind))
+        if e.kind in ("killed", "exited", "ready"):
+            last[e.pod] = e.kind
+    return out
+
+
+def up_intervals(run, pod):
+    """When ``pod`` was up during the run: from the start (or its ready) to its death."""
+    changes = sorted(
+        [(t, False) for t, p, _ in deaths(run) if p == pod]
+        + [(e.t, e.kind == "ready") for e in run.events if e.pod == pod and e.kind in ("ready", "stopped")]
+    )
+    since = None if changes and changes[0][1] else run.started  # started during the run?
+    out = []
+    for t, up in changes:
+        if up and since is None:
+            since = t
+        elif not up and since is not None:
+            out.append((since, t))
+            since = None
+    return out + [(since, run.ended)] * (since is not None)
+
+
+def jitter(i):
+    """A small, deterministic vertical spread, so dense lanes show their density."""
+    return ((i * 0.6180339887) % 1 - 0.5) * 0.5
+
+
+def bucket_size(bucket, *runs):
+    """The bucket given, or one chosen from the runs: at most 40 buckets and 1 s, at least
+    ~10 requests per bucket on average, rounded to 1, 2 or 5 × 10ⁿ s (a closed-loop run of
+    a few ms gets ms buckets, a minute-long one 1 s buckets)."""
+    span = max(r.duration for r in runs)
+    if bucket is None:
+        raw = max(max(r.duration / 40, 10 * r.duration / max(len(r.requests), 1)) for r in runs)
+        steps = [m * 10.0**e for e in (-3, -2, -1) for m in (1, 2, 5)]
+        return next((step for step in steps if raw <= step * (1 + 1e-9)), 1.0)
+    if not (is_number(bucket) and bucket > 0):
+        raise BadInput(f"bucket must be a positive number of seconds, not {bucket!r}")
+    if span / bucket > MAX_BUCKETS:
+        raise BadInput(f"bucket={bucket!r} s cuts a {span:.2f} s run into more than {MAX_BUCKETS} buckets")
+    return float(bucket)
+
+
+def edges(start, end, bucket):
+    """Bucket edges from start to end; a sliver left at the end joins the last bucket."""
+    n = max(1, round((end - start) / bucket))
+    return [start + i * bucket for i in range(n)] + [max(end, start + 1e-9)]
+
+
+def slot(edges, t):
+    """The bucket time ``t`` falls in (before the first: the first; after the last: the last)."""
+    return min(max(bisect_right(edges, t) - 1, 0), len(edges) - 2)
+
+
+def fmt_seconds(s):
+    """A bucket's size in words for a title: "100 ms bucket", "1 s bucket"."""
+    return f"{s * 1e3:g} ms bucket" if s < 1 else f"{s:g} s bucket"

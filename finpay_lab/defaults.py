@@ -83,3 +83,8 @@ MAX_PLANNED_REQUESTS = 1_000_000
 # A pod's error message is cut to this many characters: an error that quotes a 300 KB user
 # name must not send 300 KB back.
 ERROR_LIMIT = 500
+
+# Autoscaler (issue 11). The most pods a lab runs, and so the highest HPA max: a 2-core
+# laptop runs 64 idle pods (~3 MB each); more teaches nothing new. (runtime/lab.py still
+# has its own MAX_PODS; tests/test_autoscaler.py checks the two agree until it uses this.)
+MAX_PODS = 64

@@ -18,8 +18,10 @@ metrics:
   request is one core (its CPU cannot pass 100%): a saturated metric hides how far behind
   the pods are, which is why production HPAs also scale on queue length or request rate.
 
-The p99 latency during the climb vs pre-scaled needs the lab's loop to run the HPA (next
-step of issue 11); this script prints the arithmetic part.
+``--plot surge.png`` draws a made-up salary-day surge through ``views/replicas.py``: a
+pod serves 200 requests/s flat out, new pods are ready 2 s after the HPA asks, requests
+wait in a queue meanwhile (a fluid model, not the lab). The p99 latency of the real climb
+vs pre-scaled needs the lab's loop to run the HPA (next step of issue 11).
 """
 
 import argparse
@@ -42,10 +44,39 @@ def climb(demand, capped, start=3, hpa=None, periods=30):
     return path, hpa.decisions
 
 
+def surge(rate=4000, base=400, start=10, end=28, seconds=40, per_pod=200, delay=2.0):
+    """A step of demand through the HPA with a fluid queue: the data replicas() draws."""
+    hpa = fl.HPA(min=3, max=30, target=0.8, period=1.0, scale_down_window=5.0)
+    ready_n, asked, pending, backlog = 3, 3, [], 0.0
+    demand, ready, latency = [], [(0.0, 3)], {"p50": [], "p95": [], "p99": []}
+    for t in range(seconds):
+        due = rate if start <= t < end else base
+        demand.append((float(t), due))
+        for when, n in [p for p in pending if p[0] <= t]:
+            ready_n = n
+            ready.append((when, n))
+            pending.remove((when, n))
+        capacity = ready_n * per_pod
+        served = min(capacity, due + backlog)
+        backlog += due - served
+        wait = backlog / capacity * 1e3  # ms a new request waits behind the queue
+        for q, extra in (("p50", 0.5), ("p95", 0.95), ("p99", 1.0)):
+            latency[q].append((t + 0.5, 1e3 / per_pod * (1 + q.endswith("9")) + wait * extra))
+        d = hpa.decide(float(t), asked, [served / capacity] * ready_n, unready=asked - ready_n)
+        if d.new_replicas < asked:
+            ready_n = asked = d.new_replicas
+            ready.append((float(t), asked))
+        elif d.new_replicas > asked:
+            asked = d.new_replicas
+            pending.append((t + delay, asked))
+    return demand, ready, latency, hpa.decisions, per_pod * hpa.target
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--demand", type=float, default=27.0, help="work, in pods that are busy all the time")
     parser.add_argument("--verbose", action="store_true", help="print every decision's arithmetic")
+    parser.add_argument("--plot", metavar="PNG", help="draw a made-up surge through views/replicas.py")
     args = parser.parse_args()
     for capped in (False, True):
         path, decisions = climb(args.demand, capped)
@@ -57,6 +88,12 @@ def main():
     uncapped, _ = climb(args.demand, capped=False)
     if args.demand == 27.0:
         assert uncapped == [3, 7, 14, 28, 30], uncapped  # Kubernetes' default policy
+    if args.plot:
+        from finpay_lab.views.replicas import replicas
+
+        demand, ready, latency, decisions, per_pod = surge()
+        replicas(demand, ready, latency, decisions, per_pod=per_pod, target=0.8).savefig(args.plot, dpi=90)
+        print(f"wrote {args.plot}")
 
 
 if __name__ == "__main__":

@@ -244,3 +244,38 @@ def test_utilization_from_counters():
     assert utilization.from_counters(before, after) == pytest.approx({("pod-1", 101): 0.75, ("pod-2", 102): 1.0})
     with pytest.raises(fl.BadInput):
         utilization.from_counters({"p": (2.0, 1.0)}, {"p": (1.0, 2.0)})
+
+
+# ---------------------------------------------------------------------- the figure
+def test_replicas_figure_from_plain_data(tmp_path):
+    from finpay_lab.views.replicas import replicas
+
+    h = fl.HPA(min=3, max=30, target=0.8)
+    decisions = [h.decide(0.0, 3, [1.0] * 3), h.decide(1.0, 4, [1.0] * 3, unready=1), h.decide(2.0, 4, [1.0] * 4)]
+    demand = [(0.0, 300.0), (1.0, 1000.0), (2.0, 1000.0), (3.0, 1000.0)]
+    ready = [(0.0, 3), (2.0, 4), (3.0, 5)]
+    latency = {"p50": [(0.5, 5.0), (1.5, 40.0)], "p99": [(0.5, 9.0), (1.5, 900.0)]}
+    fig = replicas(demand, ready, latency, decisions, per_pod=160, target=0.8)
+    top, pods, bottom = fig.axes[0], fig.axes[2], fig.axes[1]
+    gids = {a.get_gid() for ax in fig.axes for a in ax.get_children()}
+    assert {"demand", "beyond", "ready", "asked", "scaled-up", "p50", "p99"} <= gids
+    # 3 ready pods serve 3 × 160 = 480 requests/s at the target: the rest of 1000 is beyond.
+    beyond = [p for p in top.patches if p.get_gid() == "beyond"]
+    assert [round(p.get_height()) for p in beyond][1] == 1000 - 480
+    assert top.get_ylim()[1] == pytest.approx(pods.get_ylim()[1] * 160)  # the axes line up
+    assert bottom.get_yscale() == "log"  # 5 ms to 900 ms
+    assert "3 → 5 pods in 2 scaling decisions (target 80%)" in top.get_title()
+    fig.savefig(tmp_path / "replicas.png")
+    assert (tmp_path / "replicas.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("kw", [
+    {"demand": [(0, -1)]}, {"demand": "abc"}, {"ready": [(0, 1, 2)]}, {"latency": {"p42": []}},
+    {"latency": [(0, 1)]}, {"per_pod": 0}, {"decisions": [1, 2]},
+])
+def test_replicas_figure_bad_input(kw):
+    from finpay_lab.views.replicas import replicas
+
+    args = {"demand": [(0.0, 1.0)], "ready": [(0.0, 3)], **kw}
+    with pytest.raises(fl.BadInput):
+        replicas(**args)

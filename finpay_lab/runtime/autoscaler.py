@@ -20,6 +20,9 @@ for rule; the only liberty is time (below).
    measurement (*missing*) counts as 100% busy when scaling **down** and 0% when scaling
    **up**: both damp the change. If filling them in flips the direction, or lands within
    the tolerance, nothing changes. With no measurement at all, nothing changes.
+   (Kubernetes applies "not ready" this way for a pod's first 5 minutes, its CPU
+   initialization period; an older pod that fails its readiness check still counts with
+   its metric. Lab pods are young, so the first rule is the one that applies.)
 4. **Stabilization window** (scale down). The HPA remembers its recommendations; it never
    goes below the highest one of the last ``scale_down_window`` seconds (Kubernetes: 300 s).
    So a short lull does not throw pods away that the next burst needs.

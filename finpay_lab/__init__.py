@@ -19,6 +19,7 @@ are its layers, each importing only those above it in this list:
 from .errors import BadInput, LabError, PodStartError, RedisUnavailable, Rejected
 from .runtime.app import App
 from .runtime.app import register_default_app as _register_default_app
+from .runtime.autoscaler import HPA
 from .runtime.balancer import HashRing, moved_users
 from .runtime.history import History, PodEvent, Response, Run
 from .runtime.lab import Lab
@@ -30,6 +31,7 @@ from .stores.state import MemoryState, RedisState, State
 __all__ = [
     "App",
     "BadInput",
+    "HPA",
     "HashRing",
     "History",
     "Lab",

@@ -1,0 +1,168 @@
+"""The autoscaler's figure: demand, ready replicas and latency on one time axis.
+
+    fig = replicas(demand, ready, latency, decisions, per_pod=160, target=0.8)
+
+Teaches: the HPA acts a period at a time, and only on what it measured, so the replicas
+climb in steps behind the demand (``max(+4, +100%)`` per period at most, and a pod counts
+only once it is ready); while the demand is above what the ready pods can serve, requests
+queue and the tail latency climbs; it comes down once the replicas catch up. Scale-downs
+come late on purpose (the stabilization window).
+
+Plain data in, so the figure is drawn the same from a lab's run, a benchmark or a made-up
+example (``fl.plots.replicas(run)`` will pass a run's numbers here):
+
+* ``demand``: ``[(t, requests due per second)]``, one per second (or per bucket);
+* ``ready``: ``[(t, ready pods)]``, each time the count changed (a step line);
+* ``latency``: ``{"p50": [(t, ms)], "p95": [...], "p99": [...]}`` (any of them), or None;
+* ``decisions``: the HPA's ``Decision``s: the replica count it asked for (dashed) and a
+  marker where it scaled (▲ up, ▼ down);
+* ``per_pod``: requests/s one pod serves at the target utilization; when given, the two
+  y axes line up, so the demand shows how many pods it needs and the gap to the ready
+  line is the shortfall.
+
+Same visual language as ``plots``: pod-1's blue for pods, the p50/p95/p99 blues, red for
+what goes wrong (here: demand the ready pods cannot serve).
+"""
+
+from matplotlib.lines import Line2D
+from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
+
+from ..errors import BadInput
+from .plots import FAILED, QUANTILES, LabFigure, _key, _number, _say, _styled, pod_colour
+
+__all__ = ["replicas"]
+
+DEMAND = "#c6dbef"  # the demand area: light, behind everything
+PODS = pod_colour("pod-1")
+ASKED = "#6a51a3"  # what the HPA asked for
+
+
+@_styled
+def replicas(demand, ready, latency=None, decisions=(), per_pod=None, target=None, title=None):
+    """Demand (requests due per second), ready replicas and the HPA's decisions above;
+    p50/p95/p99 latency below; one time axis. See the module doc for the data."""
+    demand, ready = _series("demand", demand), _series("ready", ready)
+    latency = _latency(latency)
+    if per_pod is not None and not (_number(per_pod) and per_pod > 0):
+        raise BadInput(f"per_pod is the requests/s one pod serves at the target, a number > 0; not {per_pod!r}")
+    decisions = list(decisions)
+    if not all(hasattr(d, "time") and hasattr(d, "new_replicas") for d in decisions):
+        raise BadInput("decisions must be the HPA's Decisions (hpa.decisions)")
+    times = [t for t, _ in demand + ready] + [d.time for d in decisions]
+    times += [t for points in latency.values() for t, _ in points]
+    start, end = (min(times), max(times)) if times else (0.0, 1.0)
+
+    fig = LabFigure(figsize=(10, 6.5), layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=[3, 2])
+    pods_ax = top.twinx()
+    pods_ax.grid(False)
+    top.set_zorder(pods_ax.get_zorder() - 1)  # demand behind, pods in front
+    top.patch.set_visible(False)
+    pods_ax.patch.set_visible(False)
+    pods_ax.spines["right"].set_visible(True)
+
+    handles = []
+    if demand:  # the part the ready pods serve at the target, and (red) the part beyond
+        widths = [b[0] - a[0] for a, b in zip(demand, demand[1:])] or [1.0]
+        widths.append(widths[-1])
+        ts, rates = [t for t, _ in demand], [r for _, r in demand]
+        served = [min(r, _ready_at(ready, t) * per_pod) for t, r in demand] if per_pod else rates
+        top.bar(ts, served, widths, align="edge", color=DEMAND, lw=0, gid="demand")
+        handles.append(_key("demand (requests due/s)", colour=DEMAND))
+        beyond = [r - s for r, s in zip(rates, served, strict=True)]
+        if any(b > 0 for b in beyond):
+            top.bar(ts, beyond, widths, bottom=served, align="edge", color=FAILED, alpha=0.3, lw=0,
+                    gid="beyond")
+            handles.append(_key("demand beyond the ready pods\nat the target", colour=FAILED, alpha=0.3))
+    top.set_ylabel("demand (requests/s)")
+    top.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
+
+    if ready:
+        xs, ys = [t for t, _ in ready] + [end], [n for _, n in ready] + [ready[-1][1]]
+        pods_ax.step(xs, ys, where="post", color=PODS, lw=2.2, gid="ready")
+        handles.append(_key("ready pods", "_", PODS, ms=14, mew=2.2))
+    if decisions:
+        xs = [d.time for d in decisions] + [end]
+        ys = [d.new_replicas for d in decisions] + [decisions[-1].new_replicas]
+        pods_ax.step(xs, ys, where="post", color=ASKED, lw=1.3, ls="--", gid="asked")
+        handles.append(Line2D([], [], color=ASKED, lw=1.3, ls="--", label="replicas the HPA asked for"))
+        for kind, marker in (("up", "^"), ("down", "v")):
+            moved = [d for d in decisions if (d.new_replicas > d.replicas) == (kind == "up") and d.scaled]
+            pods_ax.scatter([d.time for d in moved], [d.new_replicas for d in moved], marker=marker, s=45,
+                            color=ASKED, zorder=5, gid=f"scaled-{kind}")
+            handles += [_key(f"HPA scaled {kind}", marker, ASKED, ms=7)] * bool(moved)
+    pods_ax.set_ylabel("pods")
+    pods_ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    most = max([n for _, n in ready] + [d.new_replicas for d in decisions] + [1])
+    if per_pod:  # line the axes up: n pods on the right = n × per_pod requests/s on the left
+        top_pods = max(most, max((r for _, r in demand), default=0) / per_pod) * 1.1
+        pods_ax.set_ylim(0, top_pods)
+        top.set_ylim(0, top_pods * per_pod)
+    else:
+        pods_ax.set_ylim(0, most * 1.15)
+        top.set_ylim(bottom=0)
+    if not (demand or ready or decisions):
+        _say(top, "no demand, pods or decisions to show")
+    scaled = [d for d in decisions if d.scaled]
+    head = title or "Autoscaling: " + (f"{decisions[0].replicas} → {max(d.new_replicas for d in decisions)} pods"
+                                       f" in {len(scaled)} scaling decision{'s' * (len(scaled) != 1)}"
+                                       if decisions else "no decisions")
+    if target:
+        head += f" (target {target:.0%})"
+    top.set_title(head)
+    top.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.07, 1))
+
+    _draw_latency(bottom, latency)
+    pad = (end - start) * 0.01 or 0.5
+    bottom.set(xlim=(start - pad, end + pad), xlabel="lab time (s)")
+    return fig
+
+
+def _draw_latency(ax, latency):
+    shown = []
+    for q, colour, style in QUANTILES:
+        points = latency.get(f"p{q * 100:g}")
+        if points:
+            ax.plot([t for t, _ in points], [v for _, v in points], ls=style, color=colour, lw=2, marker="o",
+                    ms=3, label=f"p{q * 100:g}", gid=f"p{q * 100:g}")
+            shown += [v for _, v in points if v > 0]
+    if shown and max(shown) / min(shown) > 30:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    else:
+        ax.set_ylim(bottom=0)
+    if not shown:
+        _say(ax, "no latency to show")
+    ax.set(ylabel="latency (ms)" + (", log scale" if ax.get_yscale() == "log" else ""),
+           title="Latency of successful requests")
+    if shown:
+        ax.legend(loc="upper left", bbox_to_anchor=(1.07, 1))
+
+
+def _ready_at(ready, t):
+    n = 0
+    for when, count in ready:
+        if when > t:
+            break
+        n = count
+    return n
+
+
+def _series(name, points):
+    try:
+        out = sorted((float(t), float(v)) for t, v in points)
+    except (TypeError, ValueError):
+        raise BadInput(f"{name} must be a list of (time s, value) pairs, like [(0.0, 3), (1.0, 7)]") from None
+    if not all(_number(t) and _number(v) and v >= 0 for t, v in out):
+        raise BadInput(f"{name} must be a list of (time s, value ≥ 0) pairs, not {points!r:.80}")
+    return out
+
+
+def _latency(latency):
+    if latency is None:
+        return {}
+    if not isinstance(latency, dict) or not set(latency) <= {"p50", "p95", "p99"}:
+        raise BadInput('latency must be {"p50": [(t, ms)], "p95": [...], "p99": [...]} (any of them), or None')
+    return {key: _series(f"latency[{key!r}]", points) for key, points in latency.items()}
+

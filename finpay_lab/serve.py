@@ -256,7 +256,8 @@ class HttpApp:
         loop = asyncio.get_running_loop()
         if path in ("/healthz", "/readyz", "/"):
             if method not in ("GET", "HEAD"):
-                return await _send(send, 405, pod.reply(False, None, f"{path} answers GET"))
+                return await _send(send, 405, pod.reply(False, None, f"{path} answers GET; call an endpoint "
+                                                                      "with POST /<endpoint>"))
             if path == "/healthz":
                 return await _send(send, 200, pod.reply(True, "alive", None))
             if path == "/":

@@ -35,8 +35,9 @@ class Server:
         if redis_url:
             environ["REDIS_URL"] = redis_url
         self.name = name
-        self.proc = subprocess.Popen([sys.executable, "-m", "finpay_lab.serve", "--host", "127.0.0.1", "--port", "0",
-                                      *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # The test's own address comes last, so it wins over a --port in args (a Deployment's command).
+        self.proc = subprocess.Popen([sys.executable, "-m", "finpay_lab.serve", *args, "--host", "127.0.0.1",
+                                      "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                      cwd=cwd, env=environ)
         self.stderr = []
         self.reader = threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True)

@@ -344,3 +344,32 @@ def update_balance(state, amount: int, user="Ravi"):
             serve.export(app, tmp_path / bad)
     with pytest.raises(fl.BadInput, match="export takes an fl.App"):
         serve.export("app", tmp_path / "x.py")
+
+
+def test_replies_leave_at_once_tcp_nodelay_on_every_connection():
+    """The listening socket says it is TCP, so asyncio sets TCP_NODELAY on each accepted
+    connection. Without it (a plain ``socket.socket()``, proto 0) every reply waited ~40 ms
+    for the client's delayed ACK: 44 ms per request measured, against 0.5 ms with it."""
+    import asyncio
+    import socket
+
+    async def accepted_nodelay():
+        seen = asyncio.get_running_loop().create_future()
+
+        class Probe(asyncio.Protocol):
+            def connection_made(self, transport):
+                sock = transport.get_extra_info("socket")
+                seen.set_result(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+                transport.close()
+
+        listener = serve.listen("127.0.0.1", 0)
+        server = await asyncio.get_running_loop().create_server(Probe, sock=listener)
+        client = socket.create_connection(listener.getsockname(), timeout=GUARD)
+        try:
+            return await asyncio.wait_for(seen, GUARD)
+        finally:
+            client.close()
+            server.close()
+            await server.wait_closed()
+
+    assert asyncio.run(accepted_nodelay()) != 0

@@ -248,6 +248,9 @@ class HttpApp:
         self.pod = pod
         self.max_body = max_body
         self.pool = concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="request")
+        # Probes have their own thread: a kubelet asking /readyz must not queue behind slow
+        # requests (it would time out and take a busy pod out of rotation).
+        self.probes = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="probe")
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -263,7 +266,7 @@ class HttpApp:
             if path == "/":
                 info = {"app": pod.app.name, "endpoints": sorted(pod.app.endpoints), "state": pod.kind}
                 return await _send(send, 200, pod.reply(True, info, None))
-            ready, why = await loop.run_in_executor(self.pool, pod.readiness)
+            ready, why = await loop.run_in_executor(self.probes, pod.readiness)
             return await _send(send, 200 if ready else 503, pod.reply(ready, "ready" if ready else None, why))
         endpoint = path[1:]
         if method != "POST":
@@ -399,7 +402,8 @@ def main(argv=None):
     print(f"finpay_lab.serve: {app.name} on http://{args.host}:{port} as {pod.name} (state={pod.kind!r})",
           flush=True)
     server.run(sockets=[sock])
-    http.pool.shutdown(wait=False, cancel_futures=True)
+    for pool in (http.pool, http.probes):
+        pool.shutdown(wait=False, cancel_futures=True)
     print(f"finpay_lab.serve: {pod.name} stopped", file=sys.stderr, flush=True)
     sys.stdout.flush()
     sys.stderr.flush()

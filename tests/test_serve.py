@@ -17,7 +17,7 @@ import psutil
 import pytest
 
 import finpay_lab as fl
-from finpay_lab import serve
+from finpay_lab import defaults, serve
 from finpay_lab.stores.redis_server import RedisServer
 
 from .conftest import gone, needs_redis_server
@@ -249,21 +249,7 @@ def test_database_url_is_refused_with_a_clear_error_until_the_sql_store_lands():
 def test_sigterm_fails_readiness_finishes_the_request_in_flight_and_exits_0(servers, tmp_path, redis_url):
     """With Redis, a pod serves requests side by side (pod memory serves one at a time: its
     lock is held for the whole request, as a lab pod runs one), so one can be held."""
-    app = _notebook_app("""
-import os, time
-app = fl.App("holder")
-@app.endpoint
-def hold(state, gate: str):
-    open(gate + ".started", "w").close()
-    while not os.path.exists(gate):
-        time.sleep(0.01)
-    return "released on " + fl.this_pod().name
-
-@app.endpoint
-def ping(state):
-    return "pong"
-""")
-    assert serve.export(app, tmp_path / "holdapp.py") == "holdapp:app"
+    assert serve.export(_holder_app(), tmp_path / "holdapp.py") == "holdapp:app"
     # A long drain, ended on purpose by a second SIGTERM: nothing here depends on timing.
     pod = servers("pod-a", redis_url, args=["--app", "holdapp:app", "--drain-seconds", "600"], cwd=tmp_path)
     pod.wait_ready()
@@ -288,6 +274,51 @@ def ping(state):
     assert held["reply"] == (200, {"ok": True, "value": "released on pod-a", "error": None, "pod": "pod-a"})
     assert pod.proc.wait(GUARD) == 0
     assert "pod-a is draining" in "".join(pod.stderr)
+
+
+HOLDER = """
+import os, time
+app = fl.App("holder")
+@app.endpoint
+def hold(state, gate: str):
+    open(gate + ".started", "w").close()
+    while not os.path.exists(gate):
+        time.sleep(0.01)
+    return "released on " + fl.this_pod().name
+
+@app.endpoint
+def ping(state):
+    return "pong"
+"""
+
+
+def _holder_app():
+    """``hold`` answers once the file ``gate`` exists (and says it started): a request kept
+    in flight for exactly as long as the test wants."""
+    return _notebook_app(HOLDER)
+
+
+@pytest.mark.real_redis
+@needs_redis_server
+def test_readyz_answers_while_every_request_thread_is_busy(servers, tmp_path, redis_url):
+    """A kubelet's probe must not queue behind slow requests (it would time out, and a busy
+    pod would be taken out of rotation): probes have their own thread."""
+    serve.export(_holder_app(), tmp_path / "holdapp.py")
+    pod = servers("pod-a", redis_url, args=["--app", "holdapp:app"], cwd=tmp_path)
+    pod.wait_ready()
+    gates = [str(tmp_path / f"gate-{i}") for i in range(defaults.SERVE_THREADS)]
+    callers = [threading.Thread(target=pod.post, args=("hold",), kwargs={"gate": g}) for g in gates]
+    for caller in callers:
+        caller.start()
+    _wait_for(lambda: all(os.path.exists(g + ".started") for g in gates), "every request thread to be busy")
+    conn = http.client.HTTPConnection("127.0.0.1", pod.port, timeout=10)  # blocked, it would wait for a gate
+    conn.request("GET", "/readyz")
+    assert conn.getresponse().status == 200
+    conn.close()
+    for g in gates:
+        open(g, "w").close()
+    for caller in callers:
+        caller.join(GUARD)
 
 
 def _refused(port):

@@ -50,7 +50,7 @@ def to_kubernetes(lab, path=None, image=IMAGE, app_ref=None):
     labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "finpay-lab"}
     hpa = getattr(lab, "autoscaler", None)
     redis = lab.state == "redis"
-    replicas = sum(p.status != "dead" for p in lab.pods) or 1
+    replicas = sum(p.status != "dead" for p in lab.pods)  # the pods running now (0 is a valid count)
 
     secret_name = f"{name}-secrets"
     secret_data = {"FINPAY_SECRET": secrets.token_hex(32)}

@@ -312,13 +312,15 @@ def test_readyz_answers_while_every_request_thread_is_busy(servers, tmp_path, re
         caller.start()
     _wait_for(lambda: all(os.path.exists(g + ".started") for g in gates), "every request thread to be busy")
     conn = http.client.HTTPConnection("127.0.0.1", pod.port, timeout=10)  # blocked, it would wait for a gate
-    conn.request("GET", "/readyz")
-    assert conn.getresponse().status == 200
-    conn.close()
-    for g in gates:
-        open(g, "w").close()
-    for caller in callers:
-        caller.join(GUARD)
+    try:
+        conn.request("GET", "/readyz")
+        assert conn.getresponse().status == 200
+    finally:
+        conn.close()
+        for g in gates:
+            open(g, "w").close()
+        for caller in callers:
+            caller.join(GUARD)
 
 
 def _refused(port):

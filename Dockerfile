@@ -1,9 +1,10 @@
 # The image the manifests of lab.to_kubernetes() run: one FinPay Lab pod over HTTP.
 #   docker build -t finpay-lab:0.1.0 .
 #   docker run --rm -p 8080:8080 -e FINPAY_SECRET=change-me finpay-lab:0.1.0
-# The Python version matters for an app exported from a notebook (finpay_lab.serve.export):
-# it loads only on the version that wrote it; the course runs on 3.11.
-FROM python:3.11-slim
+# An app exported from a notebook (finpay_lab.serve.export) loads only on the Python version
+# that wrote it: build with the notebook's, e.g. --build-arg PYTHON=3.11 (Binder runs 3.12).
+ARG PYTHON=3.12
+FROM python:${PYTHON}-slim
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \

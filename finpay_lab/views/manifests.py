@@ -24,6 +24,7 @@ Kubernetes' own schema (kubernetes-validate, strict).
 import os
 import re
 import secrets
+import sys
 
 SERVE_COMMAND = ["python", "-m", "finpay_lab.serve"]  # what the Dockerfile's CMD runs (see serve.COMMAND)
 FINPAY_APP = "finpay_lab.finpay:app"
@@ -213,7 +214,8 @@ def _readme(objects, files, lab, app_ref, image):
         *[f"- `{name}`: {obj['kind']} `{obj['metadata']['name']}`" for name, obj in zip(files, objects)], "",
         "## Apply", "",
         "```sh",
-        f"docker build -t {image} .        # at the repo root (its Dockerfile); push it where your cluster pulls from",
+        f"docker build -t {image} --build-arg PYTHON={sys.version_info[0]}.{sys.version_info[1]} .   "
+        "# at the repo root; push it where your cluster pulls from",
         "kubectl apply -f .               # in this folder: Secrets, Redis, the Deployment, its Service"
         + (", the HPA" if any(o["kind"] == "HorizontalPodAutoscaler" for o in objects) else ""),
         f"kubectl rollout status deployment/{_dns_name(lab.app.name)}",

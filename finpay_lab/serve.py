@@ -53,6 +53,8 @@ import tempfile
 import threading
 import time
 
+import redis as redis_py
+
 from . import defaults
 from .errors import BadInput, LabError, Rejected
 from .runtime import pod_loop, wire
@@ -182,6 +184,8 @@ class Pod:
                         self.state.incr(f"balance:{user}", 0, initial=amount)  # SET NX: never overwrites
                 break
             except Exception as exc:
+                if not _unreachable(exc):
+                    raise  # not a store still starting: a bug, or books it cannot open
                 self.why_not_ready = f"starting: the store does not answer yet ({_cause(exc)})"
                 time.sleep(defaults.SERVE_RETRY)
         for hook in self.app.on_start:
@@ -226,7 +230,7 @@ class Pod:
         raised = _call.raised
         if isinstance(raised, Rejected):
             return 422, self.reply(False, None, error)
-        if type(raised).__module__.startswith("redis") and type(raised).__name__ in ("ConnectionError", "TimeoutError"):
+        if _unreachable(raised):
             return 503, self.reply(False, None, error)
         return 500, self.reply(False, None, error)
 
@@ -234,6 +238,11 @@ class Pod:
         if type(error) is str and len(error) > defaults.ERROR_LIMIT:
             error = error[: defaults.ERROR_LIMIT - 1] + "…"
         return json.dumps({"ok": ok, "value": value, "error": error, "pod": self.name}, ensure_ascii=False).encode()
+
+
+def _unreachable(exc):
+    """Redis did not answer (down, not up yet, a wrong password), as App.handle tells it."""
+    return isinstance(exc, redis_py.ConnectionError | redis_py.TimeoutError)
 
 
 def _cause(exc):

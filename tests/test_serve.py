@@ -406,3 +406,22 @@ def test_replies_leave_at_once_tcp_nodelay_on_every_connection():
             await server.wait_closed()
 
     assert asyncio.run(accepted_nodelay()) != 0
+
+
+def test_a_failing_startup_hook_fails_the_container_visibly(tmp_path):
+    """Like a container that crashes on start: exit 1 and the reason (its restarts show it)."""
+    app = _notebook_app("""
+app = fl.App("broken")
+@app.startup
+def connect(state):
+    raise RuntimeError("no such queue")
+@app.endpoint
+def ping(state):
+    return "pong"
+""")
+    serve.export(app, tmp_path / "broken.py")
+    done = subprocess.run([sys.executable, "-m", "finpay_lab.serve", "--app", "broken:app", "--host", "127.0.0.1",
+                           "--port", "0"], cwd=tmp_path, capture_output=True, text=True, timeout=GUARD,
+                          env={k: v for k, v in os.environ.items() if k != "REDIS_URL"})
+    assert done.returncode == 1
+    assert "a startup hook of broken failed: RuntimeError: no such queue" in done.stderr

@@ -92,3 +92,19 @@ MAX_PODS = 64
 # replies leave together (one syscall, one wake-up of the lab), and coalescing never
 # delays an answer by more than this.
 REPLY_COALESCE = 0.001
+# ---- finpay_lab.serve: one pod over HTTP, as a container runs it (issue 12)
+# The largest request the course sends (a payment with its token and key) is under 1 KB;
+# 64 KiB leaves room for a learner's endpoints and refuses a runaway client with a 413.
+SERVE_MAX_BODY = 64 * 1024
+# Requests a pod runs at once (a thread pool: handlers block on Redis). A MemoryState runs
+# them one at a time anyway (its lock); with Redis, 8 keep the pod busy while some wait.
+SERVE_THREADS = 8
+# After SIGTERM, keep serving this long with /readyz failing, so a load balancer polling
+# readiness stops sending first. In Kubernetes the preStop sleep already covers this (the
+# Service drops the pod while preStop runs); outside it (docker stop) nothing else does.
+SERVE_DRAIN_SECONDS = 1.0
+# Then the requests in flight get this long to finish: inside Kubernetes' default
+# terminationGracePeriodSeconds (30 s) minus the preStop sleep and the drain.
+SERVE_GRACEFUL_TIMEOUT = 20.0
+# A store that does not answer at start (Redis not up yet) is tried again this often.
+SERVE_RETRY = 0.5

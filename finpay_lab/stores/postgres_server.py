@@ -2,7 +2,8 @@
 
 A real ``postgres``, the one apt or brew installs: the lab runs ``initdb`` into a fresh
 directory inside its own work dir, then starts the server on 127.0.0.1 and a free port,
-with a private Unix socket directory (0700) instead of the system's ``/var/run/postgresql``,
+with a private Unix socket directory (0700; none if its path would exceed the kernel's
+107 bytes) instead of the system's ``/var/run/postgresql``,
 so it never meets another PostgreSQL on the machine.
 
 Its superuser ``finpay`` gets a random password. The password goes to ``initdb`` in a
@@ -103,7 +104,8 @@ class PostgresServer:
         if not line.startswith("URL "):
             self.stop()
             raise DatabaseUnavailable(f"the PostgreSQL server did not start: {line.strip()}")
-        self.url, self.socket_dir = line.split()[1:3]
+        self.url, socket_dir = line.split()[1:3]
+        self.socket_dir = None if socket_dir == "-" else socket_dir  # None: the path was too long
         return self
 
     @property
@@ -209,7 +211,7 @@ class _Keeper:
 
     def __init__(self, workdir, fsync):
         self.user = _server_user()
-        self.dir = tempfile.mkdtemp(prefix="finpay-postgres-", dir=workdir)  # 0700
+        self.dir = tempfile.mkdtemp(prefix="postgres-", dir=workdir)  # 0700
         self.proc = None
         try:
             self._start(fsync)
@@ -218,13 +220,16 @@ class _Keeper:
             raise
 
     def _start(self, fsync):
-        data, self.socket_dir = os.path.join(self.dir, "data"), os.path.join(self.dir, "socket")
+        data, self.socket_dir = os.path.join(self.dir, "data"), os.path.join(self.dir, "s")
         os.mkdir(self.socket_dir, 0o700)
+        self.port = _free_port()
+        if len(f"{self.socket_dir}/.s.PGSQL.{self.port}".encode()) > 107:  # the kernel's limit
+            self.socket_dir = ""  # a work dir this deep gets no Unix socket: TCP only
         ids = {}
         if self.user:
             ids = {"user": self.user[0], "group": self.user[1], "extra_groups": []}
             _let_traverse(self.dir)
-            for path in (self.dir, self.socket_dir):
+            for path in (self.dir, os.path.join(self.dir, "s")):
                 os.chown(path, *self.user)
         self.password = secrets.token_hex(16)
         pwfile = os.path.join(self.dir, "pwfile")
@@ -241,7 +246,6 @@ class _Keeper:
         os.remove(pwfile)
         if init.returncode != 0:
             raise DatabaseUnavailable(f"initdb failed: {(init.stderr or init.stdout).strip()[-500:]}")
-        self.port = _free_port()
         settings = {
             "listen_addresses": "127.0.0.1", "port": self.port, "unix_socket_directories": self.socket_dir,
             "fsync": "on" if fsync else "off", "full_page_writes": "on" if fsync else "off",
@@ -296,7 +300,7 @@ def main(workdir=None, fsync=False):
         os._exit(1)
     for sig in (signal.SIGTERM, signal.SIGHUP):  # e.g. a kernel shutdown: stop the server too
         signal.signal(sig, lambda *_: (keeper.stop(), os._exit(0)))
-    print("URL", keeper.url, keeper.socket_dir, flush=True)
+    print("URL", keeper.url, keeper.socket_dir or "-", flush=True)
     try:
         for _line in sys.stdin:  # ends at EOF: the lab closed us, or the lab is gone
             pass

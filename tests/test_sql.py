@@ -4,10 +4,12 @@ mid-transaction are real processes, paused and killed at chosen points."""
 
 import os
 import queue
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
 import threading
 import time
@@ -30,11 +32,15 @@ SCHEMA = """CREATE TABLE accounts (
 
 
 @pytest.fixture(scope="module", params=KINDS)
-def server(request, tmp_path_factory):
-    """One database of each kind for the module (a PostgreSQL server takes ~1 s to start)."""
-    database = Database(request.param).start(str(tmp_path_factory.mktemp("lab")))
+def server(request):
+    """One database of each kind for the module (a PostgreSQL server takes ~1 s to start).
+    Its work dir is in /tmp itself: pytest resets /tmp/pytest-of-USER to 0700 whenever a
+    pytest starts, which would lock out a server run as 'postgres'."""
+    workdir = tempfile.mkdtemp(prefix="finpay-test-")
+    database = Database(request.param).start(workdir)
     yield database
     database.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 @pytest.fixture
@@ -285,7 +291,8 @@ def test_sqlite_deferred_read_then_write_fails_busy_immediate_does_not(database)
 
 @needs_postgres
 def test_a_postgres_url_given_by_the_learner_is_only_connected_to(tmp_path):
-    own = Database("postgres").start(str(tmp_path))
+    workdir = tempfile.mkdtemp(prefix="finpay-test-")  # in /tmp itself: see `server`
+    own = Database("postgres").start(workdir)
     try:
         assert own.safe_url.startswith("postgresql://finpay:***@127.0.0.1:")
         assert own.url.split(":")[2].split("@")[0] not in own.safe_url  # the password
@@ -297,6 +304,7 @@ def test_a_postgres_url_given_by_the_learner_is_only_connected_to(tmp_path):
             Database(wrong).start(str(tmp_path))
     finally:
         own.stop()
+        shutil.rmtree(workdir)
 
 
 def test_a_postgres_url_that_does_not_answer_is_a_clear_error_within_seconds(tmp_path):

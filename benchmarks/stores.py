@@ -146,10 +146,29 @@ def pgbench(server, seconds, workdir):
     host, port = re.search(r"@([^:/]+):(\d+)/", server.url).groups()
     password = server.url.split(":")[2].split("@")[0]
     out = subprocess.run(
-        [find_binary("pgbench"), "-n", "-f", script, "-c", str(CLIENTS), "-j", str(CLIENTS), "-T", str(seconds),
-         "-h", host, "-p", port, "-U", "finpay", "postgres"],
+        [
+            find_binary("pgbench"),
+            "-n",
+            "-f",
+            script,
+            "-c",
+            str(CLIENTS),
+            "-j",
+            str(CLIENTS),
+            "-T",
+            str(seconds),
+            "-h",
+            host,
+            "-p",
+            port,
+            "-U",
+            "finpay",
+            "postgres",
+        ],
         env={**os.environ, "PGPASSWORD": password},  # the environment, not the command line
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     tps = float(re.search(r"tps = ([\d.]+)", out).group(1))
     transfers = int(re.search(r"number of transactions actually processed: (\d+)", out).group(1))
@@ -190,17 +209,26 @@ def main():
                     setup(server.url)
                     tps, n = run_clients(_layer_client, (server.url,), args.seconds)
                     check_books(server.url, n)
-                    rows.append((f"finpay_lab.stores.sql, PostgreSQL, fsync={'on' if fsync else 'off'}",
-                                 "4 processes", tps))
+                    rows.append(
+                        (
+                            f"finpay_lab.stores.sql, PostgreSQL, fsync={'on' if fsync else 'off'}",
+                            "4 processes",
+                            tps,
+                        )
+                    )
                 finally:
                     server.stop()
-                print(f"PostgreSQL server (initdb + start), fsync={'on' if fsync else 'off'}: {startup:.2f} s")
+                print(
+                    f"PostgreSQL server (initdb + start), fsync={'on' if fsync else 'off'}: {startup:.2f} s"
+                )
         else:
             print("PostgreSQL rows skipped: no initdb/pgbench (apt-get install postgresql)")
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    print(f"\nA transfer (2 UPDATEs + 1 INSERT, one transaction), {args.seconds} s per row, "
-          f"{os.cpu_count()} CPUs\n")
+    print(
+        f"\nA transfer (2 UPDATEs + 1 INSERT, one transaction), {args.seconds} s per row, "
+        f"{os.cpu_count()} CPUs\n"
+    )
     width = max(len(r[0]) for r in rows)
     print(f"{'store':<{width}}  {'clients':<12}  {'transfers/s':>12}")
     for name, clients, tps in rows:

@@ -74,7 +74,8 @@ def server(tmp_path):
 def test_a_real_postgres_on_localhost_in_the_work_dir_not_as_root(server, tmp_path):
     with connect(server) as conn:
         version, fsync, listen = conn.execute(
-            "SELECT version(), current_setting('fsync'), current_setting('listen_addresses')").fetchone()
+            "SELECT version(), current_setting('fsync'), current_setting('listen_addresses')"
+        ).fetchone()
     assert version.startswith("PostgreSQL") and fsync == "off" and listen == "127.0.0.1"
     (home,) = server_dirs(str(tmp_path))
     postmaster = psutil.Process(family(server.pid)[1])
@@ -82,12 +83,19 @@ def test_a_real_postgres_on_localhost_in_the_work_dir_not_as_root(server, tmp_pa
     if os.geteuid() == 0:  # postgres refuses root: the lab runs it as an unprivileged user
         assert postmaster.username() in ("postgres", "nobody")
     assert stat.S_IMODE(os.stat(server.socket_dir).st_mode) == 0o700  # a private socket dir
-    assert os.path.exists(os.path.join(server.socket_dir, f".s.PGSQL.{server.url.rsplit(':', 1)[1].split('/')[0]}"))
+    assert os.path.exists(
+        os.path.join(server.socket_dir, f".s.PGSQL.{server.url.rsplit(':', 1)[1].split('/')[0]}")
+    )
     import psycopg
 
     password = server.url.split(":")[2].split("@")[0]
-    with psycopg.connect(host=server.socket_dir, port=server.url.rsplit(":", 1)[1].split("/")[0],
-                         user="finpay", password=password, dbname="postgres") as conn:
+    with psycopg.connect(
+        host=server.socket_dir,
+        port=server.url.rsplit(":", 1)[1].split("/")[0],
+        user="finpay",
+        password=password,
+        dbname="postgres",
+    ) as conn:
         assert conn.execute("SELECT 1").fetchone() == (1,)  # the Unix socket works too
 
 
@@ -96,7 +104,9 @@ def test_the_password_is_on_no_command_line_and_not_in_safe_url(server, tmp_path
     assert len(password) >= 32
     for proc in psutil.process_iter(["cmdline"]):
         assert password not in " ".join(proc.info["cmdline"] or [])
-    assert password not in server.safe_url and server.safe_url.startswith("postgresql://finpay:***@127.0.0.1:")
+    assert password not in server.safe_url and server.safe_url.startswith(
+        "postgresql://finpay:***@127.0.0.1:"
+    )
     with pytest.raises(Exception, match="password authentication failed"):
         import psycopg
 
@@ -178,8 +188,13 @@ sys.stdin.readline()  # wait to be killed
 
 @pytest.mark.parametrize("end", ["raise", "SIGKILL"])
 def test_the_labs_process_ending_by_an_exception_or_sigkill_stops_its_server(tmp_path, end):
-    proc = subprocess.Popen([sys.executable, "-c", textwrap.dedent(LAB_PROCESS), str(tmp_path), end],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(LAB_PROCESS), str(tmp_path), end],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     pids = json.loads(proc.stdout.readline())
     assert len(pids) >= 3 and len(server_dirs(str(tmp_path))) == 1
     if end == "SIGKILL":

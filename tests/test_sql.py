@@ -22,8 +22,10 @@ from finpay_lab.stores.postgres_server import have_postgres
 from finpay_lab.stores.sql import Database, _translate, connect, parse_spec
 
 needs_postgres = pytest.mark.skipif(
-    not have_postgres(), reason="no PostgreSQL server binaries (initdb, postgres) on PATH or in "
-    "/usr/lib/postgresql/*/bin: apt-get install postgresql")
+    not have_postgres(),
+    reason="no PostgreSQL server binaries (initdb, postgres) on PATH or in "
+    "/usr/lib/postgresql/*/bin: apt-get install postgresql",
+)
 KINDS = ["sqlite", pytest.param("postgres", marks=needs_postgres)]
 
 SCHEMA = """CREATE TABLE accounts (
@@ -60,9 +62,22 @@ def balances(database):
 # ---------------------------------------------------------------- the db= argument
 
 
-@pytest.mark.parametrize("spec", [42, "mysql", "sqlite3", "SQLITE", "redis://localhost", "sqlite:",
-                                  "sqlite:../escape.db", "sqlite:sub/dir.db", "sqlite:///etc/books.db",
-                                  "sqlite:/tmp/books.db", "sqlite:.."])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        42,
+        "mysql",
+        "sqlite3",
+        "SQLITE",
+        "redis://localhost",
+        "sqlite:",
+        "sqlite:../escape.db",
+        "sqlite:sub/dir.db",
+        "sqlite:///etc/books.db",
+        "sqlite:/tmp/books.db",
+        "sqlite:..",
+    ],
+)
 def test_an_unknown_db_spec_or_a_sqlite_path_outside_the_work_dir_is_bad_input(spec, tmp_path):
     with pytest.raises(BadInput, match="db=") as caught:
         parse_spec(spec, str(tmp_path))
@@ -101,13 +116,17 @@ def test_a_sqlite_database_is_a_wal_file_in_the_work_dir(tmp_path):
 
 
 def test_named_parameters_become_psycopgs_without_touching_literals_casts_or_percent():
-    sql = ("SELECT a::int, ':x', 'it''s :y %', \"c:d\", E'\\':z' FROM t WHERE b = :b AND c LIKE 'a%' "
-           "AND d = :d -- :comment\n AND e = :b /* :also */ AND f = $tag$ :w % $tag$ AND g = 5 % 2")
+    sql = (
+        "SELECT a::int, ':x', 'it''s :y %', \"c:d\", E'\\':z' FROM t WHERE b = :b AND c LIKE 'a%' "
+        "AND d = :d -- :comment\n AND e = :b /* :also */ AND f = $tag$ :w % $tag$ AND g = 5 % 2"
+    )
     text, names = _translate(sql)
     assert names == ("b", "d")
-    assert text == ("SELECT a::int, ':x', 'it''s :y %%', \"c:d\", E'\\':z' FROM t WHERE b = %(b)s AND c LIKE "
-                    "'a%%' AND d = %(d)s -- :comment\n AND e = %(b)s /* :also */ AND f = $tag$ :w %% $tag$ "
-                    "AND g = 5 %% 2")
+    assert text == (
+        "SELECT a::int, ':x', 'it''s :y %%', \"c:d\", E'\\':z' FROM t WHERE b = %(b)s AND c LIKE "
+        "'a%%' AND d = %(d)s -- :comment\n AND e = %(b)s /* :also */ AND f = $tag$ :w %% $tag$ "
+        "AND g = 5 %% 2"
+    )
 
 
 @pytest.mark.parametrize("server", [pytest.param("postgres", marks=needs_postgres)], indirect=True)
@@ -121,17 +140,30 @@ def test_postgres_casts_and_percent_run_as_written(database):
 
 def test_execute_counts_rows_and_query_returns_dict_rows_with_the_same_sql_on_both(database):
     with database.transaction() as db:
-        assert db.execute("UPDATE accounts SET balance = balance - :amount WHERE name = :user AND "
-                          "balance >= :amount", amount=300, user="ravi") == 1
-        assert db.execute("UPDATE accounts SET balance = balance + :amount WHERE name = :user",
-                          amount=300, user="asha") == 1
+        assert (
+            db.execute(
+                "UPDATE accounts SET balance = balance - :amount WHERE name = :user AND balance >= :amount",
+                amount=300,
+                user="ravi",
+            )
+            == 1
+        )
+        assert (
+            db.execute(
+                "UPDATE accounts SET balance = balance + :amount WHERE name = :user", amount=300, user="asha"
+            )
+            == 1
+        )
         assert db.execute("UPDATE accounts SET balance = 0 WHERE name = :user", user="nobody") == 0
-        assert db.query("SELECT name, balance FROM accounts WHERE name LIKE 'a%' AND ':x' <> :x",
-                        x="y") == [{"name": "asha", "balance": 300}]
+        assert db.query("SELECT name, balance FROM accounts WHERE name LIKE 'a%' AND ':x' <> :x", x="y") == [
+            {"name": "asha", "balance": 300}
+        ]
         assert db.query("UPDATE accounts SET balance = balance WHERE name = :u", u="asha") == []
     assert balances(database) == {"ravi": 700, "asha": 300}
     assert database.sql("SELECT name FROM accounts WHERE balance > :floor ORDER BY name", floor=0) == [
-        {"name": "asha"}, {"name": "ravi"}]
+        {"name": "asha"},
+        {"name": "ravi"},
+    ]
 
 
 def test_committed_when_the_handler_returns_rolled_back_when_it_raises(database):
@@ -185,18 +217,26 @@ def say(word):
     print(word, flush=True)
 """
 
-KILLED_MID_TRANSACTION = CHILD + """
+KILLED_MID_TRANSACTION = (
+    CHILD
+    + """
 with conn.transaction() as db:
     db.execute("UPDATE accounts SET balance = balance - 300 WHERE name = 'ravi'")
     say("debited")
     sys.stdin.readline()  # the test SIGKILLs us here, between the two UPDATEs
     db.execute("UPDATE accounts SET balance = balance + 300 WHERE name = 'asha'")
 """
+)
 
 
 def child(script, url):
-    return subprocess.Popen([sys.executable, "-c", textwrap.dedent(script), url], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(script), url],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def test_a_process_killed_between_two_updates_commits_nothing(database):
@@ -211,7 +251,9 @@ def test_a_process_killed_between_two_updates_commits_nothing(database):
     assert balances(database) == {"ravi": 999, "asha": 0}
 
 
-READ_THEN_WRITE = CHILD + """
+READ_THEN_WRITE = (
+    CHILD
+    + """
 write = sys.argv[2] == "immediate"
 say("begin")
 try:
@@ -224,6 +266,7 @@ try:
 except Exception as exc:
     say(f"{type(exc).__name__}: {exc}")
 """
+)
 
 
 def go(proc):
@@ -245,10 +288,18 @@ def test_sqlite_deferred_read_then_write_fails_busy_immediate_does_not(database)
     the lock is taken when they write: SQLITE_BUSY, at once, whatever the busy timeout.
     IMMEDIATE: a transaction takes the write lock when it begins, so the others wait in
     BEGIN (the busy timeout) and read after the commit before them: no error, no lost update."""
+
     def start(mode):
-        return [subprocess.Popen([sys.executable, "-c", textwrap.dedent(READ_THEN_WRITE), database.url, mode],
-                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                 text=True) for _ in range(4)]
+        return [
+            subprocess.Popen(
+                [sys.executable, "-c", textwrap.dedent(READ_THEN_WRITE), database.url, mode],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(4)
+        ]
 
     deferred = start("deferred")
     for p in deferred:
@@ -324,3 +375,16 @@ def test_a_postgres_url_that_does_not_answer_is_a_clear_error_within_seconds(tmp
 def test_connect_to_a_missing_sqlite_directory_is_a_database_error(tmp_path):
     with pytest.raises(DatabaseError, match="cannot connect"):
         connect(f"sqlite:///{tmp_path}/no/such/dir/lab.db")
+
+
+def test_a_db_that_is_never_used_begins_nothing_and_locks_nothing(database):
+    """The pod loop may open a transaction for every request whose handler names db; one
+    that runs no statement must not hold SQLite's write lock (or a Postgres snapshot)."""
+    other = connect(database.url)
+    try:
+        with database.transaction():
+            with other.transaction() as db:  # would wait out the busy timeout if the lock were held
+                assert db.execute("UPDATE accounts SET balance = 7 WHERE name = 'asha'") == 1
+    finally:
+        other.close()
+    assert balances(database)["asha"] == 7

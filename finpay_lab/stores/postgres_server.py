@@ -55,8 +55,10 @@ import weakref
 from .. import defaults
 from ..errors import DatabaseUnavailable
 
-INSTALL_HINT = ("install PostgreSQL (Debian/Ubuntu: apt-get install postgresql; macOS: "
-                "brew install postgresql) or use db='sqlite'")
+INSTALL_HINT = (
+    "install PostgreSQL (Debian/Ubuntu: apt-get install postgresql; macOS: "
+    "brew install postgresql) or use db='sqlite'"
+)
 
 
 def find_binary(name):
@@ -91,12 +93,20 @@ class PostgresServer:
         ``workdir``: where the server's directory goes (the lab passes its own work dir,
         so whatever removes that dir removes this one too)."""
         if not have_postgres():
-            raise DatabaseUnavailable(f"db='postgres' needs PostgreSQL's initdb and postgres programs, "
-                                      f"found neither on PATH nor in /usr/lib/postgresql: {INSTALL_HINT}")
+            raise DatabaseUnavailable(
+                f"db='postgres' needs PostgreSQL's initdb and postgres programs, "
+                f"found neither on PATH nor in /usr/lib/postgresql: {INSTALL_HINT}"
+            )
         self.process = subprocess.Popen(
-            [sys.executable, "-c", "from finpay_lab.stores.postgres_server import main; "
-             f"main({workdir!r}, {self.fsync!r})"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1,
+            [
+                sys.executable,
+                "-c",
+                f"from finpay_lab.stores.postgres_server import main; main({workdir!r}, {self.fsync!r})",
+            ],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
         )
         # Garbage-collected without stop() (a re-run cell): end the helper anyway.
         self._finalizer = weakref.finalize(self, _end_helper, self.process)
@@ -180,8 +190,10 @@ def _server_user():
             return entry.pw_uid, entry.pw_gid
         except KeyError:
             continue
-    raise DatabaseUnavailable("PostgreSQL refuses to run as root and this machine has neither a "
-                              "'postgres' nor a 'nobody' user to run it as")
+    raise DatabaseUnavailable(
+        "PostgreSQL refuses to run as root and this machine has neither a "
+        "'postgres' nor a 'nobody' user to run it as"
+    )
 
 
 def _let_traverse(path):
@@ -240,22 +252,51 @@ class _Keeper:
             os.chown(pwfile, *self.user)
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "TZ": "UTC"}
         init = subprocess.run(
-            [find_binary("initdb"), "-D", data, "-U", "finpay", f"--pwfile={pwfile}", "-A", "scram-sha-256",
-             "-E", "UTF8", "--locale=C", "--no-instructions"] + ([] if fsync else ["--no-sync"]),
-            stdin=subprocess.DEVNULL, capture_output=True, text=True, env=env, cwd=self.dir, **ids)
+            [
+                find_binary("initdb"),
+                "-D",
+                data,
+                "-U",
+                "finpay",
+                f"--pwfile={pwfile}",
+                "-A",
+                "scram-sha-256",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--no-instructions",
+            ]
+            + ([] if fsync else ["--no-sync"]),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=self.dir,
+            **ids,
+        )
         os.remove(pwfile)
         if init.returncode != 0:
             raise DatabaseUnavailable(f"initdb failed: {(init.stderr or init.stdout).strip()[-500:]}")
         settings = {
-            "listen_addresses": "127.0.0.1", "port": self.port, "unix_socket_directories": self.socket_dir,
-            "fsync": "on" if fsync else "off", "full_page_writes": "on" if fsync else "off",
+            "listen_addresses": "127.0.0.1",
+            "port": self.port,
+            "unix_socket_directories": self.socket_dir,
+            "fsync": "on" if fsync else "off",
+            "full_page_writes": "on" if fsync else "off",
             "max_connections": 200,  # 30 pods, the lab, a benchmark's clients: room to spare
         }
         args = [a for key, value in settings.items() for a in ("-c", f"{key}={value}")]
         self.log = open(os.path.join(self.dir, "postgres.log"), "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen([find_binary("postgres"), "-D", data, *args], stdin=subprocess.DEVNULL,
-                                     stdout=self.log, stderr=self.log, env=env, cwd=self.dir,
-                                     preexec_fn=_die_with_parent, **ids)
+        self.proc = subprocess.Popen(
+            [find_binary("postgres"), "-D", data, *args],
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=self.log,
+            env=env,
+            cwd=self.dir,
+            preexec_fn=_die_with_parent,
+            **ids,
+        )
         self._wait_ready(os.path.join(data, "postmaster.pid"))
 
     def _wait_ready(self, pidfile):

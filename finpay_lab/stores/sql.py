@@ -58,9 +58,11 @@ SQLITE_FILE = "lab.db"
 def parse_spec(db, workdir=None):
     """Check a ``db=`` argument before anything starts: ``(kind, where)``, where kind is None,
     "sqlite" (where: a file name inside the work dir), "postgres" or "external" (the URL)."""
-    hint = ("use db=None (the books stay in `state`), 'sqlite' (a file in the lab's work dir), "
-            "'postgres' (a PostgreSQL server the lab starts) or a URL like "
-            "'postgresql://user:password@host:5432/scratch'")
+    hint = (
+        "use db=None (the books stay in `state`), 'sqlite' (a file in the lab's work dir), "
+        "'postgres' (a PostgreSQL server the lab starts) or a URL like "
+        "'postgresql://user:password@host:5432/scratch'"
+    )
     if db is None:
         return None, None
     if not isinstance(db, str):
@@ -72,7 +74,7 @@ def parse_spec(db, workdir=None):
     if db.startswith(("postgresql://", "postgres://")):
         return "external", db
     if db.startswith("sqlite:"):
-        rest = db[len("sqlite:"):]
+        rest = db[len("sqlite:") :]
         path = rest[2:] if rest.startswith("//") else rest  # sqlite:///abs/x.db or sqlite:x.db
         if os.path.isabs(path):
             real, home = os.path.realpath(path), os.path.realpath(workdir or "/nonexistent")
@@ -80,8 +82,10 @@ def parse_spec(db, workdir=None):
         else:
             name = path if path not in ("", ".", "..") and "/" not in path else None
         if name is None:
-            raise BadInput(f"db={db!r}: a SQLite database lives in the lab's work dir, so that it ends "
-                           "with the lab; pass db='sqlite' (or 'sqlite:NAME.db', a plain file name)")
+            raise BadInput(
+                f"db={db!r}: a SQLite database lives in the lab's work dir, so that it ends "
+                "with the lab; pass db='sqlite' (or 'sqlite:NAME.db', a plain file name)"
+            )
         return "sqlite", name
     raise BadInput(f"db={db!r}: {hint}")
 
@@ -115,8 +119,10 @@ class Database:
             try:
                 connect(self.url, timeout=defaults.DB_CONNECT_TIMEOUT).close()
             except DatabaseError as exc:
-                raise DatabaseUnavailable(f"the database at {self.safe_url} does not answer within "
-                                          f"{defaults.DB_CONNECT_TIMEOUT:g} s: {exc}") from None
+                raise DatabaseUnavailable(
+                    f"the database at {self.safe_url} does not answer within "
+                    f"{defaults.DB_CONNECT_TIMEOUT:g} s: {exc}"
+                ) from None
         return self
 
     @property
@@ -179,8 +185,12 @@ class Connection:
             if self.sqlite:
                 parsed = urllib.parse.urlsplit(self.url)
                 query = dict(urllib.parse.parse_qsl(parsed.query))
-                raw = sqlite3.connect(parsed.path, timeout=defaults.SQLITE_BUSY_TIMEOUT,
-                                      isolation_level=None, check_same_thread=False)
+                raw = sqlite3.connect(
+                    parsed.path,
+                    timeout=defaults.SQLITE_BUSY_TIMEOUT,
+                    isolation_level=None,
+                    check_same_thread=False,
+                )
                 raw.row_factory = sqlite3.Row
                 raw.execute("PRAGMA journal_mode=WAL")  # stored in the file: the first connection sets it
                 raw.execute(f"PRAGMA synchronous={_check_synchronous(query.get('synchronous', 'NORMAL'))}")
@@ -190,8 +200,9 @@ class Connection:
                 from psycopg.rows import dict_row
 
                 timeout = self._timeout or defaults.DB_CONNECT_TIMEOUT
-                raw = psycopg.connect(self.url, autocommit=False, row_factory=dict_row,
-                                      connect_timeout=max(1, round(timeout)))
+                raw = psycopg.connect(
+                    self.url, autocommit=False, row_factory=dict_row, connect_timeout=max(1, round(timeout))
+                )
         except Exception as exc:
             raise DatabaseError(f"cannot connect to {safe_url(self.url)}: {_message(exc)}") from None
         self._raw = raw
@@ -243,11 +254,15 @@ class Transaction:
 
     def _run(self, sql, params):
         if self._state == "ended":
-            raise DatabaseError("this `db` belonged to a request that has ended, and so has its transaction: "
-                                "use `db` only inside the handler call that received it")
+            raise DatabaseError(
+                "this `db` belonged to a request that has ended, and so has its transaction: "
+                "use `db` only inside the handler call that received it"
+            )
         if self._state == "failed":
-            raise DatabaseError(f"this transaction already failed ({self._failure}) and will be rolled back; "
-                                "nothing more can run in it")
+            raise DatabaseError(
+                f"this transaction already failed ({self._failure}) and will be rolled back; "
+                "nothing more can run in it"
+            )
         if not isinstance(sql, str):
             raise DatabaseError(f"SQL must be a string, not {type(sql).__name__}")
         text, names = _translate(sql)
@@ -273,26 +288,30 @@ class Transaction:
         state, self._state = self._state, "ended"
         raw = self._conn._raw
         if state == "new" or raw is None:
-            return
-        try:
-            if commit and state == "begun":
-                raw.commit() if not self._conn.sqlite else raw.execute("COMMIT")
+            return  # nothing began (the handler never used its db)
+        if commit and state == "begun":
+            try:
+                raw.execute("COMMIT") if self._conn.sqlite else raw.commit()
                 return
-            raw.rollback() if not self._conn.sqlite else raw.execute("ROLLBACK")
-        except Exception as exc:
-            if self._conn.sqlite:
-                with contextlib.suppress(Exception):
-                    raw.execute("ROLLBACK")
-            elif not raw.closed:
-                with contextlib.suppress(Exception):
-                    raw.rollback()
-            if commit:
-                raise DatabaseError(f"the transaction could not commit: {_message(exc)}",
-                                    integrity=_integrity(exc)) from None
-            return
-        if commit and state == "failed":  # the handler swallowed the error: say it, don't pretend
-            raise DatabaseError(f"a statement of this transaction failed ({self._failure}), so none of it "
-                                "was committed")
+            except Exception as exc:
+                self._rollback()
+                raise DatabaseError(
+                    f"the transaction could not commit: {_message(exc)}", integrity=_integrity(exc)
+                ) from None
+        self._rollback()
+        if commit:  # a statement failed and the handler swallowed the error: say so, don't pretend
+            raise DatabaseError(
+                f"a statement of this transaction failed ({self._failure}), so none of it was committed"
+            )
+
+    def _rollback(self):
+        """Roll back whatever is open; a connection already gone has nothing left to undo."""
+        raw = self._conn._raw
+        with contextlib.suppress(Exception):
+            if not self._conn.sqlite:
+                raw.rollback()
+            elif raw.in_transaction:  # SQLite ends a transaction itself after some errors
+                raw.execute("ROLLBACK")
 
 
 def _message(exc):
@@ -312,14 +331,17 @@ def _integrity(exc):
 
 # ---------------------------------------------------------------- :name -> %(name)s
 
-_TOKENS = re.compile(r"""
+_TOKENS = re.compile(
+    r"""
       (?P<literal> [eE]'(?:[^'\\]|\\.|'')*'? | '(?:[^']|'')*'? | "(?:[^"]|"")*"? )
     | (?P<comment> --[^\n]* | /\*.*?(?:\*/|\Z) )
     | (?P<dollar> (?<![\w$])\$(?P<tag>[A-Za-z_]\w*)?\$.*?(?:\$(?P=tag)\$|\Z) )
     | (?P<cast> ::+ )
     | (?P<param> (?<![\w:]):(?P<name>[A-Za-z_]\w*) )
     | (?P<percent> % )
-""", re.VERBOSE | re.DOTALL)
+""",
+    re.VERBOSE | re.DOTALL,
+)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -337,4 +359,3 @@ def _translate(sql):
 
     text = _TOKENS.sub(replace, sql)
     return text, tuple(dict.fromkeys(names))
-

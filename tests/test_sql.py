@@ -382,9 +382,9 @@ def test_a_db_that_is_never_used_begins_nothing_and_locks_nothing(database):
     that runs no statement must not hold SQLite's write lock (or a Postgres snapshot)."""
     other = connect(database.url)
     try:
-        with database.transaction():
-            with other.transaction() as db:  # would wait out the busy timeout if the lock were held
-                assert db.execute("UPDATE accounts SET balance = 7 WHERE name = 'asha'") == 1
+        # the second would wait out the busy timeout if the first held the lock
+        with database.transaction(), other.transaction() as db:
+            assert db.execute("UPDATE accounts SET balance = 7 WHERE name = 'asha'") == 1
     finally:
         other.close()
     assert balances(database)["asha"] == 7

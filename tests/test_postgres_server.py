@@ -219,3 +219,10 @@ def test_a_sigkilled_helper_takes_its_server_with_it(tmp_path):
     finally:
         server.stop()
     assert server_dirs(str(tmp_path))  # the lab's work dir removal takes this (not the helper)
+
+
+def test_an_exception_inside_a_with_block_stops_the_server(tmp_path):
+    with pytest.raises(RuntimeError, match="a cell failed"), PostgresServer().start(str(tmp_path)) as server:
+        pids = family(server.pid)
+        raise RuntimeError("a cell failed")
+    assert left_behind(pids, str(tmp_path)) == ([], [])

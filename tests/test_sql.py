@@ -388,3 +388,8 @@ def test_a_db_that_is_never_used_begins_nothing_and_locks_nothing(database):
     finally:
         other.close()
     assert balances(database)["asha"] == 7
+
+
+def test_a_sqlite_database_that_cannot_be_made_is_database_unavailable(tmp_path):
+    with pytest.raises(DatabaseUnavailable, match="cannot connect"):
+        Database("sqlite").start(str(tmp_path / "gone"))

@@ -128,6 +128,12 @@ class PostgresServer:
         """The helper's pid (the server is its child)."""
         return self.process.pid if self.process else None
 
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
     def stop(self):
         """Stop the helper, the server, and remove its data. Safe to call twice."""
         if self.process is None:

@@ -111,7 +111,10 @@ class Database:
             _, name = parse_spec(self.spec, workdir)  # again, now that the work dir is known
             path = os.path.join(workdir, name)
             self.url = f"sqlite:///{path}?synchronous={self.synchronous}"
-            connect(self.url).close()  # creates the file and switches it to WAL, once for all
+            try:
+                connect(self.url).close()  # creates the file and switches it to WAL, once for all
+            except DatabaseError as exc:
+                raise DatabaseUnavailable(str(exc)) from None
         elif self.kind == "postgres":
             self.server = PostgresServer(fsync=self.fsync).start(workdir)
             self.url = self.server.url
@@ -144,6 +147,12 @@ class Database:
         """Run one statement in its own transaction: the rows, as dicts (``lab.sql``)."""
         with self.transaction() as db:
             return db.query(query, **params)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
 
     def stop(self):
         """Close the lab's connection; stop the lab's server (its data goes with it)."""

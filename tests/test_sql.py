@@ -99,7 +99,7 @@ def test_the_db_specs_the_lab_accepts(tmp_path):
 def test_a_sqlite_database_is_a_wal_file_in_the_work_dir(tmp_path):
     database = Database("sqlite:books.db").start(str(tmp_path))
     try:
-        assert os.path.exists(tmp_path / "books.db")
+        assert os.path.exists(tmp_path / "books.db") and database.path == str(tmp_path / "books.db")
         assert database.sql("PRAGMA journal_mode") == [{"journal_mode": "wal"}]
         assert database.sql("PRAGMA synchronous") == [{"synchronous": 1}]  # NORMAL, the documented choice
         assert defaults.SQLITE_SYNCHRONOUS == "NORMAL"

@@ -130,8 +130,13 @@ class Database:
 
     @property
     def safe_url(self):
-        """The URL without its password, for messages and the dashboard (``lab.db_url``)."""
+        """The URL without its password, for messages and the dashboard."""
         return safe_url(self.url)
+
+    @property
+    def path(self):
+        """The SQLite file (for ``sqlite3.connect`` or the ``sqlite3`` shell); None for PostgreSQL."""
+        return urllib.parse.urlsplit(self.url).path if self.kind == "sqlite" and self.url else None
 
     def connection(self):
         """This process's own connection (the lab's, for ``sql``): made again after a fork."""

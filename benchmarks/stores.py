@@ -187,7 +187,7 @@ def main():
     try:
         for synchronous in ("NORMAL", "FULL"):
             path = os.path.join(workdir, f"bench-{synchronous}.db")
-            url = f"sqlite:///{path}?synchronous={synchronous}"
+            url = f"sqlite://{path}?synchronous={synchronous}"
             setup(url)
             tps, n = run_clients(_raw_sqlite_client, (path, synchronous), args.seconds)
             check_books(url, n)

@@ -374,7 +374,7 @@ def test_a_postgres_url_that_does_not_answer_is_a_clear_error_within_seconds(tmp
 
 def test_connect_to_a_missing_sqlite_directory_is_a_database_error(tmp_path):
     with pytest.raises(DatabaseError, match="cannot connect"):
-        connect(f"sqlite:///{tmp_path}/no/such/dir/lab.db")
+        connect(f"sqlite://{tmp_path}/no/such/dir/lab.db")
 
 
 def test_a_db_that_is_never_used_begins_nothing_and_locks_nothing(database):

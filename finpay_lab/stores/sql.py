@@ -110,7 +110,7 @@ class Database:
         if self.kind == "sqlite":
             _, name = parse_spec(self.spec, workdir)  # again, now that the work dir is known
             path = os.path.join(workdir, name)
-            self.url = f"sqlite:///{path}?synchronous={self.synchronous}"
+            self.url = f"sqlite://{path}?synchronous={self.synchronous}"  # sqlite:///tmp/.../lab.db
             try:
                 connect(self.url).close()  # creates the file and switches it to WAL, once for all
             except DatabaseError as exc:

@@ -3,7 +3,10 @@
     LabError                  anything the lab itself refuses or cannot do
     ├── BadInput              a wrong argument to a Lab method (ValueError too)
     ├── PodStartError         a pod did not start or did not say "ready" in time
-    └── RedisUnavailable      the Redis server could not be started or reached
+    ├── RedisUnavailable      the Redis server could not be started or reached
+    ├── DatabaseUnavailable   the SQL database could not be started or reached
+    └── DatabaseError         a SQL statement failed (it carries the database's own message),
+                              or a request's transaction was used after its request ended
     Rejected                  raised by a handler: the request is refused, nothing changes
 
 A handler's exceptions never reach the notebook as exceptions: they come back as
@@ -31,6 +34,21 @@ class PodStartError(LabError):
 
 class RedisUnavailable(LabError):
     """The Redis server could not be started or reached."""
+
+
+class DatabaseUnavailable(LabError):
+    """The SQL database (SQLite file or PostgreSQL server) could not be started or reached."""
+
+
+class DatabaseError(LabError):
+    """A SQL statement failed, with the database's own message; or a transaction was used
+    after its request ended. ``integrity`` is True when a constraint said no (a CHECK, a
+    UNIQUE key, a foreign key): the kind of refusal a handler may want to turn into
+    ``Rejected``."""
+
+    def __init__(self, message, integrity=False):
+        super().__init__(message)
+        self.integrity = integrity
 
 
 class Rejected(Exception):

@@ -83,3 +83,14 @@ MAX_PLANNED_REQUESTS = 1_000_000
 # A pod's error message is cut to this many characters: an error that quotes a 300 KB user
 # name must not send 300 KB back.
 ERROR_LIMIT = 500
+
+# --- Redis persistence and StatefulSets (issues 10 and 11) ---
+# redis_persistence="aof": when redis-server forces its append-only file to disk. "everysec"
+# (Redis's default) loses nothing when only the process is killed (each write is in the
+# kernel's page cache before the reply), at most ~1 s if the machine dies; "always" fsyncs
+# before every reply: survives power cuts, many times slower on most disks.
+REDIS_AOF_FSYNC = "everysec"
+# fl.StatefulSet(replicas=...): a primary and up to 8 replicas on a laptop is plenty; more is a typo.
+STATEFULSET_MAX_REPLICAS = 9
+# How long a StatefulSet waits for one pod to load its volume and (a replica) to sync.
+STATEFULSET_POD_TIMEOUT = 20.0

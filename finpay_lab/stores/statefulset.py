@@ -76,7 +76,8 @@ class StatefulPod:
     port: int
     offset: int | None  # replication offset: bytes of the write stream it has applied
     link: str | None  # a replica's link to its primary: "up" | "down"
-    volume: str
+    volume: str  # its directory: the append-only file, the log
+    paused: bool = False  # its replication link is cut (pause_replication)
 
 
 class StatefulSet:
@@ -178,13 +179,14 @@ class StatefulSet:
         Returns ``{"old": name, "new": name}``."""
         return self._call("failover", *([] if to is None else [to]))
 
-    def pause_replication(self):
-        """Cut the links between the primary and its replicas (a network partition)."""
-        self._call("replication", False)
+    def pause_replication(self, *names):
+        """Cut the links between the primary and its replicas (a network partition), or only
+        those of the pods named (``pause_replication("redis-1")``: one replica falls behind)."""
+        self._call("replication", False, *([list(names)] if names else []))
 
-    def resume_replication(self):
+    def resume_replication(self, *names):
         """Heal the partition: replicas reconnect and catch up (within about a second)."""
-        self._call("replication", True)
+        self._call("replication", True, *([list(names)] if names else []))
 
     def client(self, name=None):
         """A redis-py client: to the Service (the current primary), or to pod ``name`` itself."""

@@ -119,7 +119,7 @@ class Controller:
         self.replication_password = password + "r"  # the replicas' own user on the primary
         self.pods = {}
         self.primary = "redis-0"
-        self.paused = False
+        self.paused = set()  # pods whose replication link is cut
         self.service = Service()
         self.scale(replicas)
 
@@ -131,10 +131,12 @@ class Controller:
             "repl-diskless-sync-delay 0",  # sync a replica at once, not after 5 s
             "loglevel warning", f"logfile {os.path.join(pod.volume, 'redis.log')}",
             f"user default on >{self.password} ~* &* +@all",
-            # Replicas log in as their own user; pausing replication switches it off.
-            f"user replicator {'off' if self.paused else 'on'} >{self.replication_password} "
-            "+psync +replconf +ping +sync",
-            "masteruser replicator", f"masterauth {self.replication_password}",
+            # Each replica logs in to its primary as its own user; pausing its replication
+            # switches that user off on every pod.
+            *(f"user replica-redis-{i} {'off' if f'redis-{i}' in self.paused else 'on'} "
+              f">{self.replication_password} +psync +replconf +ping +sync"
+              for i in range(defaults.STATEFULSET_MAX_REPLICAS)),
+            f"masteruser replica-{pod.name}", f"masterauth {self.replication_password}",
         ]
         if pod.name != self.primary:
             lines.append(f"replicaof 127.0.0.1 {self.pods[self.primary].port}")
@@ -154,7 +156,7 @@ class Controller:
         pod.proc.stdin.write(self._config(pod).encode())
         pod.proc.stdin.close()
         primary = self.pods.get(self.primary)
-        must_sync = pod.name != self.primary and primary.proc is not None and not self.paused
+        must_sync = pod.name != self.primary and primary.proc is not None and pod.name not in self.paused
         deadline = time.monotonic() + defaults.STATEFULSET_POD_TIMEOUT
         with self.client(pod) as c:
             while True:
@@ -221,6 +223,8 @@ class Controller:
             raise Refused("no running replica to promote")
         else:
             pod = max(candidates, key=lambda p: (self.offset(p), -p.ordinal))
+            if self.offset(pod) < 0:
+                raise Refused("no running replica answers: nothing to promote")
         with self.client(pod) as c:
             c.execute_command("REPLICAOF", "NO", "ONE")
         old, self.primary = self.primary, pod.name
@@ -231,20 +235,29 @@ class Controller:
         self.service.repoint(pod.port)
         return {"old": old, "new": pod.name}
 
-    def set_replication(self, on):
-        """Cut (or heal) the replication links: every running pod switches its
-        ``replicator`` user off (or on) and drops the replicas connected as it."""
-        self.paused = not on
+    def set_replication(self, on, names=None):
+        """Cut (or heal) the replication links of ``names`` (default: every pod): every
+        running pod switches those replicas' users off (or on) and drops their connections."""
+        names = list(self.pods) if names is None else names
+        for name in names:
+            self._get(name)  # refuse an unknown name before changing anything
+        self.paused = self.paused - set(names) if on else self.paused | set(names)
         for pod in self.pods.values():
-            if pod.proc is not None:
-                with self.client(pod) as c:
-                    c.execute_command("ACL", "SETUSER", "replicator", "on" if on else "off")
+            if pod.proc is None:
+                continue
+            with self.client(pod) as c:
+                for name in names:
+                    c.execute_command("ACL", "SETUSER", f"replica-{name}", "on" if on else "off")
                     if not on:
-                        c.execute_command("CLIENT", "KILL", "USER", "replicator")
+                        c.execute_command("CLIENT", "KILL", "USER", f"replica-{name}")
 
     def offset(self, pod):
-        with self.client(pod) as c:
-            info = c.info("replication")
+        """How much of the primary's write stream ``pod`` has applied (-1: it does not answer)."""
+        try:
+            with self.client(pod) as c:
+                info = c.info("replication")
+        except Exception:
+            return -1
         return info.get("slave_repl_offset", info.get("master_repl_offset", 0))
 
     def describe(self):
@@ -252,7 +265,8 @@ class Controller:
         for pod in sorted(self.pods.values(), key=lambda p: p.ordinal):
             row = {"name": pod.name, "role": "primary" if pod.name == self.primary else "replica",
                    "pid": None, "port": pod.port, "offset": None, "link": None, "volume": pod.volume,
-                   "status": "removed" if pod.removed else "running" if pod.proc else "dead"}
+                   "status": "removed" if pod.removed else "running" if pod.proc else "dead",
+                   "paused": pod.name in self.paused}
             if pod.proc is not None:
                 row["pid"] = pod.proc.pid
                 try:

@@ -14,7 +14,9 @@ from finpay_lab.runtime import lab as lab_module
 from finpay_lab.stores.redis_server import RedisServer
 from finpay_lab.stores.state import redis_client
 
-needs_redis_server = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server not on PATH")
+needs_redis_server = pytest.mark.skipif(
+    shutil.which("redis-server") is None, reason="redis-server not on PATH"
+)
 KINDS = ["fake", pytest.param("real", marks=needs_redis_server)]
 
 
@@ -106,7 +108,9 @@ def _sessions_survive(persistence, kind):
         back = [e for e in run.events if e.kind == "redis" and "restarted" in e.detail]
         assert len(crash) == 1 and crash[0].end is not None and crash[0].end >= crash[0].t
         assert len(back) == 1
-        kept = [lab.call("whoami", user="Ravi", session=s, pod=f"pod-{i + 1}").ok for i, s in enumerate(sessions)]
+        kept = [
+            lab.call("whoami", user="Ravi", session=s, pod=f"pod-{i + 1}").ok for i, s in enumerate(sessions)
+        ]
         return run, back[0].detail, kept, lab
 
 

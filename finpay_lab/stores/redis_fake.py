@@ -6,6 +6,7 @@ lab then starts a new helper on the same port, with the same password, and it be
 empty. (``down``/``up`` only stop and restart *listening*, and keep the keys.)
 """
 
+import secrets
 import select
 import socket
 import threading
@@ -91,10 +92,12 @@ def _server_class(handler):
 class FakeKeeper:
     """Runs fakeredis's TCP server; can take it down and bring it back with the same data."""
 
-    def __init__(self, password, port):
+    def __init__(self, password=None, port=None):
+        from .redis_real import free_port
+
         self.delay = 0.0
-        self.password = password
-        self.port = port
+        self.password = password or secrets.token_hex(16)
+        self.port = port or free_port()
         self._server_cls = _server_class(_handler_class(self))
         self.server = None
         self.data = None

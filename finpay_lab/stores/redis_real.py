@@ -47,11 +47,21 @@ class RealKeeper:
             persistence = ["appendonly yes", f"appendfsync {defaults.REDIS_AOF_FSYNC}"]
         else:
             persistence = ["appendonly no"]
-        return "\n".join([
-            "bind 127.0.0.1", f"port {self.port}", f"requirepass {self.password}",
-            f"unixsocket {self.socket}", "unixsocketperm 700", f"dir {self.dir}",
-            'save ""', *persistence, "protected-mode yes", "loglevel warning", "",
-        ])
+        return "\n".join(
+            [
+                "bind 127.0.0.1",
+                f"port {self.port}",
+                f"requirepass {self.password}",
+                f"unixsocket {self.socket}",
+                "unixsocketperm 700",
+                f"dir {self.dir}",
+                'save ""',
+                *persistence,
+                "protected-mode yes",
+                "loglevel warning",
+                "",
+            ]
+        )
 
     def _launch(self):
         self.proc = subprocess.Popen(
@@ -73,8 +83,11 @@ class RealKeeper:
         if self._admin is None:
             import redis
 
-            self._admin = redis.Redis(unix_socket_path=self.socket, password=self.password,
-                                      socket_timeout=defaults.REDIS_SOCKET_TIMEOUT)
+            self._admin = redis.Redis(
+                unix_socket_path=self.socket,
+                password=self.password,
+                socket_timeout=defaults.REDIS_SOCKET_TIMEOUT,
+            )
         return self._admin
 
     def down(self):
@@ -117,6 +130,15 @@ class RealKeeper:
             self.proc.kill()
             self.proc.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def die_with_parent():

@@ -39,7 +39,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -48,6 +47,8 @@ import weakref
 
 from .. import defaults
 from ..errors import BadInput, RedisUnavailable
+from .redis_fake import FakeKeeper
+from .redis_real import RealKeeper, free_port
 
 PERSISTENCE = ("none", "aof")
 
@@ -239,16 +240,11 @@ def _read_line(proc, timeout):
 # ---------------------------------------------------------------- the helper process
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+_free_port = free_port
+_FakeKeeper = FakeKeeper  # the names tests reach for (the keeper runs in-process there)
 
 
 def main(kind: str, workdir=None, persistence="none", port=None):
-    from .redis_fake import FakeKeeper
-    from .redis_real import RealKeeper
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the lab, which stops us
     first = sys.stdin.readline().split()  # "password HEX": the lab's, so a crash keeps it
     password = first[1] if len(first) == 2 and first[0] == "password" else secrets.token_hex(16)

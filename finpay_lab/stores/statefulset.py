@@ -86,8 +86,10 @@ class StatefulSet:
     def __init__(self, replicas=3):
         top = defaults.STATEFULSET_MAX_REPLICAS
         if isinstance(replicas, bool) or not isinstance(replicas, int) or not 1 <= replicas <= top:
-            raise BadInput(f"replicas must be a whole number from 1 to {top} (1 primary and the rest "
-                           f"its replicas), not {replicas!r}")
+            raise BadInput(
+                f"replicas must be a whole number from 1 to {top} (1 primary and the rest "
+                f"its replicas), not {replicas!r}"
+            )
         self.replicas = replicas
         self.url = None
         self.dir = None
@@ -113,8 +115,9 @@ class StatefulSet:
         self.dir = tempfile.mkdtemp(prefix="finpay-statefulset-")
         self._password = secrets.token_hex(16)
         code = f"from finpay_lab.stores.statefulset_pods import main; main({self.dir!r}, {self.replicas})"
-        self._process = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE,
-                                         stdout=subprocess.PIPE, text=True, bufsize=1)
+        self._process = subprocess.Popen(
+            [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
+        )
         self._finalizer = weakref.finalize(self, _end_helper, self._process, self.dir)
         self._process.stdin.write(self._password + "\n")
         self._process.stdin.flush()
@@ -193,13 +196,17 @@ class StatefulSet:
         import redis
 
         if self.url is None:
-            raise BadInput("the StatefulSet is not running: use it inside `with fl.StatefulSet(...) as store:`")
+            raise BadInput(
+                "the StatefulSet is not running: use it inside `with fl.StatefulSet(...) as store:`"
+            )
         if name is None:
             return redis.Redis.from_url(self.url, decode_responses=True)
         port = next((p.port for p in self.pods if p.name == name and p.status != "removed"), None)
         if port is None:
-            raise BadInput(f"no StatefulSet pod named {name!r}: its pods are "
-                           f"{', '.join(p.name for p in self.pods if p.status != 'removed')}")
+            raise BadInput(
+                f"no StatefulSet pod named {name!r}: its pods are "
+                f"{', '.join(p.name for p in self.pods if p.status != 'removed')}"
+            )
         return redis.Redis(port=port, password=self._password, decode_responses=True)
 
     def __repr__(self):
@@ -210,7 +217,9 @@ class StatefulSet:
     # ---- the helper
     def _call(self, cmd, *args):
         if self._process is None:
-            raise BadInput("the StatefulSet is not running: use it inside `with fl.StatefulSet(...) as store:`")
+            raise BadInput(
+                "the StatefulSet is not running: use it inside `with fl.StatefulSet(...) as store:`"
+            )
         with self._lock:
             self._process.stdin.write(json.dumps({"cmd": cmd, "args": list(args)}) + "\n")
             self._process.stdin.flush()

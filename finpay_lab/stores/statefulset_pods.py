@@ -11,6 +11,7 @@ follows the *thread* that started a child).
 
 import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -20,13 +21,7 @@ import threading
 import time
 
 from .. import defaults
-from .redis_real import die_with_parent
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from .redis_real import die_with_parent, free_port
 
 
 class Refused(Exception):
@@ -104,7 +99,7 @@ class Pod:
     def __init__(self, ordinal, base):
         self.name = f"redis-{ordinal}"
         self.ordinal = ordinal
-        self.port = _free_port()  # its stable address, like a pod's DNS name
+        self.port = free_port()  # its stable address, like a pod's DNS name
         self.volume = os.path.join(base, self.name)  # its PersistentVolumeClaim
         os.makedirs(self.volume, mode=0o700, exist_ok=True)
         self.proc = None
@@ -116,7 +111,7 @@ class Controller:
 
     def __init__(self, base, replicas, password):
         self.base, self.password = base, password
-        self.replication_password = password + "r"  # the replicas' own user on the primary
+        self.replication_password = secrets.token_hex(16)  # the replicas' own users on the primary
         self.pods = {}
         self.primary = "redis-0"
         self.paused = set()  # pods whose replication link is cut
@@ -126,17 +121,26 @@ class Controller:
     # ---- one pod
     def _config(self, pod):
         lines = [
-            "bind 127.0.0.1", f"port {pod.port}", f"dir {pod.volume}", "protected-mode yes",
-            "appendonly yes", f"appendfsync {defaults.REDIS_AOF_FSYNC}", 'save ""',
+            "bind 127.0.0.1",
+            f"port {pod.port}",
+            f"dir {pod.volume}",
+            "protected-mode yes",
+            "appendonly yes",
+            f"appendfsync {defaults.REDIS_AOF_FSYNC}",
+            'save ""',
             "repl-diskless-sync-delay 0",  # sync a replica at once, not after 5 s
-            "loglevel warning", f"logfile {os.path.join(pod.volume, 'redis.log')}",
+            "loglevel warning",
+            f"logfile {os.path.join(pod.volume, 'redis.log')}",
             f"user default on >{self.password} ~* &* +@all",
             # Each replica logs in to its primary as its own user; pausing its replication
             # switches that user off on every pod.
-            *(f"user replica-redis-{i} {'off' if f'redis-{i}' in self.paused else 'on'} "
-              f">{self.replication_password} +psync +replconf +ping +sync"
-              for i in range(defaults.STATEFULSET_MAX_REPLICAS)),
-            f"masteruser replica-{pod.name}", f"masterauth {self.replication_password}",
+            *(
+                f"user replica-redis-{i} {'off' if f'redis-{i}' in self.paused else 'on'} "
+                f">{self.replication_password} +psync +replconf +ping +sync"
+                for i in range(defaults.STATEFULSET_MAX_REPLICAS)
+            ),
+            f"masteruser replica-{pod.name}",
+            f"masterauth {self.replication_password}",
         ]
         if pod.name != self.primary:
             lines.append(f"replicaof 127.0.0.1 {self.pods[self.primary].port}")
@@ -145,14 +149,23 @@ class Controller:
     def client(self, pod):
         import redis
 
-        return redis.Redis(port=pod.port, password=self.password, decode_responses=True,
-                           socket_timeout=defaults.REDIS_SOCKET_TIMEOUT, socket_connect_timeout=0.5)
+        return redis.Redis(
+            port=pod.port,
+            password=self.password,
+            decode_responses=True,
+            socket_timeout=defaults.REDIS_SOCKET_TIMEOUT,
+            socket_connect_timeout=0.5,
+        )
 
     def start(self, pod):
         """Start the pod with its volume; return once it has loaded it and, a replica, synced."""
         pod.removed = False
-        pod.proc = subprocess.Popen(["redis-server", "-"], stdin=subprocess.PIPE,
-                                    stdout=subprocess.DEVNULL, preexec_fn=die_with_parent)
+        pod.proc = subprocess.Popen(
+            ["redis-server", "-"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            preexec_fn=die_with_parent,
+        )
         pod.proc.stdin.write(self._config(pod).encode())
         pod.proc.stdin.close()
         primary = self.pods.get(self.primary)
@@ -161,17 +174,22 @@ class Controller:
         with self.client(pod) as c:
             while True:
                 if pod.proc.poll() is not None:
-                    raise RuntimeError(f"{pod.name} exited with code {pod.proc.poll()}: see {pod.volume}/redis.log")
+                    raise RuntimeError(
+                        f"{pod.name} exited with code {pod.proc.poll()}: see {pod.volume}/redis.log"
+                    )
                 try:
                     info = c.info("all")
-                    synced = info.get("master_link_status") == "up" and not info.get("master_sync_in_progress")
+                    synced = info.get("master_link_status") == "up" and not info.get(
+                        "master_sync_in_progress"
+                    )
                     if not info.get("loading") and (synced or not must_sync):
                         return
                 except Exception:
                     pass
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"{pod.name} did not become ready within "
-                                       f"{defaults.STATEFULSET_POD_TIMEOUT:g} s")
+                    raise RuntimeError(
+                        f"{pod.name} did not become ready within {defaults.STATEFULSET_POD_TIMEOUT:g} s"
+                    )
                 time.sleep(0.01)
 
     def kill(self, name):
@@ -213,8 +231,9 @@ class Controller:
     def failover(self, to=None):
         """Promote ``to`` (default: the running replica with the highest replication offset),
         repoint the other replicas and the Service to it."""
-        candidates = [p for p in self.pods.values()
-                      if p.proc is not None and p.name != self.primary and not p.removed]
+        candidates = [
+            p for p in self.pods.values() if p.proc is not None and p.name != self.primary and not p.removed
+        ]
         if to is not None:
             pod = self._get(to, running=True)
             if pod.name == self.primary:
@@ -263,10 +282,17 @@ class Controller:
     def describe(self):
         rows = []
         for pod in sorted(self.pods.values(), key=lambda p: p.ordinal):
-            row = {"name": pod.name, "role": "primary" if pod.name == self.primary else "replica",
-                   "pid": None, "port": pod.port, "offset": None, "link": None, "volume": pod.volume,
-                   "status": "removed" if pod.removed else "running" if pod.proc else "dead",
-                   "paused": pod.name in self.paused}
+            row = {
+                "name": pod.name,
+                "role": "primary" if pod.name == self.primary else "replica",
+                "pid": None,
+                "port": pod.port,
+                "offset": None,
+                "link": None,
+                "volume": pod.volume,
+                "status": "removed" if pod.removed else "running" if pod.proc else "dead",
+                "paused": pod.name in self.paused,
+            }
             if pod.proc is not None:
                 row["pid"] = pod.proc.pid
                 try:

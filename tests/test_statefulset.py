@@ -331,3 +331,20 @@ def test_sigkill_of_the_notebook_process_ends_it_all():
         parent.kill()
         parent.wait()
         parent.stdout.close()
+
+
+def test_a_forked_child_that_exits_leaves_the_parents_store_alone():
+    """A fork of the notebook's process (a multiprocessing Pool with fork) runs the
+    parent's atexit finalizers when it exits: they must not end the parent's store."""
+    code = textwrap.dedent("""
+        import os, sys, finpay_lab as fl
+        store = fl.StatefulSet(replicas=2).start()
+        child = os.fork()
+        if child == 0:
+            sys.exit(0)  # a normal exit: atexit runs every registered finalizer
+        os.waitpid(child, 0)
+        print(os.path.isdir(store.dir), store.client().ping(), flush=True)
+        store.close()
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.split() == ["True", "True"], out.stderr

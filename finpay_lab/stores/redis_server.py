@@ -120,7 +120,7 @@ class RedisServer:
         )
         # Garbage-collected without stop() (a re-run cell): end the helper anyway.
         # (A Popen left running keeps itself alive, and so its stdin pipe open.)
-        self._finalizer = weakref.finalize(self, _end_helper, self.process)
+        self._finalizer = weakref.finalize(self, _end_helper, self.process, os.getpid())
         self.process.stdin.write(f"password {self._password}\n")  # never on a command line
         self.process.stdin.flush()
         line = _read_line(self.process, defaults.REDIS_START_TIMEOUT)
@@ -208,13 +208,16 @@ class RedisServer:
         Ctrl-C keeps the handle, so the next one finishes the job."""
         if self.process is None:
             return
-        _end_helper(self.process)
+        _end_helper(self.process, os.getpid())
         self._finalizer.detach()
         self.process = None
 
 
-def _end_helper(proc):
-    """EOF on the helper's stdin: it stops its server and exits (in milliseconds)."""
+def _end_helper(proc, owner):
+    """EOF on the helper's stdin: it stops its server and exits (in milliseconds). Not in a
+    forked child of the lab's process, whose atexit runs this finalizer too."""
+    if os.getpid() != owner:
+        return
     try:
         proc.stdin.close()
     except OSError:  # a write still buffered when the helper was already gone

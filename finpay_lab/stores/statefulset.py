@@ -54,6 +54,7 @@ SIGKILL included) and then SIGKILLs every pod and removes every volume.
 """
 
 import json
+import os
 import secrets
 import shutil
 import subprocess
@@ -118,7 +119,7 @@ class StatefulSet:
         self._process = subprocess.Popen(
             [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1
         )
-        self._finalizer = weakref.finalize(self, _end_helper, self._process, self.dir)
+        self._finalizer = weakref.finalize(self, _end_helper, self._process, self.dir, os.getpid())
         self._process.stdin.write(self._password + "\n")
         self._process.stdin.flush()
         reply = self._read(defaults.STATEFULSET_POD_TIMEOUT * (self.replicas + 1))
@@ -242,8 +243,12 @@ class StatefulSet:
         return json.loads(result[0])
 
 
-def _end_helper(proc, directory):
-    """EOF on the helper's stdin: it SIGKILLs its pods, removes their volumes and exits."""
+def _end_helper(proc, directory, owner):
+    """EOF on the helper's stdin: it SIGKILLs its pods, removes their volumes and exits.
+    Not in a forked child of the store's process (its atexit runs this finalizer too):
+    the store is its parent's, not its own."""
+    if os.getpid() != owner:
+        return
     try:
         proc.stdin.close()
     except OSError:

@@ -18,7 +18,6 @@ from .redis_auth import AuthGate
 def _handler_class(keeper):
     """fakeredis's request handler, with TCP_NODELAY, the password and the 'slow' chaos."""
     from fakeredis._clients._tcp_server import TCPFakeRequestHandler
-    from redis.exceptions import ResponseError
 
     class Handler(TCPFakeRequestHandler):
         def setup(self):
@@ -37,38 +36,44 @@ def _handler_class(keeper):
             keeper_sock.sendall = slowed
 
         def handle(self):
-            # fakeredis's own loop drops the connection after any error reply
-            # (NOSCRIPT, NOGROUP, BUSYGROUP...); real Redis keeps it open and so must we,
-            # or every redis-py client on it fails with "Connection closed by server".
-            gate = AuthGate(keeper.password, self.wfile)  # nothing passes before AUTH
-            while not self.server._shutdown_event.is_set():
-                try:
-                    if self.current_client.can_read():
-                        try:
-                            response = self.current_client.read_response()
-                        except ResponseError as exc:
-                            response = exc
-                        self.writer.dump(response)
-                        continue
-                    data = self.rfile.readline()
-                    if data == b"":
-                        readable, _, _ = select.select([self.connection], [], [], 0.01)
-                        if not readable:
-                            continue
-                        data = self.rfile.readline()
-                        if data == b"":
-                            break
-                    if not gate.open:
-                        data = gate.feed(data)  # what follows a successful AUTH, if any
-                        if gate.closed:
-                            break
-                        if not data:
-                            continue
-                    self.current_client.get_socket().sendall(data)
-                except (ConnectionError, OSError, ValueError):
-                    break
+            _relay(self, keeper)
 
     return Handler
+
+
+def _relay(self, keeper):  # self: the request handler
+    """One client's connection: fakeredis's own loop drops the connection after any error
+    reply (NOSCRIPT, NOGROUP, BUSYGROUP...); real Redis keeps it open and so must we, or
+    every redis-py client on it fails with "Connection closed by server"."""
+    from redis.exceptions import ResponseError
+
+    gate = AuthGate(keeper.password, self.wfile)  # nothing passes before AUTH
+    while not self.server._shutdown_event.is_set():
+        try:
+            if self.current_client.can_read():
+                try:
+                    response = self.current_client.read_response()
+                except ResponseError as exc:
+                    response = exc
+                self.writer.dump(response)
+                continue
+            data = self.rfile.readline()
+            if data == b"":
+                readable, _, _ = select.select([self.connection], [], [], 0.01)
+                if not readable:
+                    continue
+                data = self.rfile.readline()
+                if data == b"":
+                    break
+            if not gate.open:
+                data = gate.feed(data)  # what follows a successful AUTH, if any
+                if gate.closed:
+                    break
+                if not data:
+                    continue
+            self.current_client.get_socket().sendall(data)
+        except (ConnectionError, OSError, ValueError):
+            break
 
 
 def _server_class(handler):

@@ -348,3 +348,10 @@ def test_a_forked_child_that_exits_leaves_the_parents_store_alone():
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.split() == ["True", "True"], out.stderr
+
+
+def test_a_memory_lab_switched_to_redis_connects_to_the_store(store):
+    with fl.Lab(pods=1, state="memory", redis=store) as lab:
+        lab.switch_state("redis")
+        assert lab.redis_url == store.url
+        assert lab.call("login", user="Ravi").ok

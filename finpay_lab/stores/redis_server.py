@@ -156,7 +156,9 @@ class RedisServer:
 
     @property
     def running(self):
-        return self.kind in ("external", "statefulset") or self.process is not None
+        if self.kind == "statefulset":
+            return self.url is not None  # start() took the store's Service address
+        return self.kind == "external" or self.process is not None
 
     @property
     def pid(self):

@@ -10,7 +10,8 @@ are its layers, each importing only those above it in this list:
 * ``runtime/``: ``lab`` (the cluster), ``loop`` (its event loop), ``runner`` (a run),
   ``replicas`` (scaling), ``shutdown``, ``pods`` (processes), ``pod_loop`` (inside a pod), ``guardian``,
   ``wire`` (the pipe), ``balancer``, ``app`` (your handlers), ``history`` (what happened)
-* ``stores/``: ``state`` (memory vs Redis), ``redis_server``, ``redis_auth``
+* ``stores/``: ``state`` (memory vs Redis), ``redis_server`` (with ``redis_fake``,
+  ``redis_real``), ``redis_auth``, ``statefulset`` (with ``statefulset_pods``)
 * ``services/``: ``finpay`` (the FinPay services), ``auth``, ``notifications``, ``audit``
 * ``experiments/``: ``load`` and ``chaos``
 * ``views/``: ``plots`` and ``live`` (the dashboard)
@@ -47,6 +48,7 @@ __all__ = [
     "Response",
     "Run",
     "State",
+    "StatefulSet",
     "moved_users",
     "this_pod",
 ]
@@ -84,6 +86,9 @@ def __getattr__(name):
 
     if name in _LAZY_MODULES:
         return importlib.import_module(f"{__name__}.{_LAZY_MODULES[name]}")
+    if name == "StatefulSet":  # replicated redis-server pods (stores/statefulset.py)
+        globals()[name] = importlib.import_module(f"{__name__}.stores.statefulset").StatefulSet
+        return globals()[name]
     if name == "dashboard":  # the function lives in views/live.py
         return importlib.import_module(f"{__name__}.views.live").dashboard
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,7 +4,8 @@
                           fl.chaos.monkey(every=1.0),
                           fl.chaos.pause("pod-1", at=1.0, seconds=0.5),
                           fl.chaos.redis_down(at=2.0, seconds=0.5),
-                          fl.chaos.redis_slow(at=3.0, seconds=1.0, delay=0.005)])
+                          fl.chaos.redis_slow(at=3.0, seconds=1.0, delay=0.005),
+                          fl.chaos.redis_crash(at=4.0)])
 
 A fault starts ``at`` seconds into the run, or ``after`` that many requests have been
 sent (exactly reproducible, whatever the machine's speed). A pod left as ``None`` is
@@ -20,6 +21,14 @@ the run's history as a ``fault`` event with its start and end, for the plots.
   connections are refused at once) and drops the open ones, as a crashed server looks
   from outside; it keeps its keys, as one with persistence would after a restart.
 * ``redis_slow``: every Redis command takes ``delay`` longer.
+* ``redis_crash``: SIGKILL the Redis server itself, and start it again on the same port.
+  An in-memory Redis comes back **empty** (``redis="fake"``, or ``"real"`` without
+  persistence): every session, cached balance and queued SMS is gone, and with the books
+  in Redis, the money too. With ``fl.Lab(redis="real", redis_persistence="aof")`` it
+  replays its append-only file and comes back with every acknowledged write. Pods
+  reconnect by themselves; requests sent while it was dead fail with "Redis is
+  unreachable". The embedded server is a Python process: it takes ~0.5 s to come back,
+  during which the run waits; the real one ~30 ms.
 
 Each fault is a ``Fault`` (``runtime/faults.py``: what a run asks of one) saying how it
 starts, whether it is still going, and how it stops.
@@ -133,6 +142,26 @@ class RedisSlow(Fault):
         active.lab.redis.slow(0)
 
 
+@dataclass
+class RedisCrash(Fault):
+    lasts = False
+
+    def check(self, lab):
+        if lab.state != "redis" or lab.redis.process is None:
+            raise BadInput("redis_crash needs state='redis' with a Redis the lab runs (redis='fake' or "
+                           "'real'); a StatefulSet's pods are killed with store.kill(name)")
+
+    def start(self, active):
+        redis = active.lab.redis
+        lab = active.lab
+        active.record(None, f"redis crash: SIGKILL the {redis.kind} Redis server")
+        crashed = len(lab.history.events) - 1
+        pid = redis.crash()
+        kept = "replayed its append-only file" if redis.persistence == "aof" else "empty"
+        lab.record_event(None, "redis", f"restarted on the same port, {kept}", pid=pid)
+        lab.history.end_event(crashed, lab.now())  # the fault lasts while it was dead
+
+
 def _duration(seconds, what="seconds"):
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds <= 600:
         raise BadInput(f"{what} must be between 0 and 600, not {seconds!r}")
@@ -164,3 +193,9 @@ def redis_slow(at=None, seconds=1.0, delay=0.005, after=None) -> Fault:
     if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 < delay <= 1:
         raise BadInput(f"delay must be between 0 and 1 s, not {delay!r}")
     return RedisSlow(at=at, after=after, seconds=_duration(seconds), delay=delay)
+
+
+def redis_crash(at=None, after=None) -> Fault:
+    """SIGKILL the Redis server ``at`` seconds in (or ``after`` N requests) and start it again:
+    empty, or from its append-only file with ``redis_persistence="aof"``."""
+    return RedisCrash(at=at, after=after)

@@ -7,9 +7,10 @@ with a random password, like the real one: fakeredis accepts ``requirepass`` but
 not enforce it, so our handler does (``-NOAUTH Authentication required.`` until AUTH).
 
 ``redis="real"``: ``redis-server`` from your PATH, on 127.0.0.1, a free port, a random
-password and no persistence, also kept by the helper process. Its configuration (with
-the password) goes in on its stdin, never on a command line, where any local user can
-read it in ``/proc``.
+password and no persistence (or ``persistence="aof"``: an append-only file in the lab's
+work dir), also kept by the helper process. Its configuration (with the password) goes in
+on its stdin, never on a command line, where any local user can read it in ``/proc``.
+(The keepers are in ``redis_fake.py`` and ``redis_real.py``.)
 
 The password travels only inside the lab's URL (``redis://:PASSWORD@127.0.0.1:PORT/0``,
 printed by the helper on a pipe); messages and the dashboard show ``safe_url``.
@@ -20,47 +21,71 @@ it listen again on the same port, with every key still there. (The fake one clos
 listening socket; the real one is told ``CONFIG SET port 0`` and ``CLIENT KILL`` over a
 private unix socket only the helper can reach, then ``CONFIG SET port`` to come back.)
 
-``redis="redis://host:port/db"``: a server you run; the lab only connects to it.
+"Redis crashed" (``fl.chaos.redis_crash``, ``lab.redis.crash()``) is the real thing: the
+process holding the keys is SIGKILLed (the embedded one's helper; the real redis-server)
+and a new one starts on the same port with the same password. It comes back empty, as a
+killed in-memory server does, or, with ``persistence="aof"``, replays its append-only file.
+
+``redis="redis://host:port/db"``: a server you run; the lab only connects to it. So is
+``redis=store``, an ``fl.StatefulSet``: the lab connects to its Service address.
 
 The helper watches the lab through its stdin: when the lab's process ends (closed,
 crashed, or SIGKILLed), stdin reaches EOF and the helper stops its server and exits, so
 nothing outlives the lab. The lab talks to the helper with one-line commands on that
-stdin (``down``, ``up``, ``slow 0.005``: the chaos faults for Redis).
+stdin (``password …`` first, then ``down``, ``up``, ``slow 0.005``, ``crash``).
 """
 
 import os
 import secrets
-import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import weakref
 
 from .. import defaults
 from ..errors import BadInput, RedisUnavailable
-from .redis_auth import AuthGate
+from .redis_fake import FakeKeeper
+from .redis_real import RealKeeper, free_port
+
+PERSISTENCE = ("none", "aof")
 
 
 class RedisServer:
     """The lab's handle on its Redis: where it is, and how to stop (or break) it."""
 
-    def __init__(self, spec: str = "fake"):
-        if not isinstance(spec, str) or not (
+    def __init__(self, spec="fake", persistence="none"):
+        from .statefulset import StatefulSet
+
+        if isinstance(spec, StatefulSet):
+            kind = "statefulset"  # replicated pods the lab only connects to (their Service URL)
+        elif isinstance(spec, str) and (
             spec in ("fake", "real") or spec.startswith(("redis://", "rediss://", "unix://"))
         ):
+            kind = spec if spec in ("fake", "real") else "external"
+        else:
             raise BadInput(
                 f"redis={spec!r}: use 'fake' (embedded, default), 'real' (redis-server on "
-                "PATH) or a URL like 'redis://localhost:6379/0'"
+                "PATH), a URL like 'redis://localhost:6379/0' or an fl.StatefulSet"
+            )
+        if persistence not in PERSISTENCE:
+            raise BadInput(f"redis_persistence={persistence!r}: use 'none' (default) or 'aof' (append-only file)")
+        if persistence == "aof" and kind != "real":
+            raise BadInput(
+                "redis_persistence='aof' needs redis='real' (a redis-server the lab starts): the "
+                "embedded fake Redis keeps its keys only in memory, and the lab does not configure "
+                "a server it only connects to"
             )
         self.spec = spec
-        self.kind = spec if spec in ("fake", "real") else "external"
+        self.kind = kind
+        self.persistence = persistence
         self.process = None
-        self.url = spec if self.kind == "external" else None
+        self.url = spec if kind == "external" else None
+        self._password = None
+        self._port = None
+        self._workdir = None
 
     def start(self, workdir=None):
         """Start the server (nothing to start for an external one). ``workdir``: where a real
@@ -72,24 +97,37 @@ class RedisServer:
                 "install it (apt-get install redis-server / brew install redis) or use "
                 "redis='fake'"
             )
-        if self.kind != "external":
-            self.process = subprocess.Popen(
-                [sys.executable, "-c", f"from finpay_lab.stores.redis_server import main; main({self.kind!r}, {workdir!r})"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-                bufsize=1,
-            )
-            # Garbage-collected without stop() (a re-run cell): end the helper anyway.
-            # (A Popen left running keeps itself alive, and so its stdin pipe open.)
-            self._finalizer = weakref.finalize(self, _end_helper, self.process)
-            line = _read_line(self.process, defaults.REDIS_START_TIMEOUT)
-            if not line.startswith("URL "):
-                self.stop()
-                raise RedisUnavailable(f"the {self.kind} Redis server did not start: {line}")
-            self.url = line[4:].strip()
+        if self.kind == "statefulset":
+            if self.spec.url is None:
+                raise BadInput("redis=store: start the StatefulSet first (with fl.StatefulSet(...) as store:)")
+            self.url = self.spec.url
+        elif self.kind != "external":
+            self._workdir = workdir
+            self._password = secrets.token_hex(16)
+            self._port = _free_port()
+            self._launch_helper()
         self._wait_until_up()
         return self
+
+    def _launch_helper(self):
+        args = (self.kind, self._workdir, self.persistence, self._port)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", f"from finpay_lab.stores.redis_server import main; main(*{args!r})"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+        )
+        # Garbage-collected without stop() (a re-run cell): end the helper anyway.
+        # (A Popen left running keeps itself alive, and so its stdin pipe open.)
+        self._finalizer = weakref.finalize(self, _end_helper, self.process, os.getpid())
+        self.process.stdin.write(f"password {self._password}\n")  # never on a command line
+        self.process.stdin.flush()
+        line = _read_line(self.process, defaults.REDIS_START_TIMEOUT)
+        if not line.startswith("URL "):
+            self.stop()
+            raise RedisUnavailable(f"the {self.kind} Redis server did not start: {line}")
+        self.url = line[4:].strip()
 
     def _wait_until_up(self):
         from .state import redis_client
@@ -118,6 +156,8 @@ class RedisServer:
 
     @property
     def running(self):
+        if self.kind == "statefulset":
+            return self.url is not None  # start() took the store's Service address
         return self.kind == "external" or self.process is not None
 
     @property
@@ -137,13 +177,31 @@ class RedisServer:
         """Delay every command by ``delay`` seconds inside the server (0: full speed; fake only)."""
         self.command(f"slow {delay}")
 
+    def crash(self):
+        """SIGKILL the Redis server itself and start it again on the same port, with the same
+        password; returns once it answers. What it held is gone, unless it was started with
+        ``persistence="aof"``: then it replays its append-only file first. Pods reconnect
+        by themselves: a command on a dropped connection fails once, the next one connects
+        again (``RedisState``'s client). Returns what ``pid`` the server now has."""
+        if self.process is None:
+            raise BadInput(f"redis crash needs a Redis the lab runs (redis='fake' or 'real'), not {self.kind}")
+        if self.kind == "real":
+            self.command("crash")  # the helper kills its redis-server and starts another
+        else:  # the embedded server's keys live in its helper: kill that process itself
+            self.process.kill()
+            self.process.wait()
+            self.stop()
+            self._launch_helper()
+        self._wait_until_up()
+        return self.pid
+
     def command(self, line: str):
         """Send a chaos command (down, up, slow SECONDS) to the helper and wait for 'ok'."""
         if self.process is None:
             raise BadInput(f"Redis faults need a Redis the lab runs (redis='fake' or 'real'), not {self.kind}")
         self.process.stdin.write(line + "\n")
         self.process.stdin.flush()
-        reply = _read_line(self.process, 10.0)
+        reply = _read_line(self.process, defaults.REDIS_START_TIMEOUT)
         if reply.strip() != "ok":
             raise RedisUnavailable(f"Redis helper refused {line!r}: {reply.strip()}")
 
@@ -152,13 +210,16 @@ class RedisServer:
         Ctrl-C keeps the handle, so the next one finishes the job."""
         if self.process is None:
             return
-        _end_helper(self.process)
+        _end_helper(self.process, os.getpid())
         self._finalizer.detach()
         self.process = None
 
 
-def _end_helper(proc):
-    """EOF on the helper's stdin: it stops its server and exits (in milliseconds)."""
+def _end_helper(proc, owner):
+    """EOF on the helper's stdin: it stops its server and exits (in milliseconds). Not in a
+    forked child of the lab's process, whose atexit runs this finalizer too."""
+    if os.getpid() != owner:
+        return
     try:
         proc.stdin.close()
     except OSError:  # a write still buffered when the helper was already gone
@@ -184,184 +245,19 @@ def _read_line(proc, timeout):
 # ---------------------------------------------------------------- the helper process
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+_free_port = free_port
+_FakeKeeper = FakeKeeper  # the names tests reach for (the keeper runs in-process there)
 
 
-class _FakeKeeper:
-    """Runs fakeredis's TCP server; can take it down and bring it back with the same data."""
-
-    def __init__(self):
-        from fakeredis import TcpFakeServer
-        from fakeredis._clients._tcp_server import TCPFakeRequestHandler
-
-        keeper = self
-        self.delay = 0.0
-        self.password = secrets.token_hex(16)
-
-        class Handler(TCPFakeRequestHandler):
-            def setup(self):
-                # Without TCP_NODELAY, Nagle + delayed ACK stall every pipeline and
-                # MULTI/EXEC by ~44 ms; with it a pipeline takes ~0.5 ms.
-                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-                super().setup()
-                keeper_sock = self.current_client.get_socket()
-                original = keeper_sock.sendall
-
-                def slowed(data):  # "slow Redis" chaos: every command pays the delay
-                    if keeper.delay:
-                        time.sleep(keeper.delay)
-                    return original(data)
-
-                keeper_sock.sendall = slowed
-
-            def handle(self):
-                # fakeredis's own loop drops the connection after any error reply
-                # (NOSCRIPT, NOGROUP, BUSYGROUP...); real Redis keeps it open and so must we,
-                # or every redis-py client on it fails with "Connection closed by server".
-                from redis.exceptions import ResponseError
-
-                gate = AuthGate(keeper.password, self.wfile)  # nothing passes before AUTH
-                while not self.server._shutdown_event.is_set():
-                    try:
-                        if self.current_client.can_read():
-                            try:
-                                response = self.current_client.read_response()
-                            except ResponseError as exc:
-                                response = exc
-                            self.writer.dump(response)
-                            continue
-                        data = self.rfile.readline()
-                        if data == b"":
-                            readable, _, _ = select.select([self.connection], [], [], 0.01)
-                            if not readable:
-                                continue
-                            data = self.rfile.readline()
-                            if data == b"":
-                                break
-                        if not gate.open:
-                            data = gate.feed(data)  # what follows a successful AUTH, if any
-                            if gate.closed:
-                                break
-                            if not data:
-                                continue
-                        self.current_client.get_socket().sendall(data)
-                    except (ConnectionError, OSError, ValueError):
-                        break
-
-        class Server(TcpFakeServer):
-            def __init__(self, address, data):
-                super().__init__(address, bind_and_activate=True)
-                self.RequestHandlerClass = Handler
-                self.daemon_threads = True  # the base class sets False
-                if data is not None:
-                    self.fake_server = data  # keep the keys across down/up
-
-        self._server_cls = Server
-        self.port = _free_port()
-        self.server = None
-        self.data = None
-        self.up()
-
-    def up(self):
-        if self.server is None:
-            self.server = self._server_cls(("127.0.0.1", self.port), self.data)
-            self.data = self.server.fake_server
-            threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def down(self):
-        if self.server is not None:
-            server, self.server = self.server, None
-            server.shutdown()
-            server.server_close()
-            for client in list(server.clients.values()):  # drop open connections too
-                try:
-                    client.disconnect()
-                except Exception:
-                    pass
-
-    @property
-    def url(self):
-        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
-
-    def stop(self):
-        self.down()
-
-
-class _RealKeeper:
-    """Runs redis-server, configured through its stdin (``redis-server -``) so that its
-    password is on no command line. Without persistence a restart would lose every key, so
-    'down' stops it *listening* (``CONFIG SET port 0``) and drops its clients, as a
-    crashed server would look from outside, and 'up' listens again with its data. The
-    helper reaches it meanwhile over a unix socket in a private (0700) directory."""
-
-    def __init__(self, workdir=None):
-        self.port = _free_port()
-        self.password = secrets.token_hex(16)
-        self.delay = 0.0
-        self.dir = tempfile.mkdtemp(prefix="finpay-redis-", dir=workdir)  # 0700: only this user
-        self.socket = os.path.join(self.dir, "redis.sock")
-        config = "\n".join([
-            "bind 127.0.0.1", f"port {self.port}", f"requirepass {self.password}",
-            f"unixsocket {self.socket}", "unixsocketperm 700", f"dir {self.dir}",
-            'save ""', "appendonly no", "protected-mode yes", "loglevel warning", "",
-        ])
-        self.proc = subprocess.Popen(
-            ["redis-server", "-"],  # "-": read the configuration from stdin
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,
-        )
-        self.proc.stdin.write(config.encode())
-        self.proc.stdin.close()
-        self._admin = None
-
-    @property
-    def url(self):
-        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
-
-    @property
-    def admin(self):
-        """The helper's own connection, over the private unix socket."""
-        if self._admin is None:
-            import redis
-
-            self._admin = redis.Redis(unix_socket_path=self.socket, password=self.password,
-                                      socket_timeout=defaults.REDIS_SOCKET_TIMEOUT)
-        return self._admin
-
-    def down(self):
-        self.admin.config_set("port", 0)  # stop listening: new connections are refused
-        for kind in ("normal", "pubsub"):  # and drop the open ones (not our own)
-            self.admin.client_kill_filter(_type=kind)
-
-    def up(self):
-        self.admin.config_set("port", self.port)
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGCONT)  # in case someone paused it
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def _die_with_parent():
-    """Linux: the kernel SIGKILLs this child if the helper dies first."""
-    if sys.platform.startswith("linux"):
-        import ctypes
-
-        ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-def main(kind: str, workdir=None):
+def main(kind: str, workdir=None, persistence="none", port=None):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the lab, which stops us
-    keeper = _FakeKeeper() if kind == "fake" else _RealKeeper(workdir)
+    first = sys.stdin.readline().split()  # "password HEX": the lab's, so a crash keeps it
+    password = first[1] if len(first) == 2 and first[0] == "password" else secrets.token_hex(16)
+    port = port or _free_port()
+    if kind == "fake":
+        keeper = FakeKeeper(password, port)
+    else:
+        keeper = RealKeeper(password, port, workdir, persistence)
     for sig in (signal.SIGTERM, signal.SIGHUP):  # e.g. a kernel shutdown: stop the server too
         signal.signal(sig, lambda *_: (keeper.stop(), os._exit(0)))
     print("URL", keeper.url, flush=True)
@@ -375,6 +271,8 @@ def main(kind: str, workdir=None):
                     keeper.up()
                 elif cmd == "slow":
                     keeper.delay = float(arg[0]) if arg else 0.0
+                elif cmd == "crash" and kind == "real":
+                    keeper.crash()
                 else:
                     raise ValueError(f"unknown command {cmd}")
                 print("ok", flush=True)

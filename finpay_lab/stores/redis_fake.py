@@ -1,0 +1,133 @@
+"""The embedded Redis (``redis="fake"``): fakeredis's TCP server, kept by the helper process.
+
+Everything it holds lives in the memory of that helper process, as a real in-memory Redis
+holds its keys: ``lab.redis.crash()`` SIGKILLs the helper, and the keys die with it; the
+lab then starts a new helper on the same port, with the same password, and it begins
+empty. (``down``/``up`` only stop and restart *listening*, and keep the keys.)
+"""
+
+import secrets
+import select
+import socket
+import threading
+import time
+
+from .redis_auth import AuthGate
+
+
+def _handler_class(keeper):
+    """fakeredis's request handler, with TCP_NODELAY, the password and the 'slow' chaos."""
+    from fakeredis._clients._tcp_server import TCPFakeRequestHandler
+
+    class Handler(TCPFakeRequestHandler):
+        def setup(self):
+            # Without TCP_NODELAY, Nagle + delayed ACK stall every pipeline and
+            # MULTI/EXEC by ~44 ms; with it a pipeline takes ~0.5 ms.
+            self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            super().setup()
+            keeper_sock = self.current_client.get_socket()
+            original = keeper_sock.sendall
+
+            def slowed(data):  # "slow Redis" chaos: every command pays the delay
+                if keeper.delay:
+                    time.sleep(keeper.delay)
+                return original(data)
+
+            keeper_sock.sendall = slowed
+
+        def handle(self):
+            _relay(self, keeper)
+
+    return Handler
+
+
+def _relay(self, keeper):  # self: the request handler
+    """One client's connection: fakeredis's own loop drops the connection after any error
+    reply (NOSCRIPT, NOGROUP, BUSYGROUP...); real Redis keeps it open and so must we, or
+    every redis-py client on it fails with "Connection closed by server"."""
+    from redis.exceptions import ResponseError
+
+    gate = AuthGate(keeper.password, self.wfile)  # nothing passes before AUTH
+    while not self.server._shutdown_event.is_set():
+        try:
+            if self.current_client.can_read():
+                try:
+                    response = self.current_client.read_response()
+                except ResponseError as exc:
+                    response = exc
+                self.writer.dump(response)
+                continue
+            data = self.rfile.readline()
+            if data == b"":
+                readable, _, _ = select.select([self.connection], [], [], 0.01)
+                if not readable:
+                    continue
+                data = self.rfile.readline()
+                if data == b"":
+                    break
+            if not gate.open:
+                data = gate.feed(data)  # what follows a successful AUTH, if any
+                if gate.closed:
+                    break
+                if not data:
+                    continue
+            self.current_client.get_socket().sendall(data)
+        except (ConnectionError, OSError, ValueError):
+            break
+
+
+def _server_class(handler):
+    from fakeredis import TcpFakeServer
+
+    class Server(TcpFakeServer):
+        # After a crash the new helper binds the same port while the dead one's
+        # connections sit in TIME_WAIT: without SO_REUSEADDR that bind would fail.
+        allow_reuse_address = True
+
+        def __init__(self, address, data):
+            super().__init__(address, bind_and_activate=True)
+            self.RequestHandlerClass = handler
+            self.daemon_threads = True  # the base class sets False
+            if data is not None:
+                self.fake_server = data  # keep the keys across down/up
+
+    return Server
+
+
+class FakeKeeper:
+    """Runs fakeredis's TCP server; can take it down and bring it back with the same data."""
+
+    def __init__(self, password=None, port=None):
+        from .redis_real import free_port
+
+        self.delay = 0.0
+        self.password = password or secrets.token_hex(16)
+        self.port = port or free_port()
+        self._server_cls = _server_class(_handler_class(self))
+        self.server = None
+        self.data = None
+        self.up()
+
+    def up(self):
+        if self.server is None:
+            self.server = self._server_cls(("127.0.0.1", self.port), self.data)
+            self.data = self.server.fake_server
+            threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def down(self):
+        if self.server is not None:
+            server, self.server = self.server, None
+            server.shutdown()
+            server.server_close()
+            for client in list(server.clients.values()):  # drop open connections too
+                try:
+                    client.disconnect()
+                except Exception:
+                    pass
+
+    @property
+    def url(self):
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
+
+    def stop(self):
+        self.down()

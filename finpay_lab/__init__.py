@@ -78,6 +78,8 @@ _LAZY_MODULES = {
     "checks": "checks",
     "finpay": "services.finpay",
     "notifications": "services.notifications",
+    "manifests": "views.manifests",
+    "serve": "serve",
 }
 
 

@@ -175,7 +175,7 @@ class Pod:
         is fatal, as a crashing container is (its restarts show the error)."""
         context = pod_loop.PodContext(self.name, os.getpid(), 0, self.config,
                                       random.Random(f"{defaults.SEED}:{self.name}:0"), self.state)
-        pod_loop._this_pod = context  # what fl.this_pod() answers in a handler (no public setter yet)
+        pod_loop.install(context)  # what fl.this_pod() answers in a handler
         while True:
             try:
                 self.store_answers()

@@ -193,3 +193,21 @@ def test_the_server_runs_as_the_readme_says():
     done = subprocess.run([sys.executable, "-m", "finpay_lab.serve", "--help"], capture_output=True, text=True,
                           timeout=30)
     assert done.returncode == 0 and "--app" in done.stdout and "--port" in done.stdout
+
+
+def test_the_lab_and_the_app_reach_manifests_and_export_through_the_package(memory_lab, tmp_path):
+    """lab.to_kubernetes() and app.export() are the notebook's doors (the runtime reaches
+    views/ and serve through the package's lazy attributes, never by import)."""
+    objects = memory_lab.to_kubernetes()
+    assert [(o["kind"], o["metadata"]["name"]) for o in objects] == [
+        (o["kind"], o["metadata"]["name"]) for o in to_kubernetes(memory_lab)]
+    for obj in objects:
+        validate(obj)
+    app = fl.App("counter")
+
+    @app.endpoint
+    def hits(state):
+        return state.incr("hits")
+
+    assert app.export(tmp_path / "counter.py") == "counter:app"
+    assert (tmp_path / "counter.py").is_file()

@@ -97,6 +97,13 @@ class App:
     def __repr__(self):
         return f"App({self.name!r}, endpoints={sorted(self.endpoints)})"
 
+    def export(self, path):
+        """Write this app to a module (``"myapp.py"``) that serve.py serves over HTTP
+        (``--app myapp:app``), one pod as a container runs it."""
+        import finpay_lab  # the package's lazy door: the runtime never imports serve
+
+        return finpay_lab.serve.export(self, path)
+
     def handle(self, state, endpoint, params):
         """Run one request against ``state``; returns ``(ok, value, error)`` and never raises."""
         return self.serve(state, endpoint, params)[:3]

@@ -291,6 +291,12 @@ class Lab:
             replicas.scale(self._loop, self._names, n)
             return self.pods
 
+    def to_kubernetes(self, path=None, **options):
+        """The Kubernetes manifests for what this lab runs (views/manifests.py)."""
+        import finpay_lab  # the package's lazy door: the runtime never imports views
+
+        return finpay_lab.manifests.to_kubernetes(self, path, **options)
+
     def peek(self, name, prefix=""):
         """What pod ``name`` holds in its own memory: {key: value} for keys starting with
         ``prefix`` (``{}`` with state='redis': the pod itself holds nothing; ``{}`` for a

@@ -45,6 +45,13 @@ def this_pod() -> PodContext:
     return _this_pod
 
 
+def install(context: PodContext):
+    """Make ``context`` the pod that ``this_pod()`` answers for in this process: the pod
+    loop does it at start, and so does serve.py (one pod over HTTP)."""
+    global _this_pod
+    _this_pod = context
+
+
 def _watch_lab(lifeline: Connection, lab_pid: int):
     # The lab never writes to the lifeline: it becomes readable only at EOF, when every
     # copy of its write end is closed, i.e. the lab's process is gone. Then so are we.

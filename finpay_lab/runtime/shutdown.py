@@ -128,6 +128,40 @@ def _close_labs_on_exit_signals():
 _handler_pid = None  # the process that installed _on_exit_signal (a fork inherits it)
 
 
+_EXIT_SIGNALS = {signal.SIGTERM, signal.SIGHUP}
+
+
+def _hold_exit_signals_over_fork():
+    """A child forked from this process must die of SIGTERM at once, as it would without
+    our handler. It inherits the handler, and CPython drops a Python-level signal that
+    arrives between ``fork()`` and the child's own signal set-up (it clears the pending
+    flags after a fork): a Pool worker terminated right after it started slept on, and
+    tests/test_exit_paths.py failed one run in three. So exit signals are blocked across
+    the fork; the child puts SIG_DFL back before unblocking them, and a SIGTERM that came
+    meanwhile kills it the moment it is unblocked."""
+    def ours():
+        return any(signal.getsignal(sig) is _on_exit_signal for sig in _EXIT_SIGNALS)
+
+    def before():
+        if ours():
+            signal.pthread_sigmask(signal.SIG_BLOCK, _EXIT_SIGNALS)
+
+    def after_in_parent():
+        if ours():
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _EXIT_SIGNALS)
+
+    def after_in_child():
+        if ours():
+            for sig in _EXIT_SIGNALS:
+                signal.signal(sig, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _EXIT_SIGNALS)
+
+    os.register_at_fork(before=before, after_in_parent=after_in_parent, after_in_child=after_in_child)
+
+
+_hold_exit_signals_over_fork()
+
+
 def _on_exit_signal(signum, frame):
     if os.getpid() != _handler_pid:
         # A forked child that inherited this handler (a Pool worker being terminated):

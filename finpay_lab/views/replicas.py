@@ -28,7 +28,9 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from ..errors import BadInput
-from .plots import FAILED, QUANTILES, LabFigure, _key, _number, _say, _styled, pod_colour
+from ..numbers import is_number
+from .plots import LabFigure, pod_colour
+from .style import FAILED, QUANTILES, legend_key, say, styled
 
 __all__ = ["replicas"]
 
@@ -37,13 +39,13 @@ PODS = pod_colour("pod-1")
 ASKED = "#6a51a3"  # what the HPA asked for
 
 
-@_styled
+@styled
 def replicas(demand, ready, latency=None, decisions=(), per_pod=None, target=None, title=None):
     """Demand (requests due per second), ready replicas and the HPA's decisions above;
     p50/p95/p99 latency below; one time axis. See the module doc for the data."""
     demand, ready = _series("demand", demand), _series("ready", ready)
     latency = _latency(latency)
-    if per_pod is not None and not (_number(per_pod) and per_pod > 0):
+    if per_pod is not None and not (is_number(per_pod) and per_pod > 0):
         raise BadInput(f"per_pod is the requests/s one pod serves at the target, a number > 0; not {per_pod!r}")
     decisions = list(decisions)
     if not all(hasattr(d, "time") and hasattr(d, "new_replicas") for d in decisions):
@@ -68,19 +70,19 @@ def replicas(demand, ready, latency=None, decisions=(), per_pod=None, target=Non
         ts, rates = [t for t, _ in demand], [r for _, r in demand]
         served = [min(r, _ready_at(ready, t) * per_pod) for t, r in demand] if per_pod else rates
         top.bar(ts, served, widths, align="edge", color=DEMAND, lw=0, gid="demand")
-        handles.append(_key("demand (requests due/s)", colour=DEMAND))
+        handles.append(legend_key("demand (requests due/s)", colour=DEMAND))
         beyond = [r - s for r, s in zip(rates, served, strict=True)]
         if any(b > 0 for b in beyond):
             top.bar(ts, beyond, widths, bottom=served, align="edge", color=FAILED, alpha=0.3, lw=0,
                     gid="beyond")
-            handles.append(_key("demand beyond the ready pods\nat the target", colour=FAILED, alpha=0.3))
+            handles.append(legend_key("demand beyond the ready pods\nat the target", colour=FAILED, alpha=0.3))
     top.set_ylabel("demand (requests/s)")
     top.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
 
     if ready:
         xs, ys = [t for t, _ in ready] + [end], [n for _, n in ready] + [ready[-1][1]]
         pods_ax.step(xs, ys, where="post", color=PODS, lw=2.2, gid="ready")
-        handles.append(_key("ready pods", "_", PODS, ms=14, mew=2.2))
+        handles.append(legend_key("ready pods", "_", PODS, ms=14, mew=2.2))
     if decisions:
         xs = [d.time for d in decisions] + [end]
         ys = [d.new_replicas for d in decisions] + [decisions[-1].new_replicas]
@@ -90,7 +92,7 @@ def replicas(demand, ready, latency=None, decisions=(), per_pod=None, target=Non
             moved = [d for d in decisions if (d.new_replicas > d.replicas) == (kind == "up") and d.scaled]
             pods_ax.scatter([d.time for d in moved], [d.new_replicas for d in moved], marker=marker, s=45,
                             color=ASKED, zorder=5, gid=f"scaled-{kind}")
-            handles += [_key(f"HPA scaled {kind}", marker, ASKED, ms=7)] * bool(moved)
+            handles += [legend_key(f"HPA scaled {kind}", marker, ASKED, ms=7)] * bool(moved)
     pods_ax.set_ylabel("pods")
     pods_ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     most = max([n for _, n in ready] + [d.new_replicas for d in decisions] + [1])
@@ -102,7 +104,7 @@ def replicas(demand, ready, latency=None, decisions=(), per_pod=None, target=Non
         pods_ax.set_ylim(0, most * 1.15)
         top.set_ylim(bottom=0)
     if not (demand or ready or decisions):
-        _say(top, "no demand, pods or decisions to show")
+        say(top, "no demand, pods or decisions to show")
     scaled = [d for d in decisions if d.scaled]
     head = title or "Autoscaling: " + (f"{decisions[0].replicas} → {max(d.new_replicas for d in decisions)} pods"
                                        f" in {len(scaled)} scaling decision{'s' * (len(scaled) != 1)}"
@@ -133,7 +135,7 @@ def _draw_latency(ax, latency):
     else:
         ax.set_ylim(bottom=0)
     if not shown:
-        _say(ax, "no latency to show")
+        say(ax, "no latency to show")
     ax.set(ylabel="latency (ms)" + (", log scale" if ax.get_yscale() == "log" else ""),
            title="Latency of successful requests")
     if shown:
@@ -154,7 +156,7 @@ def _series(name, points):
         out = sorted((float(t), float(v)) for t, v in points)
     except (TypeError, ValueError):
         raise BadInput(f"{name} must be a list of (time s, value) pairs, like [(0.0, 3), (1.0, 7)]") from None
-    if not all(_number(t) and _number(v) and v >= 0 for t, v in out):
+    if not all(is_number(t) and is_number(v) and v >= 0 for t, v in out):
         raise BadInput(f"{name} must be a list of (time s, value ≥ 0) pairs, not {points!r:.80}")
     return out
 

@@ -35,8 +35,9 @@ import weakref
 
 from .. import defaults
 from ..errors import BadInput, LabError, PodStartError
-from . import arguments, replicas, shutdown, store_kinds, wire
+from . import arguments, readiness, replicas, shutdown, store_kinds, wire
 from .app import default_app
+from .autoscaling import Autoscaling, check_autoscaler
 from .balancer import make_balancer
 from .guardian import BYE, GONE, start_guardian
 from .history import Cause, History
@@ -50,15 +51,19 @@ class Lab:
 
     def __init__(self, pods=3, state="memory", balancer="round_robin", app=None, redis="fake",
                  restart=False, accounts=None, seed=defaults.SEED, start_method=None,
-                 sms_seconds=defaults.SMS_SECONDS):
+                 sms_seconds=defaults.SMS_SECONDS, autoscaler=None):
         # Check every argument before starting anything: bad input changes nothing.
         arguments.check_lab(pods, state, app, restart, sms_seconds, start_method, seed)
+        check_autoscaler(autoscaler)
         self._redis = store_kinds.make_server(redis)  # checks the spec; starts nothing yet
         self.app = app if app is not None else default_app()
         self.balancer = make_balancer(balancer, seed=seed)
         self.accounts = arguments.check_accounts(accounts) or dict(self.app.default_accounts)
+        readiness.check_app(self.app)
         # Then build the lab's parts (nothing runs yet), and start them.
         self._build(state, seed, sms_seconds, start_method, restart)
+        self.autoscaler = autoscaler  # the HPA (autoscaling.py), or None: the lab scales only when told
+        self._autoscaling = Autoscaling(autoscaler, self._loop, self._names) if autoscaler else None
         try:
             self._start(pods)
         except BaseException:

@@ -21,8 +21,8 @@ from multiprocess.connection import Connection
 from .. import defaults
 from . import wire
 from .busy import BusyCounter
-from .readiness import wait_until_ready
 from .history import Cause
+from .readiness import wait_until_ready
 
 
 @dataclass
@@ -154,7 +154,7 @@ def _get_ready(app_blob, config, make_state):
     return app, state
 
 
-def _serve_forever(app, state, channel, flags, busy=BusyCounter(None)):
+def _serve_forever(app, state, channel, flags, busy):
     """Read every request waiting, answer each in order, until SIGTERM or the pipe closes."""
     perf = time.perf_counter
     while not flags["stopping"]:

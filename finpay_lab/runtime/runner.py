@@ -33,6 +33,7 @@ class Runner:
         self.loop = loop
         self.depth = depth
         self.faults = []
+        self.autoscaling = getattr(lab, "_autoscaling", None)  # the lab's HPA, ticked with the faults
 
     def run(self, workload, checked, chaos):
         """Send ``workload`` (``checked``: its items were checked already), inject
@@ -59,6 +60,9 @@ class Runner:
             for pod in self.loop.pods.values():
                 self.loop.abandon(pod, list(pod.in_flight), why)
             raise
+        finally:
+            if self.autoscaling is not None:  # between runs nothing scales: finish its drains
+                self.autoscaling.finish()
         return Run(
             self.lab,
             history.since(first_request),
@@ -108,6 +112,8 @@ class Runner:
     def _tick(self, sent):
         for fault in self.faults:
             fault.tick(self.loop.now(), sent)
+        if self.autoscaling is not None:
+            self.autoscaling.tick()
 
     def _settle(self):
         """Wait for every in-flight request (a silent pod times out) and for every started

@@ -28,7 +28,12 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from ..errors import BadInput
-from .plots import FAILED, QUANTILES, LabFigure, _key, _number, _say, _styled, pod_colour
+from ..numbers import is_number as _number
+from .plots import LabFigure, pod_colour
+from .style import FAILED, QUANTILES
+from .style import legend_key as _key
+from .style import say as _say
+from .style import styled as _styled
 
 __all__ = ["replicas"]
 
@@ -166,3 +171,69 @@ def _latency(latency):
         raise BadInput('latency must be {"p50": [(t, ms)], "p95": [...], "p99": [...]} (any of them), or None')
     return {key: _series(f"latency[{key!r}]", points) for key, points in latency.items()}
 
+
+
+# ---------------------------------------------------------------------- from a lab's run
+# A pod joins the ready count with its "ready" event and leaves it when it stops serving.
+_JOINS = ("ready",)
+_LEAVES = ("stopping", "stopped", "exited", "killed", "started", "restarted")
+
+
+def from_run(run, bucket=None):
+    """``fl.plots.replicas(run)``: the figure above, drawn from a ``lab.run``'s records.
+
+    Demand: the run's requests per ``bucket`` seconds (default: the HPA's period, or 1 s),
+    counted when each was due, divided by the bucket. Ready pods: replayed from the lab's
+    pod events (``ready`` joins; stopping, a death or a restart leaves). Latency: p50/p95/p99
+    of the successful requests due in each bucket. Decisions: the lab's HPA's, during the run.
+    ``per_pod``: what one pod serves at the target, ``target / mean service time``."""
+    from .run_data import check_runs
+
+    check_runs("replicas", run)
+    hpa = getattr(getattr(run, "lab", None), "autoscaler", None)
+    if bucket is None:
+        bucket = hpa.period if hpa is not None else 1.0
+    if not (_number(bucket) and bucket > 0):
+        raise BadInput(f"bucket is seconds per bar, a number > 0 (e.g. 1.0), not {bucket!r}")
+    start, end = run.started, run.ended
+    n = max(1, min(2000, int((end - start) / bucket + 0.999)))
+    counts, lat = [0] * n, [[] for _ in range(n)]
+    for r in run.requests:
+        i = min(n - 1, max(0, int((r.sent - start) / bucket)))
+        counts[i] += 1
+        if r.ok:
+            lat[i].append(r.latency * 1e3)
+    demand = [(start + i * bucket, c / bucket) for i, c in enumerate(counts)]
+    latency = {"p50": [], "p95": [], "p99": []}
+    for i, values in enumerate(lat):
+        if values:
+            values.sort()
+            for key, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
+                latency[key].append((start + (i + 0.5) * bucket, values[min(len(values) - 1, int(q * len(values)))]))
+    ready = _ready_series(getattr(getattr(run, "lab", None), "history", run), start, end)
+    decisions = [d for d in (hpa.decisions if hpa is not None else ()) if start <= d.time <= end]
+    per_pod = None
+    services = [r.service for r in run.requests if r.ok and r.service > 0]
+    if hpa is not None and services:
+        per_pod = hpa.target * len(services) / sum(services)
+    return replicas(demand, ready, latency, decisions, per_pod=per_pod, target=hpa.target if hpa else None)
+
+
+def _ready_series(history, start, end):
+    """``[(t, ready pods)]`` from ``start`` to ``end``, replaying every pod event up to then."""
+    ready, series = set(), []
+    for e in sorted(history.events, key=lambda e: e.t):
+        if e.t > end:
+            break
+        if e.pod is None:
+            continue
+        before = len(ready)
+        if e.kind in _JOINS:
+            ready.add(e.pod)
+        elif e.kind in _LEAVES:
+            ready.discard(e.pod)
+        if e.t >= start and len(ready) != before:
+            series.append((e.t, len(ready)))
+        elif e.t < start:
+            series = [(start, len(ready))]
+    return series or [(start, len(ready))]

@@ -183,7 +183,8 @@ def from_run(run, bucket=None):
     """``fl.plots.replicas(run)``: the figure above, drawn from a ``lab.run``'s records.
 
     Demand: the run's requests per ``bucket`` seconds (default: the HPA's period, or 1 s),
-    counted when each was due, divided by the bucket. Ready pods: replayed from the lab's
+    counted when each was due (``run.due``; a request the lab sent late still counts when
+    it was due), divided by the bucket. Latency is grouped by when a request was sent. Ready pods: replayed from the lab's
     pod events (``ready`` joins; stopping, a death or a restart leaves). Latency: p50/p95/p99
     of the successful requests due in each bucket. Decisions: the lab's HPA's, during the run.
     ``per_pod``: what one pod serves at the target, ``target / mean service time``."""
@@ -198,11 +199,12 @@ def from_run(run, bucket=None):
     start, end = run.started, run.ended
     n = max(1, min(2000, int((end - start) / bucket + 0.999)))
     counts, lat = [0] * n, [[] for _ in range(n)]
+    due = getattr(run, "due", None) or [r.sent for r in run.requests]  # untimed: when sent
+    for t in due:
+        counts[min(n - 1, max(0, int((t - start) / bucket)))] += 1
     for r in run.requests:
-        i = min(n - 1, max(0, int((r.sent - start) / bucket)))
-        counts[i] += 1
         if r.ok:
-            lat[i].append(r.latency * 1e3)
+            lat[min(n - 1, max(0, int((r.sent - start) / bucket)))].append(r.latency * 1e3)
     demand = [(start + i * bucket, c / bucket) for i, c in enumerate(counts)]
     latency = {"p50": [], "p95": [], "p99": []}
     for i, values in enumerate(lat):

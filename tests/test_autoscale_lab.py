@@ -215,3 +215,37 @@ def test_replicas_figure_from_a_run():
         fl.plots.replicas("run")
     with pytest.raises(fl.BadInput, match="bucket"):
         fl.plots.replicas(run, bucket=0)
+
+
+# ---------------------------------------------------------------------- the live dashboard
+def test_the_dashboard_shows_the_hpa_and_it_decides_during_the_background_load():
+    import html
+    import re
+
+    def text(widget):
+        return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", widget.value)).split())
+
+    hpa = fl.HPA(min=3, max=6, target=0.8, period=0.25, scale_down_window=0.0)
+    with fl.Lab(pods=3, autoscaler=hpa) as lab:
+        board = fl.dashboard(lab)
+        try:
+            board.refresh()
+            assert "HPA: target 80%, utilization not measured yet (3–6 pods)" in text(board.header)
+            board.rate.value = 100
+            board.load_button.value = True  # a stream of short lab.runs: the HPA decides in them
+            wait_until(lambda: len(hpa.decisions) >= 2)
+            board.load_button.value = False
+            wait_until(lambda: board.load_thread is None)
+            board.refresh()
+            shown = re.search(r"HPA: target 80%, utilization (\d+)% \(3–6 pods\)", text(board.header))
+            assert shown and int(shown[1]) == round(hpa.decisions[-1].utilization * 100)
+            assert html.escape(hpa.decisions[-1].arithmetic, quote=True) in board.header.value  # the tooltip
+        finally:
+            board.close()
+    with fl.Lab(pods=1) as plain:  # no autoscaler: no word of one
+        board = fl.dashboard(plain)
+        try:
+            board.refresh()
+            assert "HPA" not in text(board.header)
+        finally:
+            board.close()

@@ -15,6 +15,8 @@ to the app's handler (``pod_loop.py``, ``App.serve`` in ``app.py``) and its ``St
 lab waits for the reply (``Loop.wait``) and returns it, a ``Response``. A run
 (``runner.py``) keeps several requests in flight on every pod; a scale starts or drains
 pods (``replicas.py``). A lock lets the live dashboard's thread take turns with the notebook.
+With ``autoscaler=fl.HPA(...)`` a run also scales the pods itself, a period at a time
+(``autoscaling.py``; ``lab.autoscaler.decisions``); between runs nothing scales.
 
 Nothing outlives the lab: ``close()`` (or leaving the ``with`` block, or the interpreter
 exiting, or SIGTERM/SIGHUP to the lab's process, as a Jupyter kernel's shutdown or restart

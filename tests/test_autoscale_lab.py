@@ -180,7 +180,9 @@ def test_pods_starting_count_as_not_ready():
         first_up = next(d for d in hpa.decisions if d.scaled)
         waiting = [d for d in hpa.decisions if d.time > first_up.time and d.time < first_up.time + 0.9]
         assert waiting and all(d.unready >= first_up.new_replicas - first_up.replicas for d in waiting)
-        assert all("not ready as 0%" in d.arithmetic for d in waiting if d.utilization and d.utilization > 0.88)
+        assert all(
+            "not ready as 0%" in d.arithmetic for d in waiting if d.utilization and d.utilization > 0.88
+        )
         ready = {e.pod: e.t for e in run.events if e.kind == "ready"}
         for e in run.events:
             if e.kind == "started":
@@ -249,3 +251,49 @@ def test_the_dashboard_shows_the_hpa_and_it_decides_during_the_background_load()
             assert "HPA" not in text(board.header)
         finally:
             board.close()
+
+
+def test_a_reader_never_sees_a_half_written_counter():
+    # The pod is mid-write (odd sequence) and the pair is torn: the total already grew
+    # while the handler's start is not yet cleared, so the running part would count twice.
+    # The reader waits for the write to end, then reads the whole pair.
+    import ctypes
+    import threading
+
+    import multiprocess
+
+    from finpay_lab.runtime.busy import BusyCounter
+
+    shared = multiprocess.get_context("forkserver").RawArray(ctypes.c_double, 3)
+    shared[0], shared[1], shared[2] = 1.0, 5.0, time.monotonic() - 1.0
+    got = []
+    reader = threading.Thread(target=lambda: got.append(BusyCounter(shared).read()))
+    reader.start()
+    reader.join(0.1)
+    assert reader.is_alive() and not got  # still waiting: the sequence is odd
+    shared[2], shared[0] = 0.0, 2.0  # the write ends
+    reader.join(5)
+    assert got[0][1] == 5.0
+
+
+def test_pods_still_starting_are_removed_first(tmp_path):
+    # New pods cannot get ready (their readiness check fails: the gate is gone once the
+    # first three are up). The quiet run's scale-down stops those starting pods (SIGTERM
+    # during their start-up), not the serving ones.
+    gate = tmp_path / "gate"
+    gate.touch()
+    app = surge_app()
+    app.readiness(lambda state: os.path.exists(gate))
+    hpa = fl.HPA(min=3, max=9, target=0.8, period=0.25, scale_down_window=0.0)
+    with fl.Lab(pods=3, app=app, autoscaler=hpa) as lab:
+        gate.unlink()
+        lab.run(surge(seconds=0.8))
+        starting = {p.name for p in lab.pods if p.status == "starting"}
+        assert starting  # asked for, never ready
+        first_up = next(d for d in hpa.decisions if d.scaled)
+        assert all(d.unready >= 1 for d in hpa.decisions if d.time > first_up.time)
+        quiet = lab.run(fl.load.constant(rps=10, seconds=1.0, mix={"balance": 1}))
+        assert quiet.failed == 0
+        stopped = {e.pod for e in quiet.events if e.kind == "stopped"}
+        assert stopped == starting and {p.name for p in lab.pods} == {"pod-1", "pod-2", "pod-3"}
+        assert not any(e.kind == "ready" and e.pod in starting for e in lab.history.events)

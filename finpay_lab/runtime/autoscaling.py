@@ -111,7 +111,9 @@ class Autoscaling:
         utilizations = from_counters({k: v for k, v in before.items() if k in after}, after)
         missing = sum(1 for k in serving if k in before and k not in after)  # no counter to read
         unready = sum(1 for k in serving if k not in before)  # ready for less than the period
-        unready += sum(1 for p in loop.pods.values() if p.status == PodStatus.STARTING and p.name not in self._draining)
+        unready += sum(
+            1 for p in loop.pods.values() if p.status == PodStatus.STARTING and p.name not in self._draining
+        )
         current = self._current()
         decision = self.hpa.decide(due, current, utilizations, unready=unready, missing=missing)
         if decision.scaled:
@@ -121,8 +123,10 @@ class Autoscaling:
 
     def _current(self):
         """The Deployment's replica count: pods starting or serving, and those due to restart."""
-        alive = sum(p.alive and p.status != PodStatus.STOPPING and p.name not in self._draining
-                    for p in self.loop.pods.values())
+        alive = sum(
+            p.alive and p.status != PodStatus.STOPPING and p.name not in self._draining
+            for p in self.loop.pods.values()
+        )
         return alive + len(self.loop.restart_due)
 
     # ------------------------------------------------------------------ scale
@@ -136,13 +140,18 @@ class Autoscaling:
             del loop.restart_due[name]
             change += 1
         # Like a ReplicaSet: pods not ready yet go first, then the newest.
-        candidates = [p for p in loop.pods.values() if p.alive and p.status != PodStatus.STOPPING
-                      and p.name not in self._draining]
+        candidates = [
+            p
+            for p in loop.pods.values()
+            if p.alive and p.status != PodStatus.STOPPING and p.name not in self._draining
+        ]
         candidates.sort(key=lambda p: (p.status != PodStatus.STARTING, -p.index))
         for pod in candidates[:-change]:
             starting = pod.status == PodStatus.STARTING
             pod.status = PodStatus.STOPPING  # out of rotation at once
-            loop.event(pod.name, "stopping", "scale down by the HPA: finishing in-flight requests", pid=pod.pid)
+            loop.event(
+                pod.name, "stopping", "scale down by the HPA: finishing in-flight requests", pid=pod.pid
+            )
             self._draining[pod.name] = [pod, time.monotonic(), None]
             if starting:  # nothing to finish: stop it now
                 self._terminate(pod)
@@ -176,8 +185,12 @@ def check_autoscaler(autoscaler):
     if autoscaler is None:
         return
     if not isinstance(autoscaler, HPA):
-        raise BadInput(f"autoscaler must be an fl.HPA(min=..., max=..., target=...) or None, "
-                       f"not {type(autoscaler).__name__}")
+        raise BadInput(
+            f"autoscaler must be an fl.HPA(min=..., max=..., target=...) or None, "
+            f"not {type(autoscaler).__name__}"
+        )
     if autoscaler.decisions:
-        raise BadInput("this fl.HPA has decided for another lab already (its decisions are on that "
-                       "lab's clock): give each lab a new fl.HPA(...)")
+        raise BadInput(
+            "this fl.HPA has decided for another lab already (its decisions are on that "
+            "lab's clock): give each lab a new fl.HPA(...)"
+        )

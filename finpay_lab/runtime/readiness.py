@@ -33,10 +33,16 @@ __all__ = ["check_app", "wait_until_ready"]
 def check_app(app):
     """Refuse a startup delay or readiness check a pod could not honour (fl.BadInput)."""
     delay = getattr(app, "startup_delay", 0.0)
-    if isinstance(delay, bool) or not isinstance(delay, int | float) or not math.isfinite(delay) \
-            or not 0 <= delay < defaults.POD_START_TIMEOUT:
-        raise BadInput(f"startup_delay is seconds a pod takes to get ready, from 0 to under "
-                       f"{defaults.POD_START_TIMEOUT:g} (e.g. 2.0), not {delay!r}")
+    if (
+        isinstance(delay, bool)
+        or not isinstance(delay, int | float)
+        or not math.isfinite(delay)
+        or not 0 <= delay < defaults.POD_START_TIMEOUT
+    ):
+        raise BadInput(
+            f"startup_delay is seconds a pod takes to get ready, from 0 to under "
+            f"{defaults.POD_START_TIMEOUT:g} (e.g. 2.0), not {delay!r}"
+        )
     check = getattr(app, "readiness_check", None)
     if check is not None and not callable(check):
         raise BadInput(f"a readiness check is a function(state) -> bool, not {type(check).__name__}")

@@ -28,6 +28,13 @@ seconds in its pod), the periods it takes from 3 to 30, and the p99 latency duri
 climb against the same load on a lab pre-scaled with ``lab.scale(30)``. In the lab a new
 pod counts as not ready for its first period, so the climb takes more periods than the
 capped path above. ``--lab-plot lab.png`` draws the lab's run with ``fl.plots.replicas``.
+
+Measured here (2 shared cores, 540 requests/s of 50 ms, period 0.5 s): the lab took the
+capped path 3 → 4 → 5 → 7 → 9 → 12 → 15 → 19 → 24 → 30 in 17 periods (8 of them held back
+by pods still counted not ready), 30 pods ready 8.7 s after the step; p99 over those 8.7 s
+3,270 ms with the HPA against 125 ms pre-scaled, and the lab sent 6,251 requests late
+(its pods' queues full) against 17. Latency is counted from when a request was sent, so
+the HPA's p99 understates the wait of the requests sent late.
 """
 
 import argparse

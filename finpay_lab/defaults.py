@@ -134,3 +134,7 @@ REDIS_AOF_FSYNC = "everysec"
 STATEFULSET_MAX_REPLICAS = 9
 # How long a StatefulSet waits for one pod to load its volume and (a replica) to sync.
 STATEFULSET_POD_TIMEOUT = 20.0
+# ---- Autoscaler in the lab, readiness (issue 11: runtime/autoscaling.py, runtime/readiness.py)
+# A pod asks its app's readiness check this often until it passes (Kubernetes' readiness
+# probe default periodSeconds is 10 s; the lab's pods live seconds, so 0.1 s).
+READINESS_INTERVAL = 0.1

@@ -32,6 +32,7 @@ import types
 
 from ..errors import LabError, Rejected
 from .history import Cause
+from .readiness import check_app
 
 _CHECKED_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "dict": dict, "list": list}
 
@@ -65,9 +66,14 @@ class App:
     fold_history = None  # function(kept, dropped requests) -> kept, called before a history drops requests
     balances = None  # function(lab) -> {user: {pod: ₹}}: what lab.balances() answers
     audit = None  # function(lab, requests, wait) -> a report: what lab.audit() answers
+    startup_delay = 0.0  # seconds a pod takes to get ready after it starts (readiness.py)
+    readiness_check = None  # function(state) -> bool: asked until True before a pod is ready
 
-    def __init__(self, name: str = "app"):
+    def __init__(self, name: str = "app", startup_delay: float = 0.0, readiness=None):
         self.name = name
+        self.startup_delay = startup_delay
+        self.readiness_check = readiness
+        check_app(self)  # a bad delay or check: fl.BadInput now, not when a pod starts
         self.endpoints = {}
         self.on_start = []
         self.on_lab_start = []
@@ -77,6 +83,14 @@ class App:
     def startup(self, fn):
         """Register ``fn(state)`` to run in every pod when it starts (before it is ready)."""
         self.on_start.append(fn)
+        return fn
+
+    def readiness(self, fn):
+        """Register ``fn(state) -> bool``: a pod is ready (routable) only once it returns
+        True, after ``startup_delay`` (see readiness.py). Usable as a decorator."""
+        if not callable(fn):
+            raise TypeError(f"a readiness check must be a function(state), not {type(fn).__name__}")
+        self.readiness_check = fn
         return fn
 
     def endpoint(self, fn=None, *, name: str | None = None):

@@ -38,6 +38,18 @@ the window is ``scale_down_window`` seconds (default 5 s), so a lesson's surge f
 minute. The arithmetic of each step is unchanged; a real cluster is 15× slower, and a new
 pod there takes seconds to minutes (image pull, start-up) before it is ready.
 
+**Two metrics, two climbs** (``benchmarks/autoscale.py``). The lab's metric, the share of
+a period a pod was busy, cannot pass 100%. At target 80% the HPA can then ask for at most
+100/80 = 1.25× the pods it counts, each period: from 3 to 30 under a step load it climbs
+3 → 4 → 5 → 7 → 9 → 12 → 15 → 19 → 24 → 30, nine periods, and the rate limit of rule 5
+never binds (a decision at 100% says so: "100% is the cap"). CPU measured against a
+*request* below the container's *limit* is not capped (250m requested, a core used: 400%):
+the metric shows how far behind the pods are, and only the rate limit holds the HPA back:
+3 → 7 → 14 → 28 → 30, four periods. Kubernetes is no faster for a single-threaded server
+requesting one core; that is why production HPAs also scale on queue length or request
+rate. In the lab a new pod also counts as not ready for its first period (rule 3), so the
+real climb takes about twice as many periods as these paths (``autoscaling.py``).
+
 (An HPA object *without* a ``behavior`` field takes an older code path in Kubernetes:
 scale up to ``max(2 × current, 4)``, not ``max(current + 4, 2 × current)``. Manifests the
 lab writes spell the default behaviour out, so they mean what this class does.)
@@ -187,7 +199,10 @@ class HPA:
             if self._within(ratio):
                 return current, f"{head}: {pct / 100:.2f}/{target / 100:.2f} = {ratio:.2f}, within tolerance {self.tolerance:g}"
             desired = math.ceil(ratio * ready)
-            return desired, f"{head}: ceil({ready} × {pct / 100:.2f} / {target / 100:.2f}) = {desired}"
+            why = f"{head}: ceil({ready} × {pct / 100:.2f} / {target / 100:.2f}) = {desired}"
+            if pct == 100:  # a busy-time metric can say no more: see "Two metrics" below
+                why += f" (100% is the cap: at most ×{100 / target:.2f} a period)"
+            return desired, why
         filled, notes = list(values), []
         if missing and ratio < 1.0:  # scale down: a missing pod might be busy; count it full
             filled += [max(1.0, target / 100)] * missing

@@ -15,6 +15,8 @@ to the app's handler (``pod_loop.py``, ``App.serve`` in ``app.py``) and its ``St
 lab waits for the reply (``Loop.wait``) and returns it, a ``Response``. A run
 (``runner.py``) keeps several requests in flight on every pod; a scale starts or drains
 pods (``replicas.py``). A lock lets the live dashboard's thread take turns with the notebook.
+With ``autoscaler=fl.HPA(...)`` a run also scales the pods itself, a period at a time
+(``autoscaling.py``; ``lab.autoscaler.decisions``); between runs nothing scales.
 
 Nothing outlives the lab: ``close()`` (or leaving the ``with`` block, or the interpreter
 exiting, or SIGTERM/SIGHUP to the lab's process, as a Jupyter kernel's shutdown or restart
@@ -35,8 +37,9 @@ import weakref
 
 from .. import defaults
 from ..errors import BadInput, LabError, PodStartError
-from . import arguments, replicas, shutdown, store_kinds, wire
+from . import arguments, readiness, replicas, shutdown, store_kinds, wire
 from .app import default_app
+from .autoscaling import Autoscaling, check_autoscaler
 from .balancer import make_balancer
 from .guardian import BYE, GONE, start_guardian
 from .history import Cause, History
@@ -50,15 +53,19 @@ class Lab:
 
     def __init__(self, pods=3, state="memory", balancer="round_robin", app=None, redis="fake",
                  restart=False, accounts=None, seed=defaults.SEED, start_method=None,
-                 sms_seconds=defaults.SMS_SECONDS):
+                 sms_seconds=defaults.SMS_SECONDS, autoscaler=None):
         # Check every argument before starting anything: bad input changes nothing.
         arguments.check_lab(pods, state, app, restart, sms_seconds, start_method, seed)
+        check_autoscaler(autoscaler)
         self._redis = store_kinds.make_server(redis)  # checks the spec; starts nothing yet
         self.app = app if app is not None else default_app()
         self.balancer = make_balancer(balancer, seed=seed)
         self.accounts = arguments.check_accounts(accounts) or dict(self.app.default_accounts)
+        readiness.check_app(self.app)
         # Then build the lab's parts (nothing runs yet), and start them.
         self._build(state, seed, sms_seconds, start_method, restart)
+        self.autoscaler = autoscaler  # the HPA (autoscaling.py), or None: the lab scales only when told
+        self._autoscaling = Autoscaling(autoscaler, self._loop, self._names) if autoscaler else None
         try:
             self._start(pods)
         except BaseException:

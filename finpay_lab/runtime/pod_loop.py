@@ -20,7 +20,9 @@ from multiprocess.connection import Connection
 
 from .. import defaults
 from . import wire
+from .busy import BusyCounter
 from .history import Cause
+from .readiness import wait_until_ready
 
 
 @dataclass
@@ -125,11 +127,12 @@ def pod_main(conn, lifeline, app_blob, config, close_fds=(), make_state=None):
 
     signal.signal(signal.SIGTERM, on_sigterm)
     threading.Thread(target=_watch_lab, args=(lifeline, config["lab_pid"]), daemon=True).start()
+    busy = BusyCounter(config.pop("_busy", None))  # shared with the lab (busy.py)
     app, state = _get_ready(app_blob, config, make_state)
     channel = wire.Channel(conn)
     channel.send(wire.encode_reply(wire.READY, True, os.getpid(), None, 0.0))
     try:
-        _serve_forever(app, state, channel, flags)
+        _serve_forever(app, state, channel, flags, busy)
     except (BrokenPipeError, OSError):
         pass
     sys.stdout.flush()
@@ -147,10 +150,11 @@ def _get_ready(app_blob, config, make_state):
     state = _this_pod.state = make_state(config["state"], config.get("redis_url"))
     for hook in app.on_start:  # e.g. open accounts, start a worker thread
         hook(state)
+    wait_until_ready(app, state)  # the app's startup delay and readiness check
     return app, state
 
 
-def _serve_forever(app, state, channel, flags):
+def _serve_forever(app, state, channel, flags, busy):
     """Read every request waiting, answer each in order, until SIGTERM or the pipe closes."""
     perf = time.perf_counter
     while not flags["stopping"]:
@@ -165,8 +169,10 @@ def _serve_forever(app, state, channel, flags):
             except Exception:  # pragma: no cover - the lab always frames a rid
                 continue
             flags["handling"] = True
+            busy.begin(time.monotonic())
             t0 = perf()
             ok, value, error, cause = _serve(app, state, data)
+            busy.end(time.monotonic())
             if type(error) is str and len(error) > defaults.ERROR_LIMIT:
                 error = error[:defaults.ERROR_LIMIT - 1] + "…"
             t1 = perf()

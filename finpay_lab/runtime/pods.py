@@ -33,6 +33,7 @@ from multiprocess.connection import Connection
 
 from .. import defaults
 from . import wire
+from .busy import BusyCounter, new_counter
 from .names import pod_number
 from .pod_loop import pod_main
 
@@ -111,6 +112,7 @@ class Pod:
     in_flight: dict = field(default_factory=dict)  # rid -> pending request
     exitcode: int | None = None
     index: int = 0  # the number in the name, for ordering: pod-10 comes after pod-9
+    busy: BusyCounter = field(default_factory=lambda: BusyCounter(None))  # its busy seconds (busy.py)
 
     def __post_init__(self):
         self.index = pod_number(self.name) or 0
@@ -233,15 +235,18 @@ def start_pod(ctx, name, app_blob, config, lifeline, restarts=0, started=None, m
     close_fds = []
     if ctx.get_start_method() == "fork":
         close_fds = list(config.get("_lab_fds", ())) + [parent_end.fileno()]
+    busy = new_counter(ctx)  # the pod's busy seconds, which the lab reads without asking (busy.py)
     process = ctx.Process(
         target=pod_main,
-        args=(child_end, lifeline, app_blob, dict(config, name=name, restarts=restarts), close_fds, make_state),
+        args=(child_end, lifeline, app_blob, dict(config, name=name, restarts=restarts, _busy=busy), close_fds,
+              make_state),
         name=f"finpay_lab {name}",
         daemon=True,
     )
     _start(process, started)
     child_end.close()  # the lab keeps only its end, or EOF never comes when the pod dies
-    return Pod(name=name, process=process, conn=parent_end, restarts=restarts, pid=process.pid)
+    return Pod(name=name, process=process, conn=parent_end, restarts=restarts, pid=process.pid,
+               busy=BusyCounter(busy))
 
 
 def gone(pid) -> bool:

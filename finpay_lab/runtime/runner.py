@@ -33,6 +33,8 @@ class Runner:
         self.loop = loop
         self.depth = depth
         self.faults = []
+        self.due = []
+        self.autoscaling = getattr(lab, "_autoscaling", None)  # the lab's HPA, ticked with the faults
 
     def run(self, workload, checked, chaos):
         """Send ``workload`` (``checked``: its items were checked already), inject
@@ -59,7 +61,10 @@ class Runner:
             for pod in self.loop.pods.values():
                 self.loop.abandon(pod, list(pod.in_flight), why)
             raise
-        return Run(
+        finally:
+            if self.autoscaling is not None:  # between runs nothing scales: finish its drains
+                self.autoscaling.finish()
+        run = Run(
             self.lab,
             history.since(first_request),
             history.events[first_event:],
@@ -68,6 +73,8 @@ class Runner:
             late=late,
             setup=history.since(setup_from, first_request),
         )
+        run.due = self.due  # when each timed request was due (lab s): the demand, even when sent late
+        return run
 
     def _send_all(self, workload, checked, started):
         """Send every item; returns how many timed items went out late."""
@@ -79,6 +86,7 @@ class Runner:
             endpoint, params, at = _unpack(item)
             if at is not None:
                 depth = defaults.OPEN_LOOP_MAX_IN_FLIGHT
+                self.due.append(started + at)
                 while loop.now() < started + at:
                     self._tick(sent)
                     loop.pump(min(0.05, max(0.0, started + at - loop.now())))
@@ -108,6 +116,8 @@ class Runner:
     def _tick(self, sent):
         for fault in self.faults:
             fault.tick(self.loop.now(), sent)
+        if self.autoscaling is not None:
+            self.autoscaling.tick()
 
     def _settle(self):
         """Wait for every in-flight request (a silent pod times out) and for every started

@@ -15,6 +15,10 @@ What you see, top to bottom:
 * a **status area**: any error from a click, the latest failed request (it says *why*),
   and the latest pod events.
 
+A lab with an autoscaler (``fl.Lab(autoscaler=fl.HPA(...))``) also shows, in the header,
+the HPA's target and the utilization it last measured. It decides while the background
+load runs (each batch is a ``lab.run``), and only then.
+
 The background load is FinPay traffic from a dozen customers: logins, ``whoami`` with the
 session a login gave, ``update_balance`` and ``add_balance``. A customer whose session a
 pod does not know logs in again, as the app asks; with state in each pod's memory that
@@ -63,6 +67,19 @@ _LIVE = weakref.WeakKeyDictionary()  # lab -> weakref to its Dashboard
 def dashboard(lab, refresh=0.5):
     """A live ipywidgets dashboard of ``lab``; display it as a cell's last expression."""
     return Dashboard(lab, refresh=refresh)
+
+
+def hpa_words(hpa):
+    """The header's word on the lab's autoscaler: its target and the utilization it last
+    measured (its last decision's arithmetic as the tooltip); '' for a lab without one."""
+    if hpa is None:
+        return ""
+    last = hpa.decisions[-1] if hpa.decisions else None
+    now = "not measured yet" if last is None or last.utilization is None else f"{last.utilization:.0%}"
+    tip = html.escape(last.arithmetic if last else "the HPA decides once a period while a run (or the load) runs",
+                      quote=True)
+    return (f" &nbsp;·&nbsp; <span title=\"{tip}\">HPA: target {hpa.target:.0%}, utilization {now}"
+            f" ({hpa.min}–{hpa.max} pods)</span>")
 
 
 class Dashboard(widgets.VBox):
@@ -183,7 +200,7 @@ class Dashboard(widgets.VBox):
             counts[p.status] = counts.get(p.status, 0) + 1
         summary = " · ".join(f"<span style='color:{COLOURS.get(s, '#555')}'>{n} {s}</span>" for s, n in counts.items())
         self.header.value = (f"<span style='font-size:16px;font-weight:600'>FinPay Lab — live</span>"
-                             f" &nbsp; {len(pods)} pods: {summary or 'none'}")
+                             f" &nbsp; {len(pods)} pods: {summary or 'none'}{hpa_words(getattr(self.lab, 'autoscaler', None))}")
         badge = "#6a1b9a" if state == "memory" else "#c62828"
         self.state_info.value = (
             f"<span style='background:{badge};color:white;border-radius:4px;padding:1px 7px'>"

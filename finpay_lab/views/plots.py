@@ -17,6 +17,8 @@ calls ``plt.show()`` or changes matplotlib's global settings.
 * ``balances(lab)``: each customer's balance as each pod sees it. Teaches: with in-memory
   state pods disagree (which one is Ravi's real balance?); with Redis they all agree.
 * ``losses(audit)``: what each customer lost: sessions, SMS alerts, correct balances.
+* ``replicas(run)``: demand, ready replicas and latency, with the HPA's decisions
+  (``views/replicas.py``). Teaches: the replicas climb in steps behind the demand.
 
 One visual language everywhere: ``pod-N`` always has the same colour (``pod_colour``);
 failures are red; chaos faults are shaded gold, like the nemesis periods of Jepsen's
@@ -42,7 +44,7 @@ from .run_data import NO_POD
 from .style import DEATH, FAILED, FAULT, LOSSES, OK, PALETTE, QUANTILES, legend_key, say, styled
 
 __all__ = ["LabFigure", "balances", "compare", "latency", "losses", "overview", "pod_colour",
-           "scaling", "throughput", "timeline"]
+           "replicas", "scaling", "throughput", "timeline"]
 
 
 class LabFigure(Figure):
@@ -106,6 +108,14 @@ def overview(run, bucket=None):
         ax.set_xlabel("")  # one time axis, labelled at the bottom
     fig.suptitle(run.summary().splitlines()[0], fontsize=12)
     return fig
+
+
+def replicas(run, bucket=None):
+    """Demand, ready replicas and latency on one time axis, the HPA's decisions marked
+    (``views/replicas.py``). Teaches: an autoscaler acts a period at a time, behind the demand."""
+    from .replicas import from_run  # it draws with this module's parts
+
+    return from_run(run, bucket)
 
 
 @styled

@@ -28,9 +28,12 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from ..errors import BadInput
-from ..numbers import is_number
+from ..numbers import is_number as _number
 from .plots import LabFigure, pod_colour
-from .style import FAILED, QUANTILES, legend_key, say, styled
+from .style import FAILED, QUANTILES
+from .style import legend_key as _key
+from .style import say as _say
+from .style import styled as _styled
 
 __all__ = ["replicas"]
 
@@ -39,13 +42,13 @@ PODS = pod_colour("pod-1")
 ASKED = "#6a51a3"  # what the HPA asked for
 
 
-@styled
+@_styled
 def replicas(demand, ready, latency=None, decisions=(), per_pod=None, target=None, title=None):
     """Demand (requests due per second), ready replicas and the HPA's decisions above;
     p50/p95/p99 latency below; one time axis. See the module doc for the data."""
     demand, ready = _series("demand", demand), _series("ready", ready)
     latency = _latency(latency)
-    if per_pod is not None and not (is_number(per_pod) and per_pod > 0):
+    if per_pod is not None and not (_number(per_pod) and per_pod > 0):
         raise BadInput(f"per_pod is the requests/s one pod serves at the target, a number > 0; not {per_pod!r}")
     decisions = list(decisions)
     if not all(hasattr(d, "time") and hasattr(d, "new_replicas") for d in decisions):
@@ -70,19 +73,19 @@ def replicas(demand, ready, latency=None, decisions=(), per_pod=None, target=Non
         ts, rates = [t for t, _ in demand], [r for _, r in demand]
         served = [min(r, _ready_at(ready, t) * per_pod) for t, r in demand] if per_pod else rates
         top.bar(ts, served, widths, align="edge", color=DEMAND, lw=0, gid="demand")
-        handles.append(legend_key("demand (requests due/s)", colour=DEMAND))
+        handles.append(_key("demand (requests due/s)", colour=DEMAND))
         beyond = [r - s for r, s in zip(rates, served, strict=True)]
         if any(b > 0 for b in beyond):
             top.bar(ts, beyond, widths, bottom=served, align="edge", color=FAILED, alpha=0.3, lw=0,
                     gid="beyond")
-            handles.append(legend_key("demand beyond the ready pods\nat the target", colour=FAILED, alpha=0.3))
+            handles.append(_key("demand beyond the ready pods\nat the target", colour=FAILED, alpha=0.3))
     top.set_ylabel("demand (requests/s)")
     top.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
 
     if ready:
         xs, ys = [t for t, _ in ready] + [end], [n for _, n in ready] + [ready[-1][1]]
         pods_ax.step(xs, ys, where="post", color=PODS, lw=2.2, gid="ready")
-        handles.append(legend_key("ready pods", "_", PODS, ms=14, mew=2.2))
+        handles.append(_key("ready pods", "_", PODS, ms=14, mew=2.2))
     if decisions:
         xs = [d.time for d in decisions] + [end]
         ys = [d.new_replicas for d in decisions] + [decisions[-1].new_replicas]
@@ -92,7 +95,7 @@ def replicas(demand, ready, latency=None, decisions=(), per_pod=None, target=Non
             moved = [d for d in decisions if (d.new_replicas > d.replicas) == (kind == "up") and d.scaled]
             pods_ax.scatter([d.time for d in moved], [d.new_replicas for d in moved], marker=marker, s=45,
                             color=ASKED, zorder=5, gid=f"scaled-{kind}")
-            handles += [legend_key(f"HPA scaled {kind}", marker, ASKED, ms=7)] * bool(moved)
+            handles += [_key(f"HPA scaled {kind}", marker, ASKED, ms=7)] * bool(moved)
     pods_ax.set_ylabel("pods")
     pods_ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     most = max([n for _, n in ready] + [d.new_replicas for d in decisions] + [1])
@@ -104,7 +107,7 @@ def replicas(demand, ready, latency=None, decisions=(), per_pod=None, target=Non
         pods_ax.set_ylim(0, most * 1.15)
         top.set_ylim(bottom=0)
     if not (demand or ready or decisions):
-        say(top, "no demand, pods or decisions to show")
+        _say(top, "no demand, pods or decisions to show")
     scaled = [d for d in decisions if d.scaled]
     head = title or "Autoscaling: " + (f"{decisions[0].replicas} → {max(d.new_replicas for d in decisions)} pods"
                                        f" in {len(scaled)} scaling decision{'s' * (len(scaled) != 1)}"
@@ -135,7 +138,7 @@ def _draw_latency(ax, latency):
     else:
         ax.set_ylim(bottom=0)
     if not shown:
-        say(ax, "no latency to show")
+        _say(ax, "no latency to show")
     ax.set(ylabel="latency (ms)" + (", log scale" if ax.get_yscale() == "log" else ""),
            title="Latency of successful requests")
     if shown:
@@ -156,7 +159,7 @@ def _series(name, points):
         out = sorted((float(t), float(v)) for t, v in points)
     except (TypeError, ValueError):
         raise BadInput(f"{name} must be a list of (time s, value) pairs, like [(0.0, 3), (1.0, 7)]") from None
-    if not all(is_number(t) and is_number(v) and v >= 0 for t, v in out):
+    if not all(_number(t) and _number(v) and v >= 0 for t, v in out):
         raise BadInput(f"{name} must be a list of (time s, value ≥ 0) pairs, not {points!r:.80}")
     return out
 
@@ -168,3 +171,71 @@ def _latency(latency):
         raise BadInput('latency must be {"p50": [(t, ms)], "p95": [...], "p99": [...]} (any of them), or None')
     return {key: _series(f"latency[{key!r}]", points) for key, points in latency.items()}
 
+
+
+# ---------------------------------------------------------------------- from a lab's run
+# A pod joins the ready count with its "ready" event and leaves it when it stops serving.
+_JOINS = ("ready",)
+_LEAVES = ("stopping", "stopped", "exited", "killed", "started", "restarted")
+
+
+def from_run(run, bucket=None):
+    """``fl.plots.replicas(run)``: the figure above, drawn from a ``lab.run``'s records.
+
+    Demand: the run's requests per ``bucket`` seconds (default: the HPA's period, or 1 s),
+    counted when each was due (``run.due``; a request the lab sent late still counts when
+    it was due), divided by the bucket. Latency is grouped by when a request was sent. Ready pods: replayed from the lab's
+    pod events (``ready`` joins; stopping, a death or a restart leaves). Latency: p50/p95/p99
+    of the successful requests due in each bucket. Decisions: the lab's HPA's, during the run.
+    ``per_pod``: what one pod serves at the target, ``target / mean service time``."""
+    from .run_data import check_runs
+
+    check_runs("replicas", run)
+    hpa = getattr(getattr(run, "lab", None), "autoscaler", None)
+    if bucket is None:
+        bucket = hpa.period if hpa is not None else 1.0
+    if not (_number(bucket) and bucket > 0):
+        raise BadInput(f"bucket is seconds per bar, a number > 0 (e.g. 1.0), not {bucket!r}")
+    start, end = run.started, run.ended
+    n = max(1, min(2000, int((end - start) / bucket + 0.999)))
+    counts, lat = [0] * n, [[] for _ in range(n)]
+    due = getattr(run, "due", None) or [r.sent for r in run.requests]  # untimed: when sent
+    for t in due:
+        counts[min(n - 1, max(0, int((t - start) / bucket)))] += 1
+    for r in run.requests:
+        if r.ok:
+            lat[min(n - 1, max(0, int((r.sent - start) / bucket)))].append(r.latency * 1e3)
+    demand = [(start + i * bucket, c / bucket) for i, c in enumerate(counts)]
+    latency = {"p50": [], "p95": [], "p99": []}
+    for i, values in enumerate(lat):
+        if values:
+            values.sort()
+            for key, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
+                latency[key].append((start + (i + 0.5) * bucket, values[min(len(values) - 1, int(q * len(values)))]))
+    ready = _ready_series(getattr(getattr(run, "lab", None), "history", run), start, end)
+    decisions = [d for d in (hpa.decisions if hpa is not None else ()) if start <= d.time <= end]
+    per_pod = None
+    services = [r.service for r in run.requests if r.ok and r.service > 0]
+    if hpa is not None and services:
+        per_pod = hpa.target * len(services) / sum(services)
+    return replicas(demand, ready, latency, decisions, per_pod=per_pod, target=hpa.target if hpa else None)
+
+
+def _ready_series(history, start, end):
+    """``[(t, ready pods)]`` from ``start`` to ``end``, replaying every pod event up to then."""
+    ready, series = set(), []
+    for e in sorted(history.events, key=lambda e: e.t):
+        if e.t > end:
+            break
+        if e.pod is None:
+            continue
+        before = len(ready)
+        if e.kind in _JOINS:
+            ready.add(e.pod)
+        elif e.kind in _LEAVES:
+            ready.discard(e.pod)
+        if e.t >= start and len(ready) != before:
+            series.append((e.t, len(ready)))
+        elif e.t < start:
+            series = [(start, len(ready))]
+    return series or [(start, len(ready))]

@@ -134,3 +134,13 @@ REDIS_AOF_FSYNC = "everysec"
 STATEFULSET_MAX_REPLICAS = 9
 # How long a StatefulSet waits for one pod to load its volume and (a replica) to sync.
 STATEFULSET_POD_TIMEOUT = 20.0
+# --- Graceful termination and rolling updates (runtime/termination.py, runtime/rollout.py; issue 11) ---
+# lab.remove(how="kubernetes"): how long after a pod's deletion the balancers still send it
+# requests (endpoints controller → kube-proxy/ingress on every node). Seconds in a real
+# cluster; half a second here, like the lab's other clocks, long enough to see it fail.
+PROPAGATION_DELAY = 0.5
+# propagation, pre_stop and grace above this many seconds are a typo in a lab.
+MAX_TERMINATION_SECONDS = 120.0
+# A rolling update that has not finished in this long (a new pod never ready, a drain
+# stuck) gives up; each step is bounded already by POD_START_TIMEOUT and GRACE_PERIOD.
+ROLLOUT_TIMEOUT = 300.0

@@ -111,6 +111,8 @@ class Pod:
     in_flight: dict = field(default_factory=dict)  # rid -> pending request
     exitcode: int | None = None
     index: int = 0  # the number in the name, for ordering: pod-10 comes after pod-9
+    terminating: bool = False  # being removed (termination.py): its exit is a stop, never restarted
+    lingering: bool = False  # still in the balancer's endpoints though it may have exited (Kubernetes' propagation delay)
 
     def __post_init__(self):
         self.index = pod_number(self.name) or 0

@@ -119,6 +119,15 @@ class Rollout:
             self.loop.tickers.remove(self.tick)
         self.loop.event(None, kind, detail)
 
+    def wait(self, timeout=defaults.ROLLOUT_TIMEOUT):
+        """Drive the lab's loop until the rollout is done (from the notebook, as any call to
+        the lab); returns it. A rollout that failed, or ran out of time, raises PodStartError."""
+        if not self.loop.wait_for(lambda: self.done, timeout):
+            raise PodStartError(f"the rollout did not finish in {timeout:g} s: {self!r}")
+        if self.error:
+            raise PodStartError(self.error)
+        return self
+
     def __repr__(self):
         old, new = ", ".join(p.name for p in self.old), ", ".join(p.name for p in self.new)
         state = f"failed: {self.error}" if self.error else f"done in {self.seconds:g} s" if self.done else "in progress"
@@ -127,8 +136,4 @@ class Rollout:
 
 def wait(loop, rollout):
     """Pump the lab's loop until ``rollout`` is done; a rollout that fails raises PodStartError."""
-    if not loop.wait_for(lambda: rollout.done, defaults.ROLLOUT_TIMEOUT):
-        raise PodStartError(f"the rollout did not finish in {defaults.ROLLOUT_TIMEOUT:g} s: {rollout!r}")
-    if rollout.error:
-        raise PodStartError(rollout.error)
-    return rollout
+    return rollout.wait()

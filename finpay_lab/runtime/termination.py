@@ -72,6 +72,9 @@ def check(how, propagation, pre_stop, grace):
 class Termination:
     """One pod being removed ``how``; ``done`` once it is gone, then ``result`` says what it cost."""
 
+    def __repr__(self):
+        return f"<Termination of {self.pod.name} ({self.how}): {self.result if self.done else 'in progress'}>"
+
     def __init__(self, loop, pod, how="graceful", propagation=defaults.PROPAGATION_DELAY, pre_stop=0.0,
                  grace=defaults.GRACE_PERIOD, why=""):
         self.loop, self.pod, self.how = loop, pod, how
@@ -99,6 +102,13 @@ class Termination:
                         + (f"preStop sleeps {pre_stop:g} s, then SIGTERM" if pre_stop else "SIGTERM now (no preStop)"))
         loop.tickers.append(self.tick)
         self.tick()
+
+    def wait(self, timeout=None):
+        """Drive the lab's loop until the pod is gone; returns the ``Removal`` (None if
+        ``timeout`` passed first). From the notebook, as any call to the lab."""
+        limit = self.pre_stop + self.propagation + 2 * self.grace + 1
+        self.loop.wait_for(lambda: self.done, limit if timeout is None else timeout)
+        return self.result
 
     def tick(self):
         """Take the next step that is due (the loop calls this on every pump)."""
@@ -154,7 +164,4 @@ def remove(loop, pod, wait=True, **options):
     """Remove ``pod`` (``options`` from ``check``); with ``wait``, return its ``Removal`` once
     it is gone, else the ``Termination`` in progress (the loop moves it on)."""
     termination = Termination(loop, pod, **options)
-    if not wait:
-        return termination
-    loop.wait_for(lambda: termination.done, options["pre_stop"] + options["propagation"] + 2 * options["grace"] + 1)
-    return termination.result
+    return termination.wait() if wait else termination

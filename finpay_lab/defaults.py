@@ -20,7 +20,7 @@ GRACE_PERIOD = 5.0
 
 # How long lab.call waits for a reply before answering with a timeout error.
 CALL_TIMEOUT = 10.0
-# lab.call polls without sleeping this long before it blocks (see runtime/loop.py, spin_until_readable).
+# lab.call polls without sleeping this long before it blocks (see runtime/pods.py, spin_until_readable).
 CALL_SPIN = 100e-6
 # lab.run keeps this many requests in flight on each pod, so a pod never waits for the
 # lab between two requests (pipelining), while the pipes' buffers never fill.

@@ -200,9 +200,8 @@ class Rollout(Fault):
     max_unavailable: int = 0
 
     def check(self, lab):
-        running = getattr(lab, "_rollout", None)
-        if running is not None and not running.done:
-            raise BadInput(f"a rollout is already in progress ({running!r}): wait for it to finish")
+        if lab.rolling_out is not None:
+            raise BadInput(f"a rollout is already in progress ({lab.rolling_out!r}): wait for it to finish")
 
     def start(self, active):
         active.record(None, "rollout " + ("(restart)" if self.app is None else f"of app {self.app.name!r}"))

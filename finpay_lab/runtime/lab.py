@@ -37,7 +37,7 @@ from .. import defaults
 from ..errors import BadInput, LabError, PodStartError
 from . import arguments, replicas, shutdown, store_kinds, termination, wire
 from . import rollout as rolling
-from .app import App, default_app
+from .app import default_app
 from .balancer import make_balancer
 from .guardian import BYE, GONE, start_guardian
 from .history import Cause, History
@@ -294,40 +294,34 @@ class Lab:
 
     def remove(self, name, how="graceful", propagation=defaults.PROPAGATION_DELAY, pre_stop=0.0,
                grace=defaults.GRACE_PERIOD, wait=True):
-        """Remove pod ``name`` for good, one of three ways (runtime/termination.py):
-        ``"abrupt"`` (SIGKILL), ``"graceful"`` (out of rotation, drain, SIGTERM, then SIGKILL
-        after ``grace`` s: what ``scale`` does) or ``"kubernetes"`` (SIGTERM after a
-        ``pre_stop`` sleep while the balancer still routes to the pod for ``propagation``
-        s). Returns a ``Removal``: in-flight requests finished, lost, refused. With
-        ``wait=False`` it returns at once (a ``Termination``), and the lab's loop moves it on."""
+        """Remove pod ``name`` for good: ``"abrupt"`` (SIGKILL), ``"graceful"`` (out of rotation,
+        drain, SIGTERM: what ``scale`` does) or ``"kubernetes"`` (SIGTERM after a ``pre_stop``
+        sleep, while the balancer still routes to it for ``propagation`` s); see
+        runtime/termination.py. Returns a ``Removal`` (``wait=False``: a ``Termination``)."""
         options = termination.check(how, propagation, pre_stop, grace)
         with self._lock:
-            pod = self._running(name)
-            if pod.terminating:
-                raise BadInput(f"{name} is already being removed")
-            return termination.remove(self._loop, pod, wait=wait, **options)
+            return termination.remove(self._loop, self._running(name), wait=wait, **options)
 
     def rollout(self, app=None, max_surge=1, max_unavailable=0, wait=True):
-        """A rolling update (runtime/rollout.py): every pod replaced by a new one, with a new
-        name, running ``app`` (None: the same app again, as ``kubectl rollout restart``);
-        each old pod is drained gracefully once enough new ones are ready. Returns the
-        ``Rollout`` once done (``wait=False``: at once, in progress)."""
-        max_surge, max_unavailable = rolling.check(max_surge, max_unavailable)
-        if app is not None and not isinstance(app, App):
-            raise BadInput(f"app must be an fl.App (the new version to roll out), not {type(app).__name__}")
+        """A rolling update (runtime/rollout.py): every pod replaced by one with a new name,
+        running ``app`` (None: the same app, ``kubectl rollout restart``), each old pod drained
+        once enough new ones are ready. Returns the ``Rollout`` (``wait=False``: in progress)."""
         with self._lock:
             self._check_open()
-            running = getattr(self, "_rollout", None)
-            if running is not None and not running.done:
-                raise BadInput(f"a rollout is already in progress ({running!r}): wait for it to finish")
-            blob = self._app_blob if app is None else wire.ship_app(app)
+            if self.rolling_out is not None:
+                raise BadInput(f"a rollout is already in progress ({self.rolling_out!r}): wait for it to finish")
+            self._rollout = rolling.start(self._loop, self._names, app, self._app_blob, max_surge, max_unavailable,
+                                          self._adopt)
+            return self._rollout.wait() if wait else self._rollout
 
-            def adopt():  # once rolled out, the new app is the lab's: restarts and scale-ups run it
-                self.app, self._app_blob, self._loop._app_blob = app or self.app, blob, blob
+    @property
+    def rolling_out(self):
+        """The ``Rollout`` in progress, or None."""
+        running = getattr(self, "_rollout", None)
+        return running if running is not None and not running.done else None
 
-            what = "the same app" if app is None else f"app {app.name!r}"
-            self._rollout = rolling.Rollout(self._loop, self._names, blob, max_surge, max_unavailable, what, adopt)
-            return rolling.wait(self._loop, self._rollout) if wait else self._rollout
+    def _adopt(self, app, blob):  # a rollout is done: its app is the lab's; restarts and scale-ups run it
+        self.app, self._app_blob, self._loop._app_blob = app or self.app, blob, blob
 
     def to_kubernetes(self, path=None, **options):
         """The Kubernetes manifests for what this lab runs (views/manifests.py)."""

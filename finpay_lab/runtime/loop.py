@@ -31,7 +31,7 @@ from ..errors import BadInput
 from . import wire
 from .guardian import write_pidfile
 from .history import Cause, PodEvent, Response
-from .pods import SERVING, PodStatus, exit_cause, gone, start_pod
+from .pods import SERVING, PodStatus, exit_cause, gone, spin_until_readable, start_pod
 
 
 class Loop:
@@ -397,12 +397,3 @@ class Loop:
             except OSError:  # an interrupted close() already removed the work dir
                 pass
 
-
-def spin_until_readable(pod, budget=defaults.CALL_SPIN):
-    """Poll without sleeping for a few tens of µs before blocking: a fast pod answers in
-    that window, and the lab skips the ~15 µs it takes the OS to wake a sleeping process.
-    Only ``wait`` spins, for an app request (a caller is waiting anyway); ``run`` never does."""
-    end = time.perf_counter() + budget
-    while time.perf_counter() < end:
-        if pod.readable():
-            return

@@ -27,6 +27,8 @@ an event in ``lab.history.events``.
 
 from .. import defaults
 from ..errors import BadInput, PodStartError
+from . import wire
+from .app import App
 from .pods import PodStatus, exit_cause
 from .termination import Termination
 
@@ -134,6 +136,12 @@ class Rollout:
         return f"<Rollout: {old or 'no pods'} → {new or 'no pods'}, {state}>"
 
 
-def wait(loop, rollout):
-    """Pump the lab's loop until ``rollout`` is done; a rollout that fails raises PodStartError."""
-    return rollout.wait()
+def start(loop, names, app, blob, max_surge, max_unavailable, on_done):
+    """``lab.rollout``'s work: check, then start a ``Rollout`` of ``app`` (None: the app the
+    lab runs, shipped as ``blob``). ``on_done(app, blob)`` once it is done."""
+    max_surge, max_unavailable = check(max_surge, max_unavailable)
+    if app is not None and not isinstance(app, App):
+        raise BadInput(f"app must be an fl.App (the new version to roll out), not {type(app).__name__}")
+    blob = blob if app is None else wire.ship_app(app)
+    what = "the same app" if app is None else f"app {app.name!r}"
+    return Rollout(loop, names, blob, max_surge, max_unavailable, what, lambda: on_done(app, blob))

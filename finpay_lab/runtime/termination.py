@@ -163,5 +163,7 @@ class Termination:
 def remove(loop, pod, wait=True, **options):
     """Remove ``pod`` (``options`` from ``check``); with ``wait``, return its ``Removal`` once
     it is gone, else the ``Termination`` in progress (the loop moves it on)."""
+    if pod.terminating:
+        raise BadInput(f"{pod.name} is already being removed")
     termination = Termination(loop, pod, **options)
     return termination.wait() if wait else termination

@@ -12,6 +12,8 @@ Vocabulary used across the lab:
   or the OOM killer. Everything in its memory is gone.
 * **drain**: the graceful stop of a scale-down: stop routing to the pod, let in-flight
   work finish, SIGTERM, and only after a grace period SIGKILL.
+* **remove**: ``lab.remove(name, how=...)``: abrupt (SIGKILL), graceful (a drain), or
+  Kubernetes' order (SIGTERM while balancers still route to it), in ``termination.py``.
 
 This module is the lab's half: ``Pod`` is the lab's handle on a pod (in the notebook's
 process). What runs inside the pod's process is in ``pod_loop``; the process that cleans up

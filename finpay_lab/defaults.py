@@ -20,7 +20,7 @@ GRACE_PERIOD = 5.0
 
 # How long lab.call waits for a reply before answering with a timeout error.
 CALL_TIMEOUT = 10.0
-# lab.call polls without sleeping this long before it blocks (see runtime/loop.py, spin_until_readable).
+# lab.call polls without sleeping this long before it blocks (see runtime/pods.py, spin_until_readable).
 CALL_SPIN = 100e-6
 # lab.run keeps this many requests in flight on each pod, so a pod never waits for the
 # lab between two requests (pipelining), while the pipes' buffers never fill.
@@ -138,3 +138,13 @@ STATEFULSET_POD_TIMEOUT = 20.0
 # A pod asks its app's readiness check this often until it passes (Kubernetes' readiness
 # probe default periodSeconds is 10 s; the lab's pods live seconds, so 0.1 s).
 READINESS_INTERVAL = 0.1
+# --- Graceful termination and rolling updates (runtime/termination.py, runtime/rollout.py; issue 11) ---
+# lab.remove(how="kubernetes"): how long after a pod's deletion the balancers still send it
+# requests (endpoints controller → kube-proxy/ingress on every node). Seconds in a real
+# cluster; half a second here, like the lab's other clocks, long enough to see it fail.
+PROPAGATION_DELAY = 0.5
+# propagation, pre_stop and grace above this many seconds are a typo in a lab.
+MAX_TERMINATION_SECONDS = 120.0
+# A rolling update that has not finished in this long (a new pod never ready, a drain
+# stuck) gives up; each step is bounded already by POD_START_TIMEOUT and GRACE_PERIOD.
+ROLLOUT_TIMEOUT = 300.0

@@ -5,7 +5,9 @@
                           fl.chaos.pause("pod-1", at=1.0, seconds=0.5),
                           fl.chaos.redis_down(at=2.0, seconds=0.5),
                           fl.chaos.redis_slow(at=3.0, seconds=1.0, delay=0.005),
-                          fl.chaos.redis_crash(at=4.0)])
+                          fl.chaos.redis_crash(at=4.0),
+                          fl.chaos.remove("pod-3", how="kubernetes", at=1.0),
+                          fl.chaos.rollout(app=payment_api_v2, at=1.0)])
 
 A fault starts ``at`` seconds into the run, or ``after`` that many requests have been
 sent (exactly reproducible, whatever the machine's speed). A pod left as ``None`` is
@@ -30,13 +32,23 @@ the run's history as a ``fault`` event with its start and end, for the plots.
   unreachable". The embedded server is a Python process: it takes ~0.5 s to come back,
   during which the run waits; the real one ~30 ms.
 
+* ``remove``: take a pod away for good, ``how``: "abrupt" (SIGKILL), "graceful" (drain,
+  then SIGTERM) or "kubernetes" (SIGTERM while the balancer still routes to it for
+  ``propagation`` seconds, unless a ``pre_stop`` sleep covers that): ``lab.remove``.
+* ``rollout``: a rolling update (``lab.rollout``) that proceeds while the run keeps
+  sending; the run lasts until it is done.
+
 Each fault is a ``Fault`` (``runtime/faults.py``: what a run asks of one) saying how it
 starts, whether it is still going, and how it stops.
 """
 
 from dataclasses import dataclass
 
+from .. import defaults
 from ..errors import BadInput
+from ..runtime import rollout as rolling
+from ..runtime import termination
+from ..runtime.app import App
 from ..runtime.faults import Fault
 
 
@@ -162,6 +174,50 @@ class RedisCrash(Fault):
         lab.history.end_event(crashed, lab.now())  # the fault lasts while it was dead
 
 
+@dataclass
+class Remove(Fault):
+    pod: str | None = None
+    how: str = "graceful"
+    options: dict | None = None
+    seed: int | None = None
+
+    def start(self, active):
+        name = active.pick(self.pod)
+        if name is None:
+            active.record(self.pod, f"remove {self.pod or 'a random pod'}: no such live pod, nothing removed")
+            return
+        active.record(name, f"remove {name} ({self.how})")
+        active.target = active.lab.remove(name, wait=False, **self.options)
+
+    def ongoing(self, active, now):
+        return active.target is not None and not active.target.done
+
+
+@dataclass
+class Rollout(Fault):
+    app: object = None
+    max_surge: int = 1
+    max_unavailable: int = 0
+
+    def check(self, lab):
+        if lab.rolling_out is not None:
+            raise BadInput(f"a rollout is already in progress ({lab.rolling_out!r}): wait for it to finish")
+
+    def start(self, active):
+        active.record(None, "rollout " + ("(restart)" if self.app is None else f"of app {self.app.name!r}"))
+        try:
+            active.target = active.lab.rollout(self.app, self.max_surge, self.max_unavailable, wait=False)
+        except BadInput as exc:  # another rollout started meanwhile: this one is refused, the run goes on
+            active.lab.record_event(None, "fault", f"rollout refused: {exc}")
+
+    def ongoing(self, active, now):
+        return active.target is not None and not active.target.done
+
+    def stop(self, active):
+        if active.target is not None and active.target.error:
+            active.lab.record_event(None, "fault", active.target.error)
+
+
 def _duration(seconds, what="seconds"):
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 < seconds <= 600:
         raise BadInput(f"{what} must be between 0 and 600, not {seconds!r}")
@@ -199,3 +255,20 @@ def redis_crash(at=None, after=None) -> Fault:
     """SIGKILL the Redis server ``at`` seconds in (or ``after`` N requests) and start it again:
     empty, or from its append-only file with ``redis_persistence="aof"``."""
     return RedisCrash(at=at, after=after)
+
+
+def remove(pod=None, how="graceful", at=None, after=None, propagation=defaults.PROPAGATION_DELAY, pre_stop=0.0,
+           grace=defaults.GRACE_PERIOD, seed=None) -> Fault:
+    """Remove ``pod`` (or a random live pod) ``how`` ("abrupt", "graceful", "kubernetes"),
+    ``at`` seconds in or ``after`` N requests; the run lasts until it is gone."""
+    options = termination.check(how, propagation, pre_stop, grace)
+    return Remove(at=at, after=after, pod=pod, how=how, options=options, seed=seed)
+
+
+def rollout(app=None, at=None, after=None, max_surge=1, max_unavailable=0) -> Fault:
+    """A rolling update to ``app`` (None: restart every pod with the same app) ``at``
+    seconds in, or ``after`` N requests; the run keeps sending while it proceeds."""
+    rolling.check(max_surge, max_unavailable)
+    if app is not None and not isinstance(app, App):
+        raise BadInput(f"app must be an fl.App (the new version to roll out), not {type(app).__name__}")
+    return Rollout(at=at, after=after, app=app, max_surge=max_surge, max_unavailable=max_unavailable)

@@ -36,6 +36,7 @@ class Cause(enum.StrEnum):
     NO_POD = "no_pod"  # no pod could take it: none ready, or the pod named is not running
     INTERRUPTED = "interrupted"  # the caller gave up (Ctrl-C) before its pod answered
     BAD_REPLY = "bad_reply"  # the handler's answer could not cross the pipe
+    SHUTTING_DOWN = "shutting_down"  # its pod had SIGTERM and refused it (connection refused): nothing ran
 
     def __repr__(self):
         return repr(self.value)

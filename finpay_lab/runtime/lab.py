@@ -37,7 +37,8 @@ import weakref
 
 from .. import defaults
 from ..errors import BadInput, LabError, PodStartError
-from . import arguments, readiness, replicas, shutdown, store_kinds, wire
+from . import arguments, readiness, replicas, shutdown, store_kinds, termination, wire
+from . import rollout as rolling
 from .app import default_app
 from .autoscaling import Autoscaling, check_autoscaler
 from .balancer import make_balancer
@@ -297,6 +298,37 @@ class Lab:
             self._check_open()
             replicas.scale(self._loop, self._names, n)
             return self.pods
+
+    def remove(self, name, how="graceful", propagation=defaults.PROPAGATION_DELAY, pre_stop=0.0,
+               grace=defaults.GRACE_PERIOD, wait=True):
+        """Remove pod ``name`` for good: ``"abrupt"`` (SIGKILL), ``"graceful"`` (out of rotation,
+        drain, SIGTERM: what ``scale`` does) or ``"kubernetes"`` (SIGTERM after a ``pre_stop``
+        sleep, while the balancer still routes to it for ``propagation`` s); see
+        runtime/termination.py. Returns a ``Removal`` (``wait=False``: a ``Termination``)."""
+        options = termination.check(how, propagation, pre_stop, grace)
+        with self._lock:
+            return termination.remove(self._loop, self._running(name), wait=wait, **options)
+
+    def rollout(self, app=None, max_surge=1, max_unavailable=0, wait=True):
+        """A rolling update (runtime/rollout.py): every pod replaced by one with a new name,
+        running ``app`` (None: the same app, ``kubectl rollout restart``), each old pod drained
+        once enough new ones are ready. Returns the ``Rollout`` (``wait=False``: in progress)."""
+        with self._lock:
+            self._check_open()
+            if self.rolling_out is not None:
+                raise BadInput(f"a rollout is already in progress ({self.rolling_out!r}): wait for it to finish")
+            self._rollout = rolling.start(self._loop, self._names, app, self._app_blob, max_surge, max_unavailable,
+                                          self._adopt)
+            return self._rollout.wait() if wait else self._rollout
+
+    @property
+    def rolling_out(self):
+        """The ``Rollout`` in progress, or None."""
+        running = getattr(self, "_rollout", None)
+        return running if running is not None and not running.done else None
+
+    def _adopt(self, app, blob):  # a rollout is done: its app is the lab's; restarts and scale-ups run it
+        self.app, self._app_blob, self._loop._app_blob = app or self.app, blob, blob
 
     def to_kubernetes(self, path=None, **options):
         """The Kubernetes manifests for what this lab runs (views/manifests.py)."""

@@ -31,7 +31,7 @@ from ..errors import BadInput
 from . import wire
 from .guardian import write_pidfile
 from .history import Cause, PodEvent, Response
-from .pods import SERVING, PodStatus, exit_cause, gone, start_pod
+from .pods import SERVING, PodStatus, exit_cause, gone, spin_until_readable, start_pod
 
 
 class Loop:
@@ -56,6 +56,7 @@ class Loop:
         self.started = set()  # every process the lab started and has not yet reaped
         self.guardian = None  # the lab's guardian process: in `started`, not a pod
         self.restart_due = {}  # name -> (lab time to restart, restarts so far)
+        self.tickers = []  # callables pump() calls: removals and rollouts in progress (termination.py)
         self.closing = self.closed = False  # closing: exits are stops, nothing restarts
         self._backoff = {}  # name -> current backoff seconds
         self._paused = {}  # name -> pid of the process pause() stopped (until resume())
@@ -94,6 +95,10 @@ class Loop:
         return rid
 
     def _send(self, pod, rid, endpoint, params, internal, awaited):
+        if not pod.alive:  # exited, still in the endpoints (a propagation delay): refused
+            response = self.fail(endpoint, params, f"{pod.name} refused the connection: it has shut down",
+                                 pod.name, cause=Cause.SHUTTING_DOWN)
+            return self._answers.update({rid: response} if awaited else {})
         try:
             data = wire.encode_request(rid, endpoint, params)
         except Exception as exc:
@@ -191,6 +196,8 @@ class Loop:
     def pump(self, timeout):
         """Wait up to ``timeout`` for replies or pod exits, and handle them."""
         self._start_due_restarts()
+        for tick in tuple(self.tickers):
+            tick()
         if not self._watched:
             time.sleep(timeout)
             return
@@ -281,13 +288,13 @@ class Loop:
 
     def routable(self):
         """The pods the balancer may choose from."""
-        return [p for p in self.pods.values() if p.routable]
+        return [p for p in self.pods.values() if p.routable or p.lingering]
 
-    def spawn(self, name, restarts=0):
-        """Start pod ``name`` (a replacement if ``restarts``) and watch it."""
+    def spawn(self, name, restarts=0, app_blob=None):
+        """Start pod ``name`` (a replacement if ``restarts``; running ``app_blob``, by default the lab's app) and watch it."""
         # The process is in self.started before it starts: if Ctrl-C lands before the
         # lines below record the pod, close() still finds and kills it.
-        pod = start_pod(self._ctx, name, self._app_blob, self.config, self._lifeline, restarts,
+        pod = start_pod(self._ctx, name, app_blob or self._app_blob, self.config, self._lifeline, restarts,
                         started=self.started, make_state=self.make_state)
         return self.add(pod)
 
@@ -355,14 +362,16 @@ class Loop:
         self.list_pods_for_guardian()
         pod.conn.close()
         cause = exit_cause(pod.exitcode)
-        kind = "stopped" if was == PodStatus.STOPPING or self.closing else "exited"
+        kind = "stopped" if was == PodStatus.STOPPING or pod.terminating or self.closing else "exited"
         self.event(pod.name, kind, cause, pid=pod.pid)
         for rid, (endpoint, params, sent, internal) in list(pod.in_flight.items()):
             del pod.in_flight[rid]
             if internal:
                 continue
-            self.fail(endpoint, params, f"{pod.name} crashed ({cause}) while handling {endpoint}",
-                      pod.name, sent=sent, rid=rid, cause=Cause.CRASHED)
+            clean = pod.exitcode == 0  # it answered all it read (SIGTERM): this one it never read
+            self.fail(endpoint, params, f"{pod.name} had shut down: it never read {endpoint}" if clean else
+                      f"{pod.name} crashed ({cause}) while handling {endpoint}", pod.name, sent=sent, rid=rid,
+                      cause=Cause.SHUTTING_DOWN if clean else Cause.CRASHED)
         if self.restart and kind == "exited":
             healthy = time.monotonic() - pod.started > defaults.RESTART_BACKOFF_RESET
             backoff = defaults.RESTART_BACKOFF if healthy else min(
@@ -388,12 +397,3 @@ class Loop:
             except OSError:  # an interrupted close() already removed the work dir
                 pass
 
-
-def spin_until_readable(pod, budget=defaults.CALL_SPIN):
-    """Poll without sleeping for a few tens of µs before blocking: a fast pod answers in
-    that window, and the lab skips the ~15 µs it takes the OS to wake a sleeping process.
-    Only ``wait`` spins, for an app request (a caller is waiting anyway); ``run`` never does."""
-    end = time.perf_counter() + budget
-    while time.perf_counter() < end:
-        if pod.readable():
-            return

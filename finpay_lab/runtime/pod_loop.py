@@ -4,12 +4,18 @@
 "ready" on its pipe, and then serves: it reads every request waiting, hands each to
 ``App.handle`` (which never raises), and writes the replies back, fast ones together in
 one write. ``this_pod()`` tells a handler which pod it runs on. A pod never dies of a
-request: only of a signal (SIGKILL, or SIGTERM after its current request), or when the lab
-is gone (its lifeline pipe closes).
+request: only of a signal (SIGKILL, or SIGTERM), or when the lab is gone (its lifeline pipe
+closes).
+
+SIGTERM is handled as a real server handles it: the pod stops accepting (every request it
+reads from then on is answered "shutting down", ``Cause.SHUTTING_DOWN``: nothing ran, like
+a refused connection), finishes the requests it had already read (its in-flight work), and
+exits normally. The signal wakes the pod even when it is idle (``signal.set_wakeup_fd``).
 """
 
 import os
 import random
+import select
 import signal
 import sys
 import threading
@@ -118,21 +124,23 @@ def pod_main(conn, lifeline, app_blob, config, close_fds=(), make_state=None):
         except OSError:
             pass
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C/interrupt is for the lab
-    flags = {"stopping": False, "handling": False}  # plain dict: read on every request
+    flags = {"stopping": False}  # plain dict: read on every batch
 
-    def on_sigterm(signum, frame):  # graceful stop: finish the current request, then exit
+    def on_sigterm(signum, frame):  # graceful stop: accept nothing more, finish, exit
         flags["stopping"] = True
-        if not flags["handling"]:
-            raise SystemExit(0)
 
     signal.signal(signal.SIGTERM, on_sigterm)
+    wake, woken = os.pipe()  # the signal writes a byte here: an idle pod's poll wakes up
+    os.set_blocking(woken, False)
+    signal.set_wakeup_fd(woken, warn_on_full_buffer=False)
     threading.Thread(target=_watch_lab, args=(lifeline, config["lab_pid"]), daemon=True).start()
     busy = BusyCounter(config.pop("_busy", None))  # shared with the lab (busy.py)
     app, state = _get_ready(app_blob, config, make_state)
     channel = wire.Channel(conn)
     channel.send(wire.encode_reply(wire.READY, True, os.getpid(), None, 0.0))
     try:
-        _serve_forever(app, state, channel, flags, busy)
+        _serve_forever(app, state, channel, flags, busy, wake)
+        _refuse_waiting(channel, config["name"])  # SIGTERM: what came after it is refused
     except (BrokenPipeError, OSError):
         pass
     sys.stdout.flush()
@@ -154,10 +162,17 @@ def _get_ready(app_blob, config, make_state):
     return app, state
 
 
-def _serve_forever(app, state, channel, flags, busy):
-    """Read every request waiting, answer each in order, until SIGTERM or the pipe closes."""
+def _serve_forever(app, state, channel, flags, busy, wake):
+    """Read every request waiting, answer each in order, until SIGTERM or the pipe closes.
+    A batch read before SIGTERM is in flight: it is finished whole."""
     perf = time.perf_counter
+    poller = select.poll()
+    poller.register(channel.fd, select.POLLIN)
+    poller.register(wake, select.POLLIN)
     while not flags["stopping"]:
+        poller.poll()  # a request, or a signal
+        if flags["stopping"]:
+            break
         try:
             batch = channel.receive()  # every request waiting, in order
         except (EOFError, OSError):
@@ -168,7 +183,6 @@ def _serve_forever(app, state, channel, flags, busy):
                 rid = wire.request_rid(data)
             except Exception:  # pragma: no cover - the lab always frames a rid
                 continue
-            flags["handling"] = True
             busy.begin(time.monotonic())
             t0 = perf()
             ok, value, error, cause = _serve(app, state, data)
@@ -177,7 +191,6 @@ def _serve_forever(app, state, channel, flags, busy):
                 error = error[:defaults.ERROR_LIMIT - 1] + "…"
             t1 = perf()
             replies.append(wire.encode_reply(rid, ok, value, error, t1 - t0, cause and cause.value))
-            flags["handling"] = False
             # Fast replies leave together in one write; a slow handler's reply
             # leaves at once, so coalescing never delays an answer by more than 1 ms.
             if t1 >= flush_at:
@@ -185,3 +198,22 @@ def _serve_forever(app, state, channel, flags, busy):
                 replies, flush_at = [], perf() + defaults.REPLY_COALESCE
         if replies:
             channel.send_many(replies)
+
+
+def _refuse_waiting(channel, name):
+    """After SIGTERM: answer every request already waiting "shutting down" (nothing ran),
+    then return; the pod exits. What the lab sends later finds the pod gone, and the lab
+    fails it the same way (``Loop.on_exit``)."""
+    error = f"{name} is shutting down (SIGTERM): it accepts no new requests"
+    while True:
+        os.set_blocking(channel.fd, False)  # read only what is waiting now
+        try:
+            batch = channel.receive()
+        except EOFError:
+            return
+        finally:
+            os.set_blocking(channel.fd, True)
+        if not batch:
+            return
+        channel.send_many([wire.encode_reply(wire.request_rid(data), False, None, error, 0.0,
+                                             Cause.SHUTTING_DOWN.value) for data in batch])

@@ -12,6 +12,8 @@ Vocabulary used across the lab:
   or the OOM killer. Everything in its memory is gone.
 * **drain**: the graceful stop of a scale-down: stop routing to the pod, let in-flight
   work finish, SIGTERM, and only after a grace period SIGKILL.
+* **remove**: ``lab.remove(name, how=...)``: abrupt (SIGKILL), graceful (a drain), or
+  Kubernetes' order (SIGTERM while balancers still route to it), in ``termination.py``.
 
 This module is the lab's half: ``Pod`` is the lab's handle on a pod (in the notebook's
 process). What runs inside the pod's process is in ``pod_loop``; the process that cleans up
@@ -113,6 +115,8 @@ class Pod:
     exitcode: int | None = None
     index: int = 0  # the number in the name, for ordering: pod-10 comes after pod-9
     busy: BusyCounter = field(default_factory=lambda: BusyCounter(None))  # its busy seconds (busy.py)
+    terminating: bool = False  # being removed (termination.py): its exit is a stop, never restarted
+    lingering: bool = False  # still in the balancer's endpoints though it may have exited (Kubernetes' propagation delay)
 
     def __post_init__(self):
         self.index = pod_number(self.name) or 0
@@ -265,3 +269,13 @@ def gone(pid) -> bool:
             return f.read().rsplit(")", 1)[1].split()[0] == "Z"
     except (OSError, IndexError):
         return False  # no /proc (macOS): count it as running; a signal to it is harmless
+
+
+def spin_until_readable(pod, budget=defaults.CALL_SPIN):
+    """Poll without sleeping for a few tens of µs before blocking: a fast pod answers in
+    that window, and the lab skips the ~15 µs it takes the OS to wake a sleeping process.
+    Only ``Loop.wait`` spins, for an app request (a caller is waiting anyway); ``run`` never does."""
+    end = time.perf_counter() + budget
+    while time.perf_counter() < end:
+        if pod.readable():
+            return

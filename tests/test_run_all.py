@@ -62,3 +62,23 @@ def test_every_solution_file_belongs_to_a_lesson():
     on_disk = {p.name for p in (NOTEBOOKS / "solutions").glob("*.py")}
     assert on_disk == named
     assert all(pathlib.Path(NOTEBOOKS / "solutions" / n).read_text(encoding="utf-8").strip() for n in named)
+
+
+def test_a_prediction_is_shown_beside_the_measurement_without_a_verdict(capsys):
+    from finpay_lab import checks
+
+    checks.reveal(None, measured=(1500, 1300))
+    checks.reveal((1500, 1800), measured=(1500, 1300))
+    shown = capsys.readouterr().out
+    assert "No prediction recorded" in shown and "You predicted:     (1500, 1800)" in shown
+    assert shown.count("The lab measured: (1500, 1300)") == 2
+    assert "✅" not in shown and "❌" not in shown
+
+
+def test_an_unanswered_check_says_what_to_do_and_where_the_solution_is(capsys):
+    from finpay_lab import checks
+
+    assert checks.check(None, 4000, hint="h", name="Exercise 0.1") is False
+    shown = capsys.readouterr().out
+    assert "Not answered yet" in shown and "Exercise 0.1" in shown and "load a solution" in shown
+    assert "✅" not in shown and "❌" not in shown

@@ -5,13 +5,20 @@
                     explain="each pod keeps its own balance")
 
 An unanswered exercise (``None`` or ``...``) is not an error: the check says what to do,
-so a notebook run top to bottom (by a learner or by CI) never breaks on it.
+so a notebook run top to bottom (by a learner or by CI) never breaks on it, and never
+prints a verdict the learner did not earn. Solutions live in ``notebooks/solutions/``; a
+lesson loads one only when the learner asks (``%load solutions/01_exercise_1.py``).
+
+Predictions are recorded the same way, and shown beside what the lab measured:
+
+    prediction = None        # the learner writes a guess before running the experiment
+    fl.checks.reveal(prediction, measured=(first.value, second.value))
 """
 
 import math
 from collections.abc import Iterable
 
-__all__ = ["check", "to_review"]
+__all__ = ["check", "reveal", "to_review"]
 
 UNANSWERED = (None, Ellipsis)
 
@@ -23,7 +30,8 @@ def check(answer, expected, *, hint, explain="", name="this exercise", tolerance
     forms. ``tolerance`` allows numbers within that relative distance of ``expected``.
     """
     if any(answer is u for u in UNANSWERED):
-        print(f"✏️  Not answered yet: replace None with your answer for {name}, then run this cell again.")
+        print(f"✏️  Not answered yet: set answer for {name} in the cell above, run it, then run this "
+              "cell again. (Stuck? The cell after this one can load a solution.)")
         return False
     try:
         if callable(expected):
@@ -40,6 +48,16 @@ def check(answer, expected, *, hint, explain="", name="this exercise", tolerance
     else:
         print(f"❌ Not quite. {hint}")
     return right
+
+
+def reveal(prediction, measured) -> None:
+    """Print the learner's prediction beside what the lab measured, with no verdict: a
+    prediction is for thinking, not for marks. An empty one (``None`` or ``...``) says so."""
+    if any(prediction is u for u in UNANSWERED):
+        print("🤔 No prediction recorded (set prediction = ... before running the experiment).")
+    else:
+        print(f"🤔 You predicted:     {prediction!r}")
+    print(f"🔬 The lab measured: {measured!r}")
 
 
 def to_review(answer, expected: dict) -> list:

@@ -41,7 +41,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from ..errors import BadInput
 from ..numbers import is_number, is_whole, quantile
-from . import run_data
+from . import run_data, sequence
 from .run_data import NO_POD
 from .style import (
     DEATH,
@@ -61,7 +61,7 @@ from .style import (
 )
 
 __all__ = ["LabFigure", "balances", "compare", "latency", "losses", "overview", "pod_colour", "pod_hatch",
-           "pod_marker", "scaling", "throughput", "timeline"]
+           "pod_marker", "scaling", "throughput", "timeline", "trace"]
 DEMAND = "#000000"  # the requests due per second: a black step line over the bars
 
 
@@ -326,6 +326,19 @@ def losses(audit, limit=20):
                        if c) + "".join(f", {p}" for p in problems)
     return caption(fig, f"What the audit found {len(everyone)} customer{'s' * (len(everyone) != 1)} lost "
                         f"({len(users)} shown, most first): {totals}.")
+
+
+@styled
+def trace(run, around=None, n=6):
+    """A few requests as a sequence diagram (client → balancer → pod → Redis, time flowing
+    down), like Maelstrom's Lamport diagrams: the ``n`` requests sent nearest ``around``
+    (seconds since the run started; by default the first pod death). A dead pod's lane ends
+    with an ✗; failed requests are red. The drawing is in ``sequence.py``."""
+    run_data.check_runs("trace", run)
+    if not is_whole(n, 1) or n > sequence.MAX_REQUESTS:
+        raise BadInput(f"n must be a whole number of requests from 1 to {sequence.MAX_REQUESTS}, not {n!r}")
+    fig = LabFigure(figsize=(10, min(3.2 + 0.42 * n, 12)), layout="constrained")
+    return caption(fig, sequence.draw(fig, run, around, n))
 
 
 # ---------------------------------------------------------------------- drawing on one axes

@@ -13,6 +13,7 @@ alt text for a page or a screen reader). The look (``STYLE``) applies only insid
 """
 
 import functools
+import textwrap
 
 import matplotlib
 from matplotlib.lines import Line2D
@@ -81,10 +82,13 @@ def say(ax, text, **kwargs):
     ax.text(0.5, 0.5, text, transform=ax.transAxes, ha="center", va="center", fontsize=13, **kwargs)
 
 
-def caption(fig, text):
-    """A one-line caption under the figure, kept as ``fig.alt`` too (alt text)."""
+def caption(fig, text, fontsize=8.5):
+    """A caption under the figure, kept as ``fig.alt`` too (alt text): one line, wrapped
+    only if it is wider than the figure."""
     fig.alt = text
-    fig.supxlabel(text, x=0.005, ha="left", fontsize=8.5, color="#444444", wrap=False, gid="caption")
+    width = int(fig.get_figwidth() * 72 / (0.55 * fontsize))  # characters across the figure
+    fig.supxlabel(textwrap.fill(text, width), x=0.005, ha="left", ma="left", fontsize=fontsize,
+                  color="#444444", gid="caption")
     return fig
 
 

@@ -34,8 +34,10 @@ def centre(run, around):
     first pod death, or the first failure, or the middle of the run."""
     if around is not None:
         if not is_number(around) or not 0 <= around <= run.duration:
-            raise BadInput(f"around must be a number of seconds since the run started, between 0 and "
-                           f"{run.duration:.2f}, not {around!r}")
+            raise BadInput(
+                f"around must be a number of seconds since the run started, between 0 and "
+                f"{run.duration:.2f}, not {around!r}"
+            )
         return run.started + around
     died = run_data.deaths(run)
     if died:
@@ -78,7 +80,9 @@ def draw(fig, run, around=None, n=6):
     bottom = max(r.received for r in chosen) - t0
     pad = max((bottom - top) * 0.06, 1e-4)
     top, bottom = top - pad, bottom + pad
-    died = [(t - t0, pod, kind) for t, pod, kind in run_data.deaths(run) if pod in x and top <= t - t0 <= bottom]
+    died = [
+        (t - t0, pod, kind) for t, pod, kind in run_data.deaths(run) if pod in x and top <= t - t0 <= bottom
+    ]
 
     # lanes: a line per process; a pod's only while it was up, with an ✗ where it died
     for name in names:
@@ -89,7 +93,9 @@ def draw(fig, run, around=None, n=6):
         for a, b in spans:
             ax.plot([x[name]] * 2, [a, b], color="#555555", lw=1.5, zorder=1, gid=f"lane:{name}")
     for t, pod, kind in died:
-        ax.text(x[pod], t, "✗", ha="center", va="center", fontsize=18, color=DEATH, zorder=6, gid=f"crash:{pod}")
+        ax.text(
+            x[pod], t, "✗", ha="center", va="center", fontsize=18, color=DEATH, zorder=6, gid=f"crash:{pod}"
+        )
         ax.text(x[pod] + 0.06, t, f"{pod} {kind}", ha="left", va="center", fontsize=8, color=DEATH)
 
     # requests: send, route (and wait in the pod's queue), the handler, the reply
@@ -103,8 +109,16 @@ def draw(fig, run, around=None, n=6):
             _arrow(ax, (x["balancer"], sent), (x[r.pod], start), colour, f"req:{r.id}:route")
             if r.ok and r.service > 0:
                 far = x.get("redis", x[r.pod])
-                ax.fill_betweenx([start, received], x[r.pod] - 0.05, far + 0.05 * (far == x[r.pod]),
-                                 color=colour, alpha=0.12, lw=0, zorder=2, gid=f"req:{r.id}:handler")
+                ax.fill_betweenx(
+                    [start, received],
+                    x[r.pod] - 0.05,
+                    far + 0.05 * (far == x[r.pod]),
+                    color=colour,
+                    alpha=0.12,
+                    lw=0,
+                    zorder=2,
+                    gid=f"req:{r.id}:handler",
+                )
             if REPLY_FROM.get(cause) == "balancer":
                 reply_from = (x["balancer"], received)
             else:
@@ -114,27 +128,50 @@ def draw(fig, run, around=None, n=6):
             reply_from = (x["balancer"], received)
         _arrow(ax, reply_from, (x["client"], received), colour, f"req:{r.id}:reply", dashed=not r.ok)
         outcome = f"ok, {r.latency * 1e3:.1f} ms" if r.ok else (cause or "failed").replace("_", " ")
-        ax.annotate(f"#{r.id} {r.endpoint} → {outcome}", (x["client"], sent), color=colour, fontsize=8,
-                    xytext=(-0.12, top + (bottom - top) * (i + 0.5) / len(chosen)), textcoords="data",
-                    ha="right", va="center", gid=f"req:{r.id}:label",
-                    arrowprops={"arrowstyle": "-", "color": "#bbbbbb", "lw": 0.6, "shrinkA": 2, "shrinkB": 0})
+        ax.annotate(
+            f"#{r.id} {r.endpoint} → {outcome}",
+            (x["client"], sent),
+            color=colour,
+            fontsize=8,
+            xytext=(-0.12, top + (bottom - top) * (i + 0.5) / len(chosen)),
+            textcoords="data",
+            ha="right",
+            va="center",
+            gid=f"req:{r.id}:label",
+            arrowprops={"arrowstyle": "-", "color": "#bbbbbb", "lw": 0.6, "shrinkA": 2, "shrinkB": 0},
+        )
 
     ax.set_xticks(range(len(names)), names)
     ax.xaxis.tick_top()
     ax.tick_params(axis="x", length=0, labelsize=10)
     ax.set(xlim=(-1.9, len(names) - 0.5), ylim=(bottom, top), ylabel=f"{run_data.TIME_AXIS}, time flows down")
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3f}"))
+    digits = 4 if bottom - top < 0.02 else 3  # a burst of a few ms: tenths of a ms
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.{digits}f}"))
     ax.grid(False)
     ax.spines[["bottom", "right", "top"]].set_visible(False)
     failed = sum(not r.ok for r in chosen)
     crash = f"; {', '.join(f'{p} died at {t:.3f} s' for t, p, _ in died)}" if died else ""
     ax.set_title(f"{len(chosen)} requests around {at - t0:.3f} s: {failed} failed (red){crash}", fontsize=11)
-    via = " and Redis" if "redis" in x else ""
-    return (f"{len(chosen)} requests between client, balancer, pods{via} (time flows down){crash}: {failed} failed "
-            "(red). Slanted arrows include queue waits; grey: a handler running.")
+    via = " (→ Redis)" if "redis" in x else ""
+    return (
+        f"{len(chosen)} requests, client → balancer → pod{via}, time flowing down{crash}: {failed} failed (red). "
+        "Slanted: queue wait; grey: handler running."
+    )
 
 
 def _arrow(ax, start, end, colour, gid, dashed=False):
-    ax.annotate("", end, start, gid=gid, arrowprops={
-        "arrowstyle": "-|>", "color": colour, "lw": 1.3, "ls": "--" if dashed else "-",
-        "shrinkA": 0, "shrinkB": 0, "mutation_scale": 10})
+    ax.annotate(
+        "",
+        end,
+        start,
+        gid=gid,
+        arrowprops={
+            "arrowstyle": "-|>",
+            "color": colour,
+            "lw": 1.3,
+            "ls": "--" if dashed else "-",
+            "shrinkA": 0,
+            "shrinkB": 0,
+            "mutation_scale": 10,
+        },
+    )

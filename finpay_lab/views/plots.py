@@ -322,10 +322,10 @@ def losses(audit, limit=20):
     ax.set_xlabel(f"things lost (count{shown})")
     ax.grid(axis="y", visible=False)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
-    totals = ", ".join(f"{sum(c.values())} {label}" for (label, _), c in zip(LOSSES, counts, strict=True)
-                       if c) + "".join(f", {p}" for p in problems)
-    return caption(fig, f"What the audit found {len(everyone)} customer{'s' * (len(everyone) != 1)} lost "
-                        f"({len(users)} shown, most first): {totals}.")
+    totals = "; ".join([f"{label} {sum(c.values())}" for (label, _), c in zip(LOSSES, counts, strict=True) if c]
+                       + problems)
+    return caption(fig, f"Losses the audit found per customer ({len(users)} of {len(everyone)} shown, most first): "
+                        f"{totals}.")
 
 
 @styled

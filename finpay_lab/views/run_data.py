@@ -168,7 +168,7 @@ def _demand_said(run, bucket, due):
     if due is None:
         return ""
     peak = max(due, default=0) / bucket
-    return f"; demand (black line) peaks at {peak:,.0f}/s, {sum(due):,} requests due in all"
+    return f"; demand (black) peaks at {peak:,.0f}/s, {sum(due):,} due"
 
 
 def says_throughput(run, bucket, due=None):

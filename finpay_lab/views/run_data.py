@@ -160,8 +160,8 @@ def _counts(run):
 
 def says_timeline(run):
     """The timeline's caption."""
-    return (f"Each request of this {run.duration:.2f} s run is a mark on the lane of the pod that answered "
-            f"it, at the second it was answered: {_counts(run)}{_deaths_said(run)}.")
+    return (f"Each request of this {run.duration:.2f} s run, on the lane of the pod that answered it, when it "
+            f"answered: {_counts(run)}{_deaths_said(run)}.")
 
 
 def _demand_said(run, bucket, due):

@@ -102,11 +102,11 @@ def test_timeline_has_a_lane_per_pod_and_marks_failures_deaths_and_restarts(runs
         assert to_hex(dots.get_facecolor()[0]) == plots.pod_colour(pod)
     killed = one(e for e in run.events if e.kind == "killed")
     deaths = one(by_gid(ax, "deaths"))
-    assert list(deaths.get_xdata()) == [killed.t] and list(deaths.get_ydata()) == [1]  # pod-2's lane
+    assert list(deaths.get_xdata()) == [killed.t - run.started] and list(deaths.get_ydata()) == [1]  # pod-2's lane
     ready = one(by_gid(ax, "ready")).get_offsets()
     assert len(ready) == (1 if restart else 0)  # the replacement pod-2 coming back
     if restart:
-        assert ready[0][0] > killed.t and ready[0][1] == 1
+        assert ready[0][0] > killed.t - run.started and ready[0][1] == 1
     assert "(s)" in ax.get_xlabel()
     assert "failed request" in legend_labels(ax) and "pod died" in legend_labels(ax)
 
@@ -137,15 +137,15 @@ def test_a_fault_is_shaded_over_exactly_its_window(runs, figure):
     save(fig, f"fault_{figure}")
     for ax in fig.axes:
         patch = one(by_gid(ax, "fault"))
-        assert patch.get_x() == pytest.approx(event.t)
-        assert patch.get_x() + patch.get_width() == pytest.approx(event.end)
+        assert patch.get_x() == pytest.approx(event.t - run.started)  # seconds since the run started
+        assert patch.get_x() + patch.get_width() == pytest.approx(event.end - run.started)
         assert "fault (chaos)" in legend_labels(ax)
 
 
 def test_an_instant_fault_is_a_line_at_its_time(runs):
     run = with_fault(runs[False], 1.0, None, detail="kill pod-2 (SIGKILL)")  # a kill has no end
     line = one(by_gid(one(plots.throughput(run).axes), "fault"))
-    assert list(line.get_xdata()) == [run.started + 1.0] * 2
+    assert list(line.get_xdata()) == [pytest.approx(1.0)] * 2  # seconds since the run started
 
 
 # ---------------------------------------------------------------------- throughput, latency
@@ -363,8 +363,8 @@ def test_bad_runs_are_refused_with_a_clear_error():
 
 def test_pod_colours_are_stable_and_failures_have_their_own():
     assert plots.pod_colour("pod-1") == plots.pod_colour("pod-1") != plots.pod_colour("pod-2")
-    colours = {plots.pod_colour(f"pod-{i}") for i in range(1, 17)}
-    assert len(colours) == 16 and plots.FAILED not in colours
+    looks = {(plots.pod_colour(f"pod-{i}"), plots.pod_marker(f"pod-{i}")) for i in range(1, 17)}
+    assert len(looks) == 16 and plots.FAILED not in {colour for colour, _ in looks}
 
 
 def test_public_names_and_no_global_matplotlib_state():

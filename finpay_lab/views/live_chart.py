@@ -1,7 +1,9 @@
 """The dashboard's chart: requests per second over the last ``WINDOW`` seconds, as PNG.
 
 Successful requests are green, failed ones red, and pod events (kills, restarts, a state
-switch, a rescale) are marked where they happened. ``per_bin`` counts the lab's history
+switch, a rescale) are marked where they happened; labels that would overlap are moved
+down a row (``style.place_labels``). The dashboard shows a lab, not a run, so its clock is
+"seconds ago" (0 is now); a one-line caption under the chart says so. ``per_bin`` counts the lab's history
 into bins; ``Chart`` draws them with a ``Figure`` and the Agg canvas (never pyplot, which
 is not thread-safe: the dashboard draws from its refresher thread).
 """
@@ -12,6 +14,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .live_tiles import COLOURS
+from .style import place_labels
 
 WINDOW = 30.0  # seconds of history the chart shows
 BIN = 0.5  # chart resolution; matches the refresh so every refresh can move the chart
@@ -64,7 +67,9 @@ class Chart:
         ax.set_xlabel("seconds ago", fontsize=8)
         ax.tick_params(labelsize=8)
         ax.spines[["top", "right"]].set_visible(False)
-        self.fig.subplots_adjust(left=0.07, right=0.99, top=0.87, bottom=0.19)
+        self.caption = self.fig.text(0.005, 0.01, "", fontsize=7.5, color="#444444", va="bottom", gid="caption")
+        self.fig.subplots_adjust(left=0.07, right=0.99, top=0.87, bottom=0.25)
+        self.alt = ""  # the caption's words (alt text)
 
     def png(self, ok, failed, marks, start, now):
         edges = [(start + i) * BIN - now for i in range(len(ok) + 1)]  # seconds before now
@@ -74,22 +79,17 @@ class Chart:
         for artist in self.marks:
             artist.remove()
         self.marks = []
+        labels = []
         for t, label in marks[-4:]:  # a few labels at most, or they pile up unreadably
             x, right = t - now, t - now > -8
-            self.marks += [
-                self.ax.axvline(x, color="#333", linestyle="--", linewidth=0.9),
-                self.ax.annotate(
-                    label,
-                    (x, 0.97),
-                    xycoords=("data", "axes fraction"),
-                    xytext=(-3 if right else 3, 0),
-                    textcoords="offset points",
-                    ha="right" if right else "left",
-                    va="top",
-                    fontsize=7.5,
-                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85},
-                ),
-            ]
+            self.marks.append(self.ax.axvline(x, color="#333", linestyle="--", linewidth=0.9))
+            labels.append(self.ax.text(
+                x, 0.97, f" {label} " if right else f" {label}", transform=self.ax.get_xaxis_transform(),
+                ha="right" if right else "left", va="top", fontsize=7.5, gid="mark",
+                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85}))
+        self.marks += labels
+        if labels:
+            place_labels([(t, t.get_position()) for t in labels], self.fig.canvas.get_renderer())
         recent = max(1, min(len(ok), int(2 / BIN)))  # the last 2 s: what "now" feels like
         self.title.set_text(
             f"requests per second, last {WINDOW:g} s — now "
@@ -97,6 +97,10 @@ class Chart:
             f"{sum(failed[-recent:]) / (recent * BIN):,.0f} failed/s"
         )
         self.ax.set_ylim(0, max(10, max(total, default=0) * 1.3))  # headroom for the labels
+        self.alt = (f"Requests per second over the last {WINDOW:g} s (0 is now): ok in green, failed in red"
+                    + (f"; dashed lines mark {len(marks[-4:])} pod event{'s' * (len(marks[-4:]) != 1)}." if marks
+                       else "."))
+        self.caption.set_text(self.alt)
         buf = io.BytesIO()
         self.fig.savefig(buf, format="png")
         return buf.getvalue()

@@ -11,7 +11,8 @@ calls ``plt.show()`` or changes matplotlib's global settings.
 * ``latency(run)``: p50 / p95 / p99 per time bucket. Teaches: trouble shows in the tail
   first; when a pod dies under load, queues build on the others.
 * ``overview(run)``: the three above, stacked on one time axis (``run.plot()``).
-* ``compare(run_a, run_b)``: one workload under two settings, side by side, same scales.
+* ``compare(run_a, run_b)``: one workload under two settings, side by side, same scales,
+  with a thin ok/failed bar under each.
 * ``scaling(results)``: throughput against the number of pods, beside the ideal straight
   line. Teaches: stateless services scale almost linearly; shared state bends the curve.
 * ``balances(lab)``: each customer's balance as each pod sees it. Teaches: with in-memory
@@ -19,14 +20,17 @@ calls ``plt.show()`` or changes matplotlib's global settings.
 * ``losses(audit)``: what each customer lost: sessions, SMS alerts, correct balances.
 * ``replicas(run)``: demand, ready replicas and latency, with the HPA's decisions
   (``views/replicas.py``). Teaches: the replicas climb in steps behind the demand.
+* ``trace(run, around=…, n=…)``: a few requests as a sequence diagram, client → balancer →
+  pod (→ Redis), around a crash. Teaches: what "in flight" means when a pod dies.
 
-One visual language everywhere: ``pod-N`` always has the same colour (``pod_colour``);
-failures are red; chaos faults are shaded gold, like the nemesis periods of Jepsen's
-graphs (an instant fault, such as a kill, is a gold line); a black bar (or dashed line)
-marks a pod's death (the colours and the look: ``style.py``). Times are lab time in
-seconds, the clock of ``run.summary()`` and ``lab.history``; only ``compare`` counts from
-each run's start, so the two runs line up. What the figures read from a run (lanes,
-deaths, time buckets) is in ``run_data.py``.
+One visual language everywhere: ``pod-N`` always has the same colour and marker
+(``pod_colour``, ``pod_marker``; Okabe–Ito colours, a new marker every 8 pods); failures
+are red; chaos faults are shaded gold, like the nemesis periods of Jepsen's graphs (an
+instant fault, such as a kill, is a gold line); a black bar (or dashed line) marks a pod's
+death (the colours and the look: ``style.py``). One clock: every time axis counts seconds
+since the run started, so two runs line up and a figure reads like a stopwatch. Under each
+figure, one line says what it shows for this run (also ``fig.alt``). What the figures read
+from a run (lanes, deaths, time buckets, demand) is in ``run_data.py``.
 """
 
 import io
@@ -39,12 +43,28 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
 from ..errors import BadInput
 from ..numbers import is_number, is_whole, quantile
-from . import run_data
+from . import run_data, sequence
 from .run_data import NO_POD
-from .style import DEATH, FAILED, FAULT, LOSSES, OK, PALETTE, QUANTILES, legend_key, say, styled
+from .style import (
+    DEATH,
+    FAILED,
+    FAULT,
+    LOSSES,
+    OK,
+    PALETTE,
+    QUANTILES,
+    caption,
+    legend_key,
+    place_labels,
+    pod_look,
+    say,
+    stack_labels,
+    styled,
+)
 
-__all__ = ["LabFigure", "balances", "compare", "latency", "losses", "overview", "pod_colour",
-           "replicas", "scaling", "throughput", "timeline"]
+__all__ = ["LabFigure", "balances", "compare", "latency", "losses", "overview", "pod_colour", "pod_hatch",
+           "pod_marker", "replicas", "scaling", "throughput", "timeline", "trace"]
+DEMAND = "#000000"  # the requests due per second: a black step line over the bars
 
 
 class LabFigure(Figure):
@@ -56,14 +76,38 @@ class LabFigure(Figure):
         self.savefig(png, format="png")
         return png.getvalue()
 
+    alt = ""  # a one-line description of what the figure shows (its caption; alt text)
+    label_groups = ()  # labels that must not overlap, placed once the layout is done
+
+    def draw(self, renderer):
+        if self.label_groups:
+            if self.get_layout_engine() is not None:
+                self.get_layout_engine().execute(self)
+            for group in self.label_groups:
+                place_labels(group, renderer)
+        super().draw(renderer)
+
+
+def _look(pod):
+    if not pod or pod == NO_POD:
+        return "#7f7f7f", "o", ""
+    tail = str(pod).rsplit("-", 1)[-1]
+    return pod_look(int(tail) if tail.isdigit() else 1 + sum(map(ord, str(pod))) % (4 * len(PALETTE)))
+
 
 def pod_colour(pod):
     """The colour of ``pod-N`` in every figure (pod-1 is always blue); grey for no pod."""
-    if not pod or pod == NO_POD:
-        return "#7f7f7f"
-    tail = str(pod).rsplit("-", 1)[-1]
-    n = int(tail) - 1 if tail.isdigit() else sum(map(ord, str(pod)))
-    return matplotlib.colors.to_hex(PALETTE[n % len(PALETTE)])
+    return matplotlib.colors.to_hex(_look(pod)[0])
+
+
+def pod_marker(pod):
+    """The marker of ``pod-N``: dots for pods 1–8, squares for 9–16, triangles for 17–24..."""
+    return _look(pod)[1]
+
+
+def pod_hatch(pod):
+    """The hatching of ``pod-N``'s bars: none for pods 1–8, then one pattern per round of 8."""
+    return _look(pod)[2]
 
 
 # ---------------------------------------------------------------------- public figures
@@ -71,43 +115,49 @@ def pod_colour(pod):
 def timeline(run):
     """Every request as a dot on its pod's lane; failures, deaths, restarts and faults marked."""
     run_data.check_runs("timeline", run)
-    fig = LabFigure(figsize=(10, run_data.lanes_height(run)), layout="constrained")
+    fig = LabFigure(figsize=(10, run_data.lanes_height(run) + 0.3), layout="constrained")
     _draw_timeline(fig.add_subplot(), run)
-    return fig
+    return caption(fig, run_data.says_timeline(run))
 
 
 @styled
-def throughput(run, bucket=None):
-    """Requests per second (ok stacked by pod, failed in red) per time bucket (seconds)."""
+def throughput(run, bucket=None, demand=None):
+    """Requests per second (ok stacked by pod, failed in red) per time bucket (seconds), and
+    the demand: requests due per second, a black line (the gap under it: work not done on
+    time). ``demand``: the load shape the run was sent (``fl.load....``), or its timed items;
+    without it, the requests' own due times when they carry them (``due``)."""
     run_data.check_runs("throughput", run)
-    fig = LabFigure(figsize=(10, 4), layout="constrained")
-    _draw_throughput(fig.add_subplot(), run, run_data.bucket_size(bucket, run))
-    return fig
+    fig = LabFigure(figsize=(10, 4.3), layout="constrained")
+    bucket = run_data.bucket_size(bucket, run)
+    due = _draw_throughput(fig.add_subplot(), run, bucket, demand=demand)
+    return caption(fig, run_data.says_throughput(run, bucket, due))
 
 
 @styled
 def latency(run, bucket=None):
     """p50 / p95 / p99 latency of successful requests (ms) per time bucket (seconds)."""
     run_data.check_runs("latency", run)
-    fig = LabFigure(figsize=(10, 4), layout="constrained")
-    _draw_latency(fig.add_subplot(), run, run_data.bucket_size(bucket, run))
-    return fig
+    fig = LabFigure(figsize=(10, 4.3), layout="constrained")
+    bucket = run_data.bucket_size(bucket, run)
+    _draw_latency(fig.add_subplot(), run, bucket)
+    return caption(fig, run_data.says_latency(run, bucket))
 
 
 @styled
-def overview(run, bucket=None):
-    """Timeline, throughput and latency stacked on one time axis."""
+def overview(run, bucket=None, demand=None):
+    """Timeline, throughput (with the demand, see ``throughput``) and latency stacked on one
+    time axis."""
     run_data.check_runs("overview", run)
     bucket, lanes = run_data.bucket_size(bucket, run), run_data.lanes_height(run)
-    fig = LabFigure(figsize=(10, lanes + 5.5), layout="constrained")
+    fig = LabFigure(figsize=(10, lanes + 5.8), layout="constrained")
     top, middle, bottom = fig.subplots(3, 1, sharex=True, height_ratios=[lanes - 1, 2.5, 2.5])
     _draw_timeline(top, run)
-    _draw_throughput(middle, run, bucket)
+    due = _draw_throughput(middle, run, bucket, demand=demand)
     _draw_latency(bottom, run, bucket)
     for ax in (top, middle):
         ax.set_xlabel("")  # one time axis, labelled at the bottom
     fig.suptitle(run.summary().splitlines()[0], fontsize=12)
-    return fig
+    return caption(fig, run_data.says_overview(run, bucket, due))
 
 
 def replicas(run, bucket=None):
@@ -120,28 +170,36 @@ def replicas(run, bucket=None):
 
 @styled
 def compare(run_a, run_b, labels=("A", "B"), bucket=None):
-    """The same workload under two settings side by side: throughput and ok/failed counts."""
+    """The same workload under two settings side by side: throughput over time, and under
+    each a thin bar of its ok and failed requests (same scales)."""
     run_data.check_runs("compare", run_a, run_b)
     if isinstance(labels, str) or len(labels) != 2:
         raise BadInput(f"compare needs two labels, one per run, not {labels!r}")
     bucket = run_data.bucket_size(bucket, run_a, run_b)
-    fig = LabFigure(figsize=(11, 6), layout="constrained")
-    axes = fig.subplots(2, 2, sharey="row", height_ratios=[2.2, 1])
+    fig = LabFigure(figsize=(11, 5), layout="constrained")
+    axes = fig.subplots(2, 2, sharey="row", height_ratios=[6, 1])
     axes[0, 1].sharex(axes[0, 0])
     axes[1, 1].sharex(axes[1, 0])
+    most = max(len(run_a.requests), len(run_b.requests), 1)
     for col, (run, label) in enumerate(zip((run_a, run_b), labels, strict=True)):
         top, bottom = axes[:, col]
-        _draw_throughput(top, run, bucket, origin=run.started, legend=col == 1)
+        _draw_throughput(top, run, bucket, legend=col == 1)
         top.set_xlim(0, max(run_a.duration, run_b.duration))
         top.set_title(f"{label}: {run.throughput:,.0f} ok requests/s")
-        bars = bottom.barh(["failed", "ok"], [run.failed, run.ok], color=[FAILED, OK], height=0.6)
-        bottom.bar_label(bars, labels=[f"{run.failed:,}", f"{run.ok:,}"], padding=3)
-        bottom.set(xlabel="requests (count)", title=f"{label}: {run.ok:,} ok, {run.failed:,} failed")
-        bottom.grid(axis="y", visible=False)
-        bottom.margins(x=0.15)
+        # One row: ok from 0, failed after it; the count and share are written beside it.
+        bottom.barh([0], [run.failed], left=[run.ok], color=FAILED, height=0.8, gid="failed", label="failed")
+        bottom.barh([0], [run.ok], color=OK, height=0.8, gid="ok", label="ok")
+        share = f" ({100 * run.failed / len(run.requests):.1f}%)" if run.requests else ""
+        bottom.text(1.0, 0.5, f"{run.ok:,} ok, {run.failed:,} failed{share}", transform=bottom.transAxes,
+                    ha="right", va="center", fontsize=9, color=FAILED if run.failed else "black", gid="counts")
+        bottom.set(xlim=(0, most * 1.55), yticks=[], xlabel="requests (count)")
+        bottom.grid(False)
+        bottom.spines[["left"]].set_visible(False)
     axes[0, 1].set_ylabel("")
+    axes[1, 1].legend(handles=[legend_key("ok", colour=OK), legend_key("failed", colour=FAILED)],
+                      loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.suptitle(f"Same workload, two settings: {labels[0]} vs {labels[1]}", fontsize=12)
-    return fig
+    return caption(fig, run_data.says_compare(run_a, run_b, labels))
 
 
 @styled
@@ -172,7 +230,9 @@ def scaling(results):
            title="Scaling: throughput vs pods (labels: % of ideal)")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.legend(loc="upper left")
-    return fig
+    reached = 100 * tps[-1] / (ns[-1] * per_pod) if per_pod else 0
+    return caption(fig, f"Throughput measured at {', '.join(map(str, ns))} pods against the ideal (pods × what "
+                        f"{ns[0]} pod{'s' * (ns[0] != 1)} served): {ns[-1]} pods reach {reached:.0f}% of it.")
 
 
 @styled
@@ -203,7 +263,7 @@ def balances(data, users=None, limit=12):
     for i, pod in enumerate(pods):
         xs = [x for x, user in enumerate(users) if pod in data[user]]
         ax.bar([x - 0.4 + (i + 0.5) * width for x in xs], [data[users[x]][pod] for x in xs], width,
-               color=pod_colour(pod), label=pod, gid=f"balance:{pod}")
+               color=pod_colour(pod), hatch=pod_hatch(pod), label=pod, gid=f"balance:{pod}")
     many = len(users) > 8
     ax.set_xticks(range(len(users)), [f"{u} ≠" if u in split else u for u in users],
                   rotation=30 * many, ha="right" if many else "center")
@@ -222,7 +282,9 @@ def balances(data, users=None, limit=12):
         ax.set_title(title + ("every pod agrees" if users else "none yet"))
     if pods:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), title="pod", ncols=1 + len(pods) // 16)
-    return fig
+    agree = f"they disagree on {len(split)} of {len(data)}" if split else "they all agree"
+    return caption(fig, f"Each customer's balance as each of {len(pods)} pod{'s' * (len(pods) != 1)} sees it "
+                        f"({len(users)} of {len(data)} customers shown): {agree}.")
 
 
 @styled
@@ -256,7 +318,7 @@ def losses(audit, limit=20):
                 else "Nothing lost: every session, payment, alert and balance is intact ✓")
         say(ax, text, color=FAILED if problems else "#2e7d32", gid="nothing-lost")
         ax.set_axis_off()
-        return fig
+        return caption(fig, "What the audit found customers lost: " + (", ".join(problems) or "nothing") + ".")
     left = [0] * len(users)
     for (label, colour), count in zip(LOSSES, counts, strict=True):
         values = [count[u] for u in users]
@@ -270,29 +332,47 @@ def losses(audit, limit=20):
     ax.set_xlabel(f"things lost (count{shown})")
     ax.grid(axis="y", visible=False)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
-    return fig
+    totals = "; ".join([f"{label} {sum(c.values())}" for (label, _), c in zip(LOSSES, counts, strict=True) if c]
+                       + problems)
+    return caption(fig, f"Losses the audit found per customer ({len(users)} of {len(everyone)} shown, most first): "
+                        f"{totals}.")
+
+
+@styled
+def trace(run, around=None, n=6):
+    """A few requests as a sequence diagram (client → balancer → pod → Redis, time flowing
+    down), like Maelstrom's Lamport diagrams: the ``n`` requests sent nearest ``around``
+    (seconds since the run started; by default the first pod death). A dead pod's lane ends
+    with an ✗; failed requests are red. The drawing is in ``sequence.py``."""
+    run_data.check_runs("trace", run)
+    if not is_whole(n, 1) or n > sequence.MAX_REQUESTS:
+        raise BadInput(f"n must be a whole number of requests from 1 to {sequence.MAX_REQUESTS}, not {n!r}")
+    fig = LabFigure(figsize=(10, min(3.2 + 0.42 * n, 12)), layout="constrained")
+    return caption(fig, sequence.draw(fig, run, around, n))
 
 
 # ---------------------------------------------------------------------- drawing on one axes
 def _draw_timeline(ax, run):
-    lanes = run_data.lanes(run)
+    lanes, t0 = run_data.lanes(run), run.started
     y = {pod: i for i, pod in enumerate(lanes)}
     for pod in lanes:
         for a, b in run_data.up_intervals(run, pod) if pod != NO_POD else ():
-            ax.hlines(y[pod], a, b, color=pod_colour(pod), lw=9, alpha=0.15, zorder=1)
+            ax.hlines(y[pod], a - t0, b - t0, color=pod_colour(pod), lw=9, alpha=0.15, zorder=1)
         done = [r for r in run.requests if r.ok and r.pod == pod]
-        ax.scatter([r.received for r in done], [y[pod] + run_data.jitter(i) for i in range(len(done))],
-                   s=7, color=pod_colour(pod), lw=0, alpha=0.8, zorder=2, gid=f"ok:{pod}")
+        size = 7 if pod_marker(pod) == "o" else 12
+        ax.scatter([r.received - t0 for r in done], [y[pod] + run_data.jitter(i) for i in range(len(done))],
+                   s=size, marker=pod_marker(pod), color=pod_colour(pod), lw=0, alpha=0.8, zorder=2,
+                   gid=f"ok:{pod}")
     bad = [r for r in run.requests if not r.ok]
-    ax.scatter([r.received for r in bad], [y[r.pod or NO_POD] + run_data.jitter(i) for i, r in enumerate(bad)],
+    ax.scatter([r.received - t0 for r in bad], [y[r.pod or NO_POD] + run_data.jitter(i) for i, r in enumerate(bad)],
                marker="x", s=40, color=FAILED, lw=1.6, zorder=4, gid="failed")
-    deaths = [(t, pod) for t, pod, _ in run_data.deaths(run) if pod in y]
+    deaths = [(t - t0, pod) for t, pod, _ in run_data.deaths(run) if pod in y]
     ready = [e for e in run.events if e.kind == "ready" and e.pod in y]
     stops = [e for e in run.events if e.kind == "stopped" and e.pod in y]
     bar = dict(ls="none", marker="|", ms=20, mew=3, zorder=5)
     ax.plot([t for t, _ in deaths], [y[p] for _, p in deaths], color=DEATH, gid="deaths", **bar)
-    ax.plot([e.t for e in stops], [y[e.pod] for e in stops], color="#999999", gid="stopped", **bar)
-    ax.scatter([e.t for e in ready], [y[e.pod] for e in ready], marker=">", s=70, zorder=5, gid="ready",
+    ax.plot([e.t - t0 for e in stops], [y[e.pod] for e in stops], color="#999999", gid="stopped", **bar)
+    ax.scatter([e.t - t0 for e in ready], [y[e.pod] for e in ready], marker=">", s=70, zorder=5, gid="ready",
                color=[pod_colour(e.pod) for e in ready] or None, edgecolors=DEATH, lw=1)
     faults = any(e.kind == "fault" for e in run.events)
     ax.set_yticks(range(len(lanes)), lanes)
@@ -301,16 +381,18 @@ def _draw_timeline(ax, run):
     ax.grid(axis="y", visible=False)
     if not lanes:
         say(ax, "no requests in this run")
-    handles = [legend_key("request served\n(pod's colour)", "o", ms=5)] * any(r.ok for r in run.requests)
+    served = "request served\n(pod's colour" + (" and marker)" if len(lanes) > len(PALETTE) else ")")
+    handles = [legend_key(served, "o", ms=5)] * any(r.ok for r in run.requests)
     handles += [legend_key("failed request", "x", FAILED, ms=7, mew=1.6)] * bool(bad)
     handles += [legend_key("pod died", "|", DEATH, ms=12, mew=3)] * bool(deaths)
     handles += [legend_key("pod ready", ">", mec=DEATH, ms=8)] * bool(ready)
     handles += [legend_key("pod stopped\n(scale down)", "|", "#999999", ms=12, mew=3)] * bool(stops)
-    _finish(ax, run, 0.0, handles, timeline=True)
+    _finish(ax, run, handles, timeline=True)
 
 
-def _draw_throughput(ax, run, bucket, origin=0.0, legend=True):
-    edges = run_data.edges(run.started, run.ended, bucket)
+def _draw_throughput(ax, run, bucket, legend=True, demand=None):
+    """Draw the bars and the demand line; returns the requests due per bucket (or None)."""
+    t0, edges = run.started, run_data.edges(run.started, run.ended, bucket)
     widths = [b - a for a, b in zip(edges, edges[1:])]
     counts = {}  # pod (ok) or None (failed) -> requests per bucket
     for r in run.requests:
@@ -319,23 +401,32 @@ def _draw_throughput(ax, run, bucket, origin=0.0, legend=True):
     bottom = [0.0] * len(widths)
     for key in keys:
         rates = [c / w for c, w in zip(counts[key], widths, strict=True)]
-        ax.bar([e - origin for e in edges[:-1]], rates, widths, bottom=bottom, align="edge", lw=0,
-               color=pod_colour(key) if key else FAILED, label=f"ok on {key}" if key else "failed")
+        ax.bar([e - t0 for e in edges[:-1]], rates, widths, bottom=bottom, align="edge", lw=0,
+               color=pod_colour(key) if key else FAILED, hatch=pod_hatch(key) if key else None,
+               edgecolor="white", label=f"ok on {key}" if key else "failed")
         bottom = [a + b for a, b in zip(bottom, rates, strict=True)]
-    ax.set(ylabel="requests/s", title=f"Throughput per {run_data.fmt_seconds(bucket)}: ok (by pod) and failed")
+    due = run_data.demand(run, edges, demand)
+    if due is not None:
+        ax.stairs([n / w for n, w in zip(due, widths, strict=True)], [e - t0 for e in edges], color=DEMAND,
+                  lw=2, baseline=None, zorder=4, gid="demand", label="demand (requests due/s)")
+        ax.set_ylim(top=max(ax.get_ylim()[1], 1.08 * max(n / w for n, w in zip(due, widths, strict=True))))
+    ax.set(ylabel="requests/s", title=f"Throughput per {run_data.fmt_seconds(bucket)}: ok (by pod) and failed"
+           + (", against demand" if due is not None else ""))
     handles = ax.get_legend_handles_labels()[0]
     if len(keys) > 12:  # too many pods to list: one entry for all of them
-        handles = [legend_key("ok (pod's colour)")] + [h for h in handles if h.get_label() == "failed"]
-    _finish(ax, run, origin, handles, legend=legend)
+        handles = ([legend_key("ok (pod's colour\nand hatching)")]
+                   + [h for h in handles if h.get_label() in ("failed", "demand (requests due/s)")])
+    _finish(ax, run, handles, legend=legend)
+    return due
 
 
-def _draw_latency(ax, run, bucket, origin=0.0):
+def _draw_latency(ax, run, bucket):
     edges = run_data.edges(run.started, run.ended, bucket)
     per_bucket = [[] for _ in edges[1:]]
     for r in run.requests:
         if r.ok:
             per_bucket[run_data.slot(edges, r.received)].append(r.latency * 1e3)
-    centres = [(a + b) / 2 - origin for a, b in zip(edges, edges[1:])]
+    centres = [(a + b) / 2 - run.started for a, b in zip(edges, edges[1:])]
     shown = []
     for q, colour, style in QUANTILES:
         points = [(x, quantile(sorted(lat), q))  # as Run.latency_quantiles
@@ -353,28 +444,32 @@ def _draw_latency(ax, run, bucket, origin=0.0):
         say(ax, "no successful requests")
     ax.set(ylabel="latency (ms)" + (", log scale" if ax.get_yscale() == "log" else ""),
            title=f"Latency of successful requests per {run_data.fmt_seconds(bucket)}")
-    _finish(ax, run, origin, ax.get_legend_handles_labels()[0] if shown else [])
+    _finish(ax, run, ax.get_legend_handles_labels()[0] if shown else [])
 
 
-def _finish(ax, run, origin, handles, legend=True, timeline=False):
-    """What every plot over time shares: fault shading, deaths, the time axis, the legend."""
+def _finish(ax, run, handles, legend=True, timeline=False):
+    """What every plot over time shares: fault shading, deaths, the time axis (seconds since
+    the run started), the legend."""
+    t0 = run.started
     deaths = [] if timeline else run_data.deaths(run)  # the timeline marks deaths on their lanes
     for t, pod, _ in deaths:
-        ax.axvline(t - origin, color=DEATH, lw=1.2, ls="--", zorder=3, gid=f"death:{pod}")
+        ax.axvline(t - t0, color=DEATH, lw=1.2, ls="--", zorder=3, gid=f"death:{pod}")
     handles += [Line2D([], [], color=DEATH, lw=1.2, ls="--", label="pod died")] * bool(deaths)
     faults = [e for e in run.events if e.kind == "fault"]
+    names = []
     for e in faults:  # a window [t, end] is shaded; an instant fault (a kill) is a line
         if e.end is None:
-            ax.axvline(e.t - origin, color=FAULT, lw=3, alpha=0.8, zorder=0, gid="fault")
+            ax.axvline(e.t - t0, color=FAULT, lw=3, alpha=0.8, zorder=0, gid="fault")
         else:
-            ax.axvspan(e.t - origin, e.end - origin, color=FAULT, alpha=0.28, lw=0, zorder=0, gid="fault")
+            ax.axvspan(e.t - t0, e.end - t0, color=FAULT, alpha=0.28, lw=0, zorder=0, gid="fault")
         if timeline and len(faults) <= 6:  # name them, if there is room
-            ax.text(e.t - origin, 0.99, f" {e.detail}", transform=ax.get_xaxis_transform(),
-                    fontsize=8, va="top", color="#7a5500")
+            names.append(ax.text(e.t - t0, 0.99, f" {e.detail}", transform=ax.get_xaxis_transform(),
+                                 fontsize=8, va="top", color="#7a5500", gid="fault-label"))
+    if names:
+        stack_labels(ax.figure, names)
     handles += [legend_key("fault (chaos)", colour=FAULT, alpha=0.5)] * bool(faults)
     pad = run.duration * 0.01
-    ax.set(xlim=(run.started - origin - pad, run.ended - origin + pad),
-           xlabel="lab time (s)" if origin == 0 else "time since the run started (s)")
+    ax.set(xlim=(-pad, run.duration + pad), xlabel=run_data.TIME_AXIS)
     if legend and handles:
         ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1),
                   ncols=1 + len(handles) // 16)

@@ -1,10 +1,16 @@
-"""What a figure reads from a ``Run``: its pods' lanes, deaths and up-times, and its time
-buckets.
+"""What a figure reads from a ``Run``: its pods' lanes, deaths and up-times, its time
+buckets, its demand, and the one-line captions that say what a figure shows.
 
 A ``Run`` (what ``lab.run(...)`` returns) holds requests (who served each, when, ok or
 not) and events (a pod ready, killed, exited, stopped; a chaos fault). The figures in
 ``plots`` draw those; the arithmetic they share lives here, so each figure says only
-what it draws. Times are lab time in seconds.
+what it draws. A run records lab time in seconds; every figure shows it as seconds since
+the run started (``TIME_AXIS``).
+
+The demand (requests *due* per second) is what an open-loop load planned to send, which is
+more than was sent when the lab fell behind. A run does not keep its plan, so a figure
+takes it from the load shape (``demand=shape``: its seeded arrivals are the exact plan),
+from timed items, or from the requests themselves if they carry a ``due`` time.
 """
 
 from bisect import bisect_right
@@ -13,6 +19,7 @@ from ..errors import BadInput
 from ..numbers import is_number
 
 NO_POD = "no pod"  # the lane of requests no pod could take
+TIME_AXIS = "time since the run started (s)"  # every time axis: one origin, the run's start
 MAX_BUCKETS = 2000  # more bars than a screen has pixels teach nothing
 
 
@@ -107,3 +114,87 @@ def slot(edges, t):
 def fmt_seconds(s):
     """A bucket's size in words for a title: "100 ms bucket", "1 s bucket"."""
     return f"{s * 1e3:g} ms bucket" if s < 1 else f"{s:g} s bucket"
+
+
+def demand(run, edges, given=None):
+    """Requests due in each bucket (``edges``, lab time), or None if nothing says when they
+    were due. ``given``: a load shape (its ``arrivals()``), or timed items ``(at, endpoint,
+    params)`` or bare ``at`` seconds, counted from the run's start."""
+    if given is None:
+        due = [getattr(r, "due", None) for r in run.requests]
+        if not due or any(not is_number(t) for t in due):
+            return None
+        times = due  # lab time, as sent and received
+    else:
+        if callable(getattr(given, "arrivals", None)):
+            ats = list(given.arrivals())
+        elif isinstance(given, list | tuple):
+            ats = [item[0] if isinstance(item, list | tuple) and item else item for item in given]
+        else:
+            ats = [None]
+        if not all(is_number(at) and at >= 0 for at in ats):
+            raise BadInput("demand must be the load shape the run was sent (e.g. fl.load.constant(...)), "
+                           "or a list of its timed items (at, endpoint, params)")
+        times = [run.started + at for at in ats]
+    counts = [0] * (len(edges) - 1)
+    for t in times:
+        counts[slot(edges, t)] += 1
+    return counts
+
+
+def _seconds(t, run):
+    return f"{t - run.started:.2f} s"
+
+
+def _deaths_said(run):
+    died = deaths(run)
+    words = [f"{pod} died at {_seconds(t, run)}" for t, pod, _ in died[:3]]
+    words += [f"{len(died) - 3} more deaths"] * (len(died) > 3)
+    return "; " + ", ".join(words) if words else ""
+
+
+def _counts(run):
+    pods = len([p for p in lanes(run) if p != NO_POD])
+    return f"{run.ok:,} ok, {run.failed:,} failed, on {pods} pod{'s' * (pods != 1)}"
+
+
+def says_timeline(run):
+    """The timeline's caption."""
+    return (f"Each request of this {run.duration:.2f} s run, on the lane of the pod that answered it, when it "
+            f"answered: {_counts(run)}{_deaths_said(run)}.")
+
+
+def _demand_said(run, bucket, due):
+    if due is None:
+        return ""
+    peak = max(due, default=0) / bucket
+    return f"; demand (black) peaks at {peak:,.0f}/s, {sum(due):,} due"
+
+
+def says_throughput(run, bucket, due=None):
+    """The throughput figure's caption."""
+    return (f"Requests answered per second, per {fmt_seconds(bucket)}: {run.throughput:,.0f} ok/s on average; "
+            f"{_counts(run)}{_demand_said(run, bucket, due)}{_deaths_said(run)}.")
+
+
+def says_latency(run, bucket):
+    """The latency figure's caption."""
+    q = run.latency_quantiles()
+    return (f"Latency of the {run.ok:,} successful requests, per {fmt_seconds(bucket)}: over the whole run "
+            f"p50 {q[0.5] * 1e3:.1f} ms, p99 {q[0.99] * 1e3:.1f} ms{_deaths_said(run)}.")
+
+
+def says_overview(run, bucket, due=None):
+    """The overview's caption."""
+    q = run.latency_quantiles()
+    return (f"One {run.duration:.2f} s run on one clock: requests by pod, throughput and latency per "
+            f"{fmt_seconds(bucket)}; {_counts(run)}; p99 {q[0.99] * 1e3:.1f} ms"
+            f"{_demand_said(run, bucket, due)}{_deaths_said(run)}.")
+
+
+def says_compare(run_a, run_b, labels):
+    """The comparison's caption."""
+    def one(run, label):
+        return f"{label} {run.throughput:,.0f} ok/s, {run.failed:,} of {len(run.requests):,} failed"
+
+    return f"The same workload under two settings, on one scale: {one(run_a, labels[0])}; {one(run_b, labels[1])}."

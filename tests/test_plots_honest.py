@@ -148,13 +148,24 @@ def test_demand_is_drawn_over_the_throughput_of_an_overloaded_run(runs):
     assert "demand" in fig.alt
 
 
+def test_the_run_keeps_its_own_demand_so_no_argument_is_needed(runs):
+    """run.due (when each timed request was due) is the same plan as the load shape: the
+    line drawn without ``demand=`` is the line drawn with it."""
+    run = runs["overload"]
+    assert len(run.due) == len(list(OVERLOAD.arrivals()))
+    (own,) = by_gid(plots.throughput(run).axes[0], "demand")
+    (given,) = by_gid(plots.throughput(run, demand=OVERLOAD).axes[0], "demand")
+    assert list(own.get_data().values) == pytest.approx(list(given.get_data().values))
+
+
 def test_demand_from_timed_items_and_none_without_a_plan(runs):
     run = runs["overload"]
     items = [(at, "work", {"user": "u"}) for at in OVERLOAD.arrivals()]
     a = by_gid(plots.throughput(run, demand=items).axes[0], "demand")[0].get_data().values
     b = by_gid(plots.throughput(run, demand=OVERLOAD).axes[0], "demand")[0].get_data().values
     assert list(a) == list(b)
-    assert by_gid(plots.throughput(run).axes[0], "demand") == []  # a run keeps no plan of its own
+    planless = fl.Run(run.lab, run.requests, run.events, run.started, run.ended)  # no run.due
+    assert by_gid(plots.throughput(planless).axes[0], "demand") == []
     assert by_gid(plots.overview(run, demand=OVERLOAD).axes[1], "demand")
     for bad in ("600/s", [(-1, "work", {})], 42):
         with pytest.raises(fl.BadInput, match="demand"):

@@ -207,8 +207,10 @@ def _frame(requests):
 class Run:
     """The requests and pod events of one ``lab.run``, with its headline numbers."""
 
-    def __init__(self, lab, requests, events, started, ended, late=0, setup=()):
+    def __init__(self, lab, requests, events, started, ended, late=0, setup=(), due=()):
         self.lab = lab
+        # When each timed request was due (lab time): the demand, even when the lab sent late.
+        self.due: list[float] = list(due)
         self.setup: list[Response] = list(setup)  # a load shape's logins, before the clock starts
         self.requests: list[Response] = requests
         self.events: list[PodEvent] = events

@@ -72,8 +72,8 @@ class Runner:
             self.loop.now(),
             late=late,
             setup=history.since(setup_from, first_request),
+            due=self.due,
         )
-        run.due = self.due  # when each timed request was due (lab s): the demand, even when sent late
         return run
 
     def _send_all(self, workload, checked, started):

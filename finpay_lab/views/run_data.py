@@ -10,7 +10,7 @@ the run started (``TIME_AXIS``).
 The demand (requests *due* per second) is what an open-loop load planned to send, which is
 more than was sent when the lab fell behind. A run does not keep its plan, so a figure
 takes it from the load shape (``demand=shape``: its seeded arrivals are the exact plan),
-from timed items, or from the requests themselves if they carry a ``due`` time.
+from timed items, or from ``run.due`` (when each timed request was due), which every run keeps.
 """
 
 from bisect import bisect_right
@@ -121,10 +121,11 @@ def demand(run, edges, given=None):
     were due. ``given``: a load shape (its ``arrivals()``), or timed items ``(at, endpoint,
     params)`` or bare ``at`` seconds, counted from the run's start."""
     if given is None:
-        due = [getattr(r, "due", None) for r in run.requests]
-        if not due or any(not is_number(t) for t in due):
+        # run.due: when each timed request was due (lab time), kept by the run itself; a
+        # run of untimed requests (sent as fast as the lab can) has no demand to draw.
+        times = list(getattr(run, "due", None) or ())
+        if not times or any(not is_number(t) for t in times):
             return None
-        times = due  # lab time, as sent and received
     else:
         if callable(getattr(given, "arrivals", None)):
             ats = list(given.arrivals())

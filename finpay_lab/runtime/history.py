@@ -36,6 +36,7 @@ class Cause(enum.StrEnum):
     NO_POD = "no_pod"  # no pod could take it: none ready, or the pod named is not running
     INTERRUPTED = "interrupted"  # the caller gave up (Ctrl-C) before its pod answered
     BAD_REPLY = "bad_reply"  # the handler's answer could not cross the pipe
+    DATABASE = "database_error"  # a SQL statement failed: its transaction was rolled back, nothing changed
 
     def __repr__(self):
         return repr(self.value)

@@ -42,6 +42,7 @@ import types
 from ..errors import DatabaseError, LabError, Rejected
 from .history import Cause
 from .pod_loop import this_pod
+from .points import crash_point
 
 _CHECKED_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "dict": dict, "list": list}
 
@@ -168,7 +169,9 @@ def _with_db(fn, state, params, required):
         raise LabError("this handler names `db`, but the lab has no database: start it with "
                        "fl.Lab(..., db='sqlite') (or 'postgres'), or give the parameter a default, db=None")
     with conn.transaction() as db:
-        return fn(state, db=db, **params)
+        value = fn(state, db=db, **params)
+    crash_point("after_commit")  # every db handler has this point: committed, reply not yet sent
+    return value
 
 
 class _Spec:

@@ -17,7 +17,8 @@ are its layers, each importing only those above it in this list:
 * ``views/``: ``plots`` and ``live`` (the dashboard)
 """
 
-from .errors import BadInput, DatabaseError, DatabaseUnavailable, LabError, PodStartError, RedisUnavailable, Rejected
+from .errors import BadInput, LabError, PodStartError, RedisUnavailable, Rejected
+from .errors import DatabaseError, DatabaseUnavailable  # noqa: I001 - a line of its own (issue 10)
 from .runtime.app import App
 from .runtime.app import register_default_app as _register_default_app
 from .runtime.autoscaler import HPA
@@ -25,8 +26,8 @@ from .runtime.balancer import HashRing, moved_users
 from .runtime.history import History, PodEvent, Response, Run
 from .runtime.lab import Lab
 from .runtime.pod_loop import this_pod
-from .runtime.points import crash_point, pause_point
 from .runtime.pods import PodInfo, PodStatus
+from .runtime.points import crash_point, pause_point
 from .stores import register_kinds as _register_store_kinds
 from .stores.state import MemoryState, RedisState, State
 

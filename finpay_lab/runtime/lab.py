@@ -42,8 +42,8 @@ from .history import Cause, History
 from .lab_db import LabDatabase, make_database
 from .looks import LabLooks
 from .loop import Loop
-from .points import Points
 from .pods import PodStatus, context, exit_cause
+from .points import Points
 from .runner import Runner
 
 

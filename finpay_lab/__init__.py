@@ -17,8 +17,15 @@ are its layers, each importing only those above it in this list:
 * ``views/``: ``plots`` and ``live`` (the dashboard)
 """
 
-from .errors import BadInput, LabError, PodStartError, RedisUnavailable, Rejected
-from .errors import DatabaseError, DatabaseUnavailable  # noqa: I001 - a line of its own (issue 10)
+from .errors import (
+    BadInput,
+    DatabaseError,
+    DatabaseUnavailable,
+    LabError,
+    PodStartError,
+    RedisUnavailable,
+    Rejected,
+)
 from .runtime.app import App
 from .runtime.app import register_default_app as _register_default_app
 from .runtime.autoscaler import HPA

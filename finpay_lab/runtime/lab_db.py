@@ -14,6 +14,8 @@ once, with the URL in its config; a handler that names ``db`` gets its request's
 transaction (``runtime/app.py``). The points are ``points.py``.
 """
 
+import weakref
+
 from ..errors import LabError
 from . import store_kinds
 
@@ -82,6 +84,8 @@ class LabDatabase:
         if self._db is None:
             return None
         self._db.start(self._workdir)
+        # Garbage-collected without close(): its connection closed, its server stopped now.
+        weakref.finalize(self, self._db.stop)
         pid = getattr(self._db.server, "pid", None)
         self._loop.event(None, "database", f"{self._db.kind} database at {self._db.safe_url}", pid=pid)
         return self._db.url

@@ -243,9 +243,7 @@ class PauseAt(CrashAt):
 
     def ongoing(self, active, now):
         # Holding until the run has sent everything and nothing but held requests is in flight.
-        if active.sent is not None or not active.lab.points.stuck():
-            return True
-        return False
+        return active.sent is not None or not active.lab.points.stuck()
 
     def stop(self, active):
         active.lab.points.disarm(active.arm)  # tickets not taken are taken now: it fires no more

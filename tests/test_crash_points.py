@@ -166,7 +166,7 @@ race.on_lab_start = [make_account_table]
 
 
 @race.endpoint
-def open_account(state, user: str, amount: int):
+def open_race_account(state, user: str, amount: int):
     state.set(f"balance:{user}", amount)
 
 
@@ -209,7 +209,7 @@ def race_two(lab, endpoint):
 
 def test_a_naive_read_modify_write_in_redis_loses_an_update_every_time():
     with fl.Lab(pods=2, state="redis", app=race) as lab:
-        lab.call("open_account", user="Ravi", amount=1000)
+        lab.call("open_race_account", user="Ravi", amount=1000)
         run = race_two(lab, "withdraw_redis")
         assert [r.value for r in run.requests] == [900, 900]  # both read ₹1,000
         assert lab.balances()["Ravi"] == {"pod-1": 900, "pod-2": 900}  # ₹200 taken, ₹100 recorded

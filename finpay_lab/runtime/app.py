@@ -77,6 +77,7 @@ class App:
     balances = None  # function(lab) -> {user: {pod: ₹}}: what lab.balances() answers
     audit = None  # function(lab, requests, wait) -> a report: what lab.audit() answers
     settings = types.MappingProxyType({})  # {name: plain value} the handlers read as this_pod().settings
+    open_books = None  # function(sql, accounts): tables and accounts a served pod's database lacks (serve.py)
 
     def __init__(self, name: str = "app"):
         self.name = name

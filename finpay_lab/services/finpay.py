@@ -94,12 +94,19 @@ def sms_gateway(workdir):
 
 def open_sql_books(lab):
     """A lab with a database: FinPay's tables, made afresh, and the opening balances."""
-    if lab.db is None:
-        return
-    for statement in SCHEMA:
-        lab.sql(statement)
-    for user, amount in lab.accounts.items():
-        lab.sql("INSERT INTO accounts (name, balance) VALUES (:name, :balance)", name=user, balance=amount)
+    if lab.db is not None:
+        open_books(lab.sql, lab.accounts, fresh=True)
+
+
+def open_books(sql, accounts, fresh=False):
+    """FinPay's tables and accounts in a database, through ``sql(query, **params)``: made
+    afresh (``fresh``: the lab's own database), or only what is missing (a served pod,
+    ``serve.py``, starting beside others: it never overwrites a balance)."""
+    for statement in SCHEMA if fresh else [s for s in SCHEMA if not s.startswith("DROP")]:
+        sql(statement.replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ") if not fresh else statement)
+    for user, amount in accounts.items():
+        sql("INSERT INTO accounts (name, balance) VALUES (:name, :balance) ON CONFLICT (name) DO NOTHING",
+            name=user, balance=amount)
 
 
 def finpay_app(invalidate_cache=True, cache_ttl=None):
@@ -115,6 +122,7 @@ def finpay_app(invalidate_cache=True, cache_ttl=None):
 app.on_lab_start = [lambda lab: open_shared_books(lab) if lab.state == "redis" else None, open_sql_books]
 app.default_accounts = DEFAULT_ACCOUNTS
 app.gateway = sms_gateway
+app.open_books = open_books  # serve.py, with DATABASE_URL: the tables and accounts a database lacks
 app.preload = ["finpay_lab.services.finpay"]  # the fork server imports it once: pods start in ms
 app.fold_history = audit.fold_promises
 app.balances = audit.balances

@@ -209,3 +209,12 @@ def test_a_killed_lab_process_takes_its_postgres_with_it(tmp_path, sig):
     os.kill(proc.pid, sig)
     proc.wait()
     assert all(gone(pid, within=10) for pid in pids)
+
+
+def test_switching_state_rebuilds_the_pods_but_keeps_the_books():
+    with fl.Lab(pods=2, db="sqlite", sms_seconds=0.0005) as lab:
+        tok = lab.call("login", user="Ravi").value["token"]
+        assert lab.call("pay", sender="Ravi", receiver="Landlord", amount=500, token=tok).ok
+        lab.switch_state("redis")
+        assert lab.call("balance", user="Ravi").value == 19_500  # from the database, through the new cache
+        assert lab.sql("SELECT count(*) AS n FROM payments")[0]["n"] == 1

@@ -35,6 +35,7 @@ moment exists where only the debit is done, so both points sit after the whole m
 import copy
 import os
 import secrets
+import weakref
 
 from .. import defaults
 from ..errors import Rejected
@@ -93,9 +94,14 @@ def sms_gateway(workdir):
 
 
 def open_sql_books(lab):
-    """A lab with a database: FinPay's tables, made afresh, and the opening balances."""
-    if lab.db is not None:
+    """A lab with a database: FinPay's tables, made afresh, and the opening balances; once
+    per lab (``switch_state`` runs the hooks again: the pods change, the books stay)."""
+    if lab.db is not None and lab not in _OPENED:
         open_books(lab.sql, lab.accounts, fresh=True)
+        _OPENED.add(lab)
+
+
+_OPENED = weakref.WeakSet()  # the labs whose database holds FinPay's books already
 
 
 def open_books(sql, accounts, fresh=False):

@@ -17,7 +17,15 @@ are its layers, each importing only those above it in this list:
 * ``views/``: ``plots`` and ``live`` (the dashboard)
 """
 
-from .errors import BadInput, LabError, PodStartError, RedisUnavailable, Rejected
+from .errors import (
+    BadInput,
+    DatabaseError,
+    DatabaseUnavailable,
+    LabError,
+    PodStartError,
+    RedisUnavailable,
+    Rejected,
+)
 from .runtime.app import App
 from .runtime.app import register_default_app as _register_default_app
 from .runtime.autoscaler import HPA
@@ -26,12 +34,15 @@ from .runtime.history import History, PodEvent, Response, Run
 from .runtime.lab import Lab
 from .runtime.pod_loop import this_pod
 from .runtime.pods import PodInfo, PodStatus
+from .runtime.points import crash_point, pause_point
 from .stores import register_kinds as _register_store_kinds
 from .stores.state import MemoryState, RedisState, State
 
 __all__ = [
     "App",
     "BadInput",
+    "DatabaseError",
+    "DatabaseUnavailable",
     "HPA",
     "HashRing",
     "History",
@@ -49,7 +60,9 @@ __all__ = [
     "Run",
     "State",
     "StatefulSet",
+    "crash_point",
     "moved_users",
+    "pause_point",
     "this_pod",
 ]
 __version__ = "0.1.0"

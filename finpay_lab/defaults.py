@@ -148,3 +148,15 @@ MAX_TERMINATION_SECONDS = 120.0
 # A rolling update that has not finished in this long (a new pod never ready, a drain
 # stuck) gives up; each step is bounded already by POD_START_TIMEOUT and GRACE_PERIOD.
 ROLLOUT_TIMEOUT = 300.0
+# --- Databases in the lab, crash points (issue 10, db wiring) ---
+# A request held at a point (lab.pause_at) waits at most this long if nobody releases it
+# (a run releases it as soon as nothing else can move): a forgotten hold ends by itself.
+POINT_HOLD_MAX = 30.0
+# How often a held request looks whether it was released: 1 ms, far below any request's time.
+POINT_HOLD_POLL = 0.001
+# Arming a point asks every pod; one busy for longer (holding a request) learns it at restart.
+POINT_ARM_TIMEOUT = 2.0
+# FinPay's cache of balances (cache-aside, with a database): how long a cached balance
+# lives. Invalidation after each payment keeps it right; the TTL bounds how stale it can be
+# when invalidation is skipped (or a pod-memory cache is invalidated on one pod only).
+BALANCE_CACHE_TTL = 30

@@ -16,7 +16,9 @@ What a lab passes to its pods comes from the environment, as Kubernetes passes i
     REDIS_URL      the shared Redis (state="redis"); unset: pod memory (state="memory")
     FINPAY_SECRET  signs login tokens; every pod needs the same one (a Secret)
     POD_NAME       this pod's name (the downward API); unset: the hostname
-    DATABASE_URL   the SQL store: not in this build yet (refused with a clear error)
+    DATABASE_URL   the SQL database (``postgresql://…``, or ``sqlite:///an/absolute/file.db``
+                   for one pod): the books, as ``fl.Lab(db=...)`` keeps them; each
+                   request thread has its own connection (``stores/sql.py``)
     FINPAY_SMS_LOG where the SMS gateway writes (default: a file in the temp dir)
 
 On start it opens the app's default accounts where the store has none yet (what an init
@@ -56,7 +58,7 @@ import time
 import redis as redis_py
 
 from . import defaults
-from .errors import BadInput, LabError, Rejected
+from .errors import BadInput, DatabaseError, LabError, Rejected
 from .runtime import pod_loop, wire
 from .runtime.app import App
 from .runtime.arguments import check_endpoint
@@ -150,16 +152,18 @@ def _traced(fn):
 class Pod:
     """The app, its state and its readiness: everything but HTTP."""
 
-    def __init__(self, app, name, redis_url=None, secret=None, sms_log=None, sms_seconds=defaults.SMS_SECONDS):
+    def __init__(self, app, name, redis_url=None, secret=None, sms_log=None, sms_seconds=defaults.SMS_SECONDS,
+                 db_url=None):
         self.app = app
         self.name = name
         self.kind = "redis" if redis_url else "memory"
+        self.db = Connections(db_url) if db_url else None
         # What the lab tells each pod (runtime/lab.py, Lab.__init__), from the environment.
         self.config = {
             "name": name, "state": self.kind, "redis_url": redis_url, "seed": defaults.SEED, "restarts": 0,
             "accounts": dict(app.default_accounts), "secret": secret,
             "gateway": sms_log or os.path.join(tempfile.gettempdir(), f"finpay-sms-{name}.jsonl"),
-            "sms_seconds": sms_seconds,
+            "sms_seconds": sms_seconds, "db_url": db_url,
         }
         self.served = App(app.name)  # the same handlers, traced; App.handle does the rest
         for endpoint, fn in app.endpoints.items():
@@ -174,12 +178,16 @@ class Pod:
         A store that does not answer yet is retried (alive, not ready); a hook that fails
         is fatal, as a crashing container is (its restarts show the error)."""
         context = pod_loop.PodContext(self.name, os.getpid(), 0, self.config,
-                                      random.Random(f"{defaults.SEED}:{self.name}:0"), self.state)
+                                      random.Random(f"{defaults.SEED}:{self.name}:0"), self.state, db=self.db,
+                                      settings=dict(getattr(self.app, "settings", None) or {}))
         pod_loop.install(context)  # what fl.this_pod() answers in a handler
         while True:
             try:
                 self.store_answers()
-                if self.kind == "redis":  # memory: the app's own hook opens each pod's books
+                open_books = getattr(self.app, "open_books", None)
+                if self.db is not None and open_books is not None:  # tables and accounts the database lacks
+                    open_books(self.db.sql, self.app.default_accounts)
+                elif self.kind == "redis":  # memory: the app's own hook opens each pod's books
                     for user, amount in self.app.default_accounts.items():
                         self.state.incr(f"balance:{user}", 0, initial=amount)  # SET NX: never overwrites
                 break
@@ -195,6 +203,8 @@ class Pod:
     def store_answers(self):
         if self.kind == "redis":
             self.state.redis.ping()
+        if self.db is not None:
+            self.db.sql("SELECT 1 AS one")
 
     def readiness(self):
         """(ready, why not)."""
@@ -241,8 +251,47 @@ class Pod:
 
 
 def _unreachable(exc):
-    """Redis did not answer (down, not up yet, a wrong password), as App.handle tells it."""
-    return isinstance(exc, redis_py.ConnectionError | redis_py.TimeoutError)
+    """Redis did not answer (down, not up yet, a wrong password), as App.handle tells it;
+    or the database could not be reached."""
+    return isinstance(exc, redis_py.ConnectionError | redis_py.TimeoutError | Unreachable)
+
+
+class Unreachable(DatabaseError):
+    """The database did not answer (not up yet, or gone)."""
+
+
+class Connections:
+    """The pod's database: one connection per request thread (a connection runs one
+    transaction at a time, and HTTP requests run side by side in a thread pool). What
+    ``this_pod().db`` is here: ``transaction()``, as a lab pod's one connection has."""
+
+    def __init__(self, url):
+        self.url = url
+        self._local = threading.local()
+
+    def connection(self):
+        from .stores.sql import connect  # loaded only by a pod with a database
+
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = self._local.conn = connect(self.url)
+            except DatabaseError as exc:
+                raise Unreachable(str(exc)) from None
+        return conn
+
+    def transaction(self, write=True):
+        return self.connection().transaction(write=write)
+
+    def sql(self, query, **params):
+        with self.transaction() as db:
+            return db.query(query, **params)
+
+
+def _safe(url):
+    from .stores.postgres_server import safe_url
+
+    return safe_url(url)
 
 
 def _cause(exc):
@@ -359,13 +408,14 @@ def listen(host, port):
 
 
 def _environment():
-    database = os.environ.get("DATABASE_URL")
-    if database:
-        # The hook the SQL store (stores/sql.py) will fill: open it here, hand it to the pod.
-        raise LabError("DATABASE_URL is set, but this build of finpay_lab.serve has no SQL store yet: unset "
-                       "it to keep the books in REDIS_URL's Redis (or in pod memory without REDIS_URL)")
+    database = os.environ.get("DATABASE_URL") or None
+    if database is not None and not (database.startswith(("postgresql://", "postgres://"))
+                                     or (database.startswith("sqlite:///") and len(database) > len("sqlite:///"))):
+        raise LabError(f"DATABASE_URL={database.split('@')[-1]!r:.60} is no database this pod can open: use "
+                       "postgresql://user:password@host:5432/dbname (or sqlite:///an/absolute/path.db for one pod)")
     return {"redis_url": os.environ.get("REDIS_URL") or None, "secret": os.environ.get("FINPAY_SECRET") or None,
-            "name": os.environ.get("POD_NAME") or socket.gethostname(), "sms_log": os.environ.get("FINPAY_SMS_LOG")}
+            "name": os.environ.get("POD_NAME") or socket.gethostname(), "sms_log": os.environ.get("FINPAY_SMS_LOG"),
+            "db_url": database}
 
 
 def main(argv=None):
@@ -388,7 +438,7 @@ def main(argv=None):
         env["secret"] = secrets.token_hex(16)
         print("finpay_lab.serve: FINPAY_SECRET is not set: this pod signs tokens with its own secret, which no "
               "other pod shares (set it, from a Secret, for more than one pod)", file=sys.stderr, flush=True)
-    pod = Pod(app, env["name"], env["redis_url"], env["secret"], env["sms_log"])
+    pod = Pod(app, env["name"], env["redis_url"], env["secret"], env["sms_log"], db_url=env["db_url"])
     sock = listen(args.host, args.port)
     http = HttpApp(pod)
 
@@ -408,7 +458,8 @@ def main(argv=None):
 
     threading.Thread(target=start, name="startup", daemon=True).start()
     port = sock.getsockname()[1]
-    print(f"finpay_lab.serve: {app.name} on http://{args.host}:{port} as {pod.name} (state={pod.kind!r})",
+    books = f", db={_safe(env['db_url'])}" if env["db_url"] else ""
+    print(f"finpay_lab.serve: {app.name} on http://{args.host}:{port} as {pod.name} (state={pod.kind!r}{books})",
           flush=True)
     server.run(sockets=[sock])
     for pool in (http.pool, http.probes):

@@ -235,12 +235,12 @@ class socket_closed_port:
         self.sock.close()
 
 
-def test_database_url_is_refused_with_a_clear_error_until_the_sql_store_lands():
-    env = dict(os.environ, DATABASE_URL="postgresql://x@localhost/finpay")
+def test_a_database_url_it_cannot_open_is_refused_with_a_clear_error():
+    env = dict(os.environ, DATABASE_URL="mysql://x@localhost/finpay")  # served with a database: test_finpay_db.py
     done = subprocess.run([sys.executable, "-m", "finpay_lab.serve", "--port", "0"], env=env,
                           capture_output=True, text=True, timeout=GUARD)
     assert done.returncode == 2
-    assert "DATABASE_URL is set, but this build of finpay_lab.serve has no SQL store yet" in done.stderr
+    assert "is no database this pod can open: use postgresql://" in done.stderr
 
 
 # ---------------------------------------------------------------- SIGTERM

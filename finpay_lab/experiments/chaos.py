@@ -7,7 +7,8 @@
                           fl.chaos.redis_slow(at=3.0, seconds=1.0, delay=0.005),
                           fl.chaos.redis_crash(at=4.0),
                           fl.chaos.remove("pod-3", how="kubernetes", at=1.0),
-                          fl.chaos.rollout(app=payment_api_v2, at=1.0)])
+                          fl.chaos.rollout(app=payment_api_v2, at=1.0),
+                          fl.chaos.crash_at("after_debit", endpoint="pay", times=1)])
 
 A fault starts ``at`` seconds into the run, or ``after`` that many requests have been
 sent (exactly reproducible, whatever the machine's speed). A pod left as ``None`` is
@@ -31,6 +32,13 @@ the run's history as a ``fault`` event with its start and end, for the plots.
   reconnect by themselves; requests sent while it was dead fail with "Redis is
   unreachable". The embedded server is a Python process: it takes ~0.5 s to come back,
   during which the run waits; the real one ~30 ms.
+* ``crash_at``: arm a named point in the handlers (``fl.crash_point("after_debit")``): the
+  next ``times`` requests to reach it SIGKILL their own pod right there, in the middle of
+  the handler (``runtime/points.py``). The same outside a run: ``lab.crash_at(...)``, or
+  ``fl.chaos.crash_at(...).apply(lab)``.
+* ``pause_at``: hold the next ``times`` requests that reach the point, and let them all go
+  once nothing else in the run can move: two pods made to read one balance before either
+  writes it, every time (the lost update, on purpose).
 
 * ``remove``: take a pod away for good, ``how``: "abrupt" (SIGKILL), "graceful" (drain,
   then SIGTERM) or "kubernetes" (SIGTERM while the balancer still routes to it for
@@ -272,3 +280,68 @@ def rollout(app=None, at=None, after=None, max_surge=1, max_unavailable=0) -> Fa
     if app is not None and not isinstance(app, App):
         raise BadInput(f"app must be an fl.App (the new version to roll out), not {type(app).__name__}")
     return Rollout(at=at, after=after, app=app, max_surge=max_surge, max_unavailable=max_unavailable)
+@dataclass
+class CrashAt(Fault):
+    point: str = ""
+    endpoint: str | None = None
+    times: int = 1
+    lasts = False
+
+    def check(self, lab):
+        if self.endpoint is not None and self.endpoint not in lab.app:
+            raise BadInput(f"crash_at(endpoint={self.endpoint!r}): the lab's app has no such endpoint "
+                           f"(it has: {', '.join(sorted(lab.app.endpoints))})")
+
+    def start(self, active):
+        self.apply(active.lab)
+        active.record(None, f"crash at {self.point!r}" + (f" in {self.endpoint}" if self.endpoint else "")
+                      + f", {self.times}×")
+
+    def apply(self, lab):
+        """Arm it now, outside a run: ``fl.chaos.crash_at("after_debit").apply(lab)``."""
+        self.check(lab)
+        return lab.crash_at(self.point, self.endpoint, self.times)
+
+
+@dataclass
+class PauseAt(CrashAt):
+    lasts = True
+
+    def start(self, active):
+        active.arm = active.lab.pause_at(self.point, self.endpoint, self.times)
+        active.record(None, f"hold at {self.point!r}" + (f" in {self.endpoint}" if self.endpoint else "")
+                      + f", {self.times}×")
+
+    def ongoing(self, active, now):
+        # Holding until the run has sent everything and nothing but held requests is in flight.
+        return active.sent is not None or not active.lab.points.stuck()
+
+    def stop(self, active):
+        active.lab.points.disarm(active.arm)  # tickets not taken are taken now: it fires no more
+        active.lab.release()
+
+    def apply(self, lab):
+        self.check(lab)
+        return lab.pause_at(self.point, self.endpoint, self.times)
+
+
+def _point(point, endpoint, times):
+    if not isinstance(point, str) or not point:
+        raise BadInput(f"name the point with a string like 'after_debit', not {point!r:.40}")
+    if endpoint is not None and not isinstance(endpoint, str):
+        raise BadInput(f"endpoint must be an endpoint's name (a string) or None, not {endpoint!r:.40}")
+    if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+        raise BadInput(f"times must be a whole number >= 1 (how often the point fires in the lab), not {times!r:.40}")
+    return {"point": point, "endpoint": endpoint, "times": times}
+
+
+def crash_at(point, endpoint=None, times=1, at=None, after=None) -> Fault:
+    """SIGKILL the pod of each of the next ``times`` requests (of ``endpoint``, or any) that
+    reach ``fl.crash_point(point)``, right there. A point never reached never fires."""
+    return CrashAt(at=at, after=after, **_point(point, endpoint, times))
+
+
+def pause_at(point, endpoint=None, times=2, at=None, after=None) -> Fault:
+    """Hold the next ``times`` requests that reach ``point``; release them together once
+    nothing else in the run can move (every request in flight is held)."""
+    return PauseAt(at=at, after=after, **_point(point, endpoint, times))

@@ -15,8 +15,9 @@ What the runtime may ask of an app is declared here, and nowhere else: its endpo
 opening balances of a lab given no ``accounts=``), ``on_lab_start`` (what the lab runs
 once its store is up), ``gateway`` (a sidecar the lab keeps for its pods: FinPay's SMS
 gateway), ``preload`` (the app's modules a fork server imports once, so pods start fast),
-``fold_history`` (what a history keeps of the requests it drops), and the lab methods only
-an app can answer: ``balances`` and ``audit``. An app that declares none of them gets a lab
+``fold_history`` (what a history keeps of the requests it drops), ``settings`` (plain values
+its handlers read as ``fl.this_pod().settings``), and the lab methods only an app can
+answer: ``balances`` and ``audit``. An app that declares none of them gets a lab
 with nothing more than pods and a store. The runtime never imports an app:
 ``fl.Lab(app=None)`` runs the one the package registered as its default (the FinPay app,
 see ``finpay_lab/__init__.py``, and ``services/finpay.py`` for its declarations).
@@ -25,13 +26,23 @@ see ``finpay_lab/__init__.py``, and ``services/finpay.py`` for its declarations)
 wrong (unknown endpoint, bad parameters, ``Rejected``, a bug) becomes ``(False, None,
 error)``, the pod stays up, and the state is rolled back to where it was. A pod calls
 ``serve``, which is ``handle`` plus why a request failed: a ``Cause`` the audit reads.
+
+**A handler that names ``db``** gets its request's database transaction (a lab started
+with ``db=...``): committed when the handler returns, rolled back when it raises (and by
+the database itself when the pod dies mid-request). The database's refusals come back as
+answers, never as a pod's death: a constraint (CHECK, UNIQUE) as ``Rejected``
+(``Cause.REJECTED``), any other failed statement with the database's own message
+(``Cause.DATABASE``). ``db=None`` as a default lets the same handler run in a lab without
+a database (it then gets ``None``).
 """
 
 import inspect
 import types
 
-from ..errors import LabError, Rejected
+from ..errors import DatabaseError, LabError, Rejected
 from .history import Cause
+from .pod_loop import this_pod
+from .points import crash_point
 from .readiness import check_app
 
 _CHECKED_TYPES = {"int": int, "float": float, "str": str, "bool": bool, "dict": dict, "list": list}
@@ -68,6 +79,8 @@ class App:
     audit = None  # function(lab, requests, wait) -> a report: what lab.audit() answers
     startup_delay = 0.0  # seconds a pod takes to get ready after it starts (readiness.py)
     readiness_check = None  # function(state) -> bool: asked until True before a pod is ready
+    settings = types.MappingProxyType({})  # {name: plain value} the handlers read as this_pod().settings
+    open_books = None  # function(sql, accounts): tables and accounts a served pod's database lacks (serve.py)
 
     def __init__(self, name: str = "app", startup_delay: float = 0.0, readiness=None):
         self.name = name
@@ -78,6 +91,7 @@ class App:
         self.on_start = []
         self.on_lab_start = []
         self.default_accounts = {}
+        self.settings = {}
         self._specs = {}
 
     def startup(self, fn):
@@ -133,12 +147,18 @@ class App:
         problem = self._check(endpoint, fn, params)
         if problem:
             return False, None, f"{endpoint}: {problem}", Cause.BAD_REQUEST
+        spec = self.__dict__["_specs"][endpoint]
         state.begin()
         try:
-            value = fn(state, **params)
+            value = fn(state, **params) if spec.db is None else _with_db(fn, state, params, spec.db)
         except Rejected as exc:
             state.rollback()
             return False, None, str(exc), Cause.REJECTED
+        except DatabaseError as exc:  # the database said no: the transaction is rolled back
+            state.rollback()
+            if exc.integrity:  # a constraint refused it (balance >= 0, a unique key)
+                return False, None, f"{endpoint}: the database refused it: {exc}", Cause.REJECTED
+            return False, None, f"{endpoint}: the database said: {exc}", Cause.DATABASE
         except Exception as exc:  # a bug, or Redis unreachable: report it, keep serving
             state.rollback()
             if type(exc).__module__.startswith("redis") and type(exc).__name__ in ("ConnectionError", "TimeoutError"):
@@ -155,6 +175,20 @@ class App:
         return spec.check(params)
 
 
+def _with_db(fn, state, params, required):
+    """Run ``fn`` inside its request's transaction, on the pod's connection."""
+    conn = this_pod().db
+    if conn is None:
+        if not required:
+            return fn(state, db=None, **params)
+        raise LabError("this handler names `db`, but the lab has no database: start it with "
+                       "fl.Lab(..., db='sqlite') (or 'postgres'), or give the parameter a default, db=None")
+    with conn.transaction() as db:
+        value = fn(state, db=db, **params)
+    crash_point("after_commit")  # every db handler has this point: committed, reply not yet sent
+    return value
+
+
 class _Spec:
     """What an endpoint accepts, worked out once per pod: checking a request is then a few
     set operations, not a full ``inspect`` bind (this runs on every request)."""
@@ -164,6 +198,9 @@ class _Spec:
         params = list(self.sig.parameters.values())
         self.state_name = params[0].name
         rest = params[1:]
+        db = next((p for p in rest if p.name == "db" and p.kind != p.VAR_KEYWORD), None)
+        self.db = None if db is None else db.default is inspect.Parameter.empty  # None: no db; True: required
+        rest = [p for p in rest if p is not db]
         self.flexible = any(p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL, p.POSITIONAL_ONLY) for p in rest)
         self.names = {p.name for p in rest}
         self.required = {p.name for p in rest if p.default is p.empty}
@@ -176,9 +213,11 @@ class _Spec:
     def check(self, params):
         if self.state_name in params:
             return f"{self.state_name!r} is the pod's state, not a request parameter"
+        if self.db is not None and "db" in params:
+            return "'db' is the request's database transaction, not a request parameter"
         if self.flexible:
             try:
-                self.sig.bind(None, **params)
+                self.sig.bind(None, **params, **({} if self.db is None else {"db": None}))
             except TypeError as exc:
                 return str(exc)
         else:

@@ -67,6 +67,7 @@ class _Active:
         self._event_index = None
         self.target = None
         self.next_at = None
+        self.sent = 0
 
     @property
     def holds_the_run(self):
@@ -74,6 +75,7 @@ class _Active:
         return self.began is not None and not self.done and not self.fault.open_ended
 
     def tick(self, now, sent):
+        self.sent = sent  # None once the run has sent everything and is settling
         if self.done:
             return
         if self.began is None:

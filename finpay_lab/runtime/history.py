@@ -37,6 +37,7 @@ class Cause(enum.StrEnum):
     INTERRUPTED = "interrupted"  # the caller gave up (Ctrl-C) before its pod answered
     BAD_REPLY = "bad_reply"  # the handler's answer could not cross the pipe
     SHUTTING_DOWN = "shutting_down"  # its pod had SIGTERM and refused it (connection refused): nothing ran
+    DATABASE = "database_error"  # a SQL statement failed: its transaction was rolled back, nothing changed
 
     def __repr__(self):
         return repr(self.value)

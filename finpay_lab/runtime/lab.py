@@ -20,12 +20,11 @@ With ``autoscaler=fl.HPA(...)`` a run also scales the pods itself, a period at a
 
 Nothing outlives the lab: ``close()`` (or leaving the ``with`` block, or the interpreter
 exiting, or SIGTERM/SIGHUP to the lab's process, as a Jupyter kernel's shutdown or restart
-sends) kills every pod and the Redis helper and removes the lab's work dir
+sends) kills every pod, the Redis helper and the database server and removes the lab's work dir
 (``shutdown.py``). A lab that is garbage-collected (a re-run cell) takes its pods and Redis
 with it; if the lab's process is killed, its pods exit by themselves (``guardian.py``).
 """
 
-import dataclasses
 import itertools
 import os
 import secrets
@@ -44,21 +43,26 @@ from .autoscaling import Autoscaling, check_autoscaler
 from .balancer import make_balancer
 from .guardian import BYE, GONE, start_guardian
 from .history import Cause, History
+from .lab_db import LabDatabase, make_database
+from .looks import LabLooks
 from .loop import Loop
-from .pods import SERVING, PodStatus, context, exit_cause
+from .pods import PodStatus, context, exit_cause
+from .points import Points
 from .runner import Runner
 
 
-class Lab:
-    """A small cluster on your machine: pods (processes), a balancer, and maybe a Redis."""
+class Lab(LabDatabase, LabLooks):
+    """A small cluster on your machine: pods (processes), a balancer, maybe a Redis and a
+    database (``db=``, see ``lab_db.py``)."""
 
     def __init__(self, pods=3, state="memory", balancer="round_robin", app=None, redis="fake",
                  restart=False, accounts=None, seed=defaults.SEED, start_method=None,
-                 sms_seconds=defaults.SMS_SECONDS, autoscaler=None):
+                 sms_seconds=defaults.SMS_SECONDS, autoscaler=None, db=None, redis_persistence="none"):
         # Check every argument before starting anything: bad input changes nothing.
         arguments.check_lab(pods, state, app, restart, sms_seconds, start_method, seed)
         check_autoscaler(autoscaler)
-        self._redis = store_kinds.make_server(redis)  # checks the spec; starts nothing yet
+        self._redis = store_kinds.make_server(redis, redis_persistence)  # checks the spec; starts nothing yet
+        self._db = make_database(db)  # the same: None, or a database not yet started
         self.app = app if app is not None else default_app()
         self.balancer = make_balancer(balancer, seed=seed)
         self.accounts = arguments.check_accounts(accounts) or dict(self.app.default_accounts)
@@ -94,17 +98,19 @@ class Lab:
         # refuses calls; its `closed` says everything has stopped.
         self._loop = Loop(self.history, self._ctx, self._app_blob, self._lifeline, self._workdir, restart, self._t0)
         self._loop.make_state = store_kinds.state_factory()  # shipped to every pod
+        self.points = Points(self._loop, self._workdir)  # crash and pause points (points.py)
         self.gateway = self.app.gateway(self._workdir) if self.app.gateway else None  # the app's sidecar
         shutdown.track(self, Lab._close)  # closed at exit, or by SIGTERM/SIGHUP
 
     def _start(self, pods):
-        """Start the store, tell the app, start the guardian and the pods."""
+        """Start the stores, tell the app, start the guardian and the pods."""
         if self.state == "redis":
             self._start_redis()
+        db_url = self._start_db()
         # What every pod is told; the secret signs login tokens, shared by every pod.
         self._loop.config = {"state": self.state, "redis_url": self._redis.url if self.state == "redis" else None,
                              "lab_pid": os.getpid(), "seed": self.seed, "accounts": self.accounts,
-                             "secret": secrets.token_hex(16)}
+                             "secret": secrets.token_hex(16), "db_url": db_url}
         if self.gateway is not None:  # where pods deliver, each message taking sms_seconds
             self._loop.config.update(gateway=self.gateway.path, sms_seconds=self.sms_seconds)
         self._loop.config["_lab_fds"] = [self._lifeline_keep.fileno()]
@@ -137,22 +143,6 @@ class Lab:
         """The lab's Redis server: ``kind``, ``url``, ``pid``; and, for chaos, ``down()``,
         ``up()`` and ``slow(seconds)``."""
         return self._redis
-
-    def snapshot(self, timeout=None):
-        """One consistent look at the lab, for a view (the live dashboard): ``(pods, held,
-        state)``, read under the lab's lock; ``None`` if the lab stayed busy for
-        ``timeout`` seconds (a long ``lab.run`` holds it). ``pods`` is ``lab.pods`` with a
-        paused pod's status shown as ``'paused'``; ``held`` is the ``pod_stats`` of every
-        pod serving (a paused pod is not asked: a stopped process cannot answer)."""
-        if not self._lock.acquire(timeout=-1 if timeout is None else timeout):
-            return None
-        try:
-            pods = [dataclasses.replace(p, status=PodStatus.PAUSED)
-                    if self._loop.is_paused(p) else p for p in self.pods]
-            held = {p.name: self.pod_stats(p.name) for p in pods if p.status in SERVING}
-            return pods, held, self.state
-        finally:
-            self._lock.release()
 
     def record_event(self, pod, kind, detail="", pid=None, end=None):
         """Record something that happened (to pod ``pod``, or to the system: ``None``) in
@@ -336,39 +326,6 @@ class Lab:
 
         return finpay_lab.manifests.to_kubernetes(self, path, **options)
 
-    def peek(self, name, prefix=""):
-        """What pod ``name`` holds in its own memory: {key: value} for keys starting with
-        ``prefix`` (``{}`` with state='redis': the pod itself holds nothing; ``{}`` for a
-        dead pod too: its memory died with it)."""
-        if not isinstance(prefix, str):
-            raise BadInput(f"prefix must be a string like 'balance:' (or '' for every key), not {prefix!r:.40}")
-        with self._lock:
-            self._check_open()
-            pod = self._loop.named(name)
-            if not pod.routable:
-                return {}
-            return self._loop.ask(pod, "__peek__", {"prefix": prefix})
-
-    def pod_stats(self, name, timeout=2.0):
-        """What pod ``name`` keeps in its own memory, counted inside the pod: sessions and
-        queued SMS (all 0 with state='redis', where pods keep nothing). A pod that does
-        not answer within ``timeout``, or is not serving yet, gives ``{}``.
-
-        A dead pod holds nothing any more; its stats say so: ``{'sessions': 0,
-        'queued_sms': 0, 'keys': 0, 'status': 'dead', 'cause': 'SIGKILL'}``. A pod
-        ``lab.pause`` stopped cannot count: ``{'status': 'paused', 'cause': 'SIGSTOP'}``."""
-        timeout = arguments.check_timeout(timeout)
-        with self._lock:
-            self._check_open()
-            pod = self._loop.named(name)
-            if not pod.alive:
-                return {"sessions": 0, "queued_sms": 0, "keys": 0, "status": PodStatus.DEAD, "cause": exit_cause(pod.exitcode)}
-            if self._loop.is_paused(pod):  # asking would only wait out the timeout
-                return {"status": PodStatus.PAUSED, "cause": "SIGSTOP"}
-            if not pod.routable:
-                return {}
-            return self._loop.ask(pod, "__stats__", {}, timeout=timeout)
-
     def switch_state(self, state):
         """Rebuild every pod with the other kind of state ('memory' or 'redis').
 
@@ -438,6 +395,7 @@ class Lab:
         shutdown.close_processes(self._loop, self._guardian, self._lifeline, self._lifeline_keep,
                                  self._farewell, word)
         self._redis.stop()
+        self._stop_db()
         shutil.rmtree(self._workdir, ignore_errors=True)
         shutdown.forget(self)
         self._loop.closed = True

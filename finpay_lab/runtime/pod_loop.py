@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from multiprocess.connection import Connection
 
 from .. import defaults
-from . import wire
+from . import points, store_kinds, wire
 from .busy import BusyCounter
 from .history import Cause
 from .readiness import wait_until_ready
@@ -41,6 +41,9 @@ class PodContext:
     config: dict
     random: random.Random
     state: object = None
+    db: object = None  # the pod's one connection to the lab's database (db=...), or None
+    endpoint: str | None = None  # the endpoint whose request runs now (crash points read it)
+    settings: dict | None = None  # the app's settings (App.settings), read by its handlers
 
 
 _this_pod: PodContext | None = None
@@ -106,14 +109,24 @@ def _serve(app, state, data):
         if control is not None:
             ok, value, error = control(state, params)
             return ok, value, error, None if ok else Cause.BAD_REQUEST
+        if _this_pod is not None:
+            _this_pod.endpoint = endpoint
         return app.serve(state, endpoint, params)
     except Exception as exc:  # pragma: no cover - App.serve never raises; a custom App might
         return False, None, f"the pod could not handle this request: {type(exc).__name__}: {exc}", Cause.APP_ERROR
 
 
+def _points(state, params):
+    """Arm this pod's points (``points.py``) as the lab now wants them."""
+    arms = params.get("arms") if isinstance(params, dict) else None
+    if not isinstance(arms, list):
+        return False, None, "__points__ takes {'arms': a list}"
+    return True, points.arm(arms), None
+
+
 # Requests the lab sends for itself (the audit, the dashboard); not app endpoints. Like
 # App.handle, each answers (ok, value, error) and checks its params: a pod never dies of one.
-_CONTROL = {"__peek__": _peek, "__stats__": _stats}
+_CONTROL = {"__peek__": _peek, "__stats__": _stats, "__points__": _points}
 
 
 def pod_main(conn, lifeline, app_blob, config, close_fds=(), make_state=None):
@@ -154,8 +167,12 @@ def _get_ready(app_blob, config, make_state):
     app = wire.load_app(app_blob)
     name = config["name"]
     seed = f"{config.get('seed', 0)}:{name}:{config.get('restarts', 0)}"
-    _this_pod = PodContext(name, os.getpid(), config.get("restarts", 0), config, random.Random(seed))
+    _this_pod = PodContext(name, os.getpid(), config.get("restarts", 0), config, random.Random(seed),
+                           settings=dict(getattr(app, "settings", None) or {}))
     state = _this_pod.state = make_state(config["state"], config.get("redis_url"))
+    if config.get("db_url"):  # one connection per pod, for every request's transaction
+        _this_pod.db = store_kinds.connect_database(config["db_url"])
+    points.arm(config.get("points"), _this_pod)
     for hook in app.on_start:  # e.g. open accounts, start a worker thread
         hook(state)
     wait_until_ready(app, state)  # the app's startup delay and readiness check

@@ -9,7 +9,13 @@ store every pod shares) but builds none of them: ``stores/`` registers how (see
 * ``make_server(spec)``: the lab's shared server (``redis="fake"`` or ``"real"``, or a
   URL). It only checks ``spec`` until the lab calls its ``start(workdir)``; it then has
   ``url``, ``safe_url``, ``pid``, ``kind``, ``running``, ``down()``, ``up()``,
-  ``slow(seconds)`` and ``stop()``.
+  ``slow(seconds)`` and ``stop()``. ``make_server(spec, persistence)``: ``"none"`` or
+  ``"aof"`` (an append-only file), checked with the spec.
+* ``make_database(spec)``: the lab's SQL database (``db="sqlite"``, ``"postgres"`` or a
+  URL; ``stores/sql.py``). It only checks ``spec`` until the lab calls ``start(workdir)``;
+  it then has ``url``, ``safe_url``, ``kind``, ``sql(query, **params)`` and ``stop()``.
+* ``connect_database(url)``: how a pod opens its one connection to that database (its
+  ``transaction()`` gives the ``db`` a handler names).
 """
 
 from ..errors import LabError
@@ -17,9 +23,12 @@ from ..errors import LabError
 _registered = {}
 
 
-def register_stores(make_state, make_server):
-    """Name how pods open their ``State`` and how a lab makes its shared server."""
+def register_stores(make_state, make_server, make_database=None, connect_database=None):
+    """Name how pods open their ``State``, how a lab makes its shared server and its
+    database, and how a pod connects to that database."""
     _registered.update(make_state=make_state, make_server=make_server)
+    if make_database is not None:
+        _registered.update(make_database=make_database, connect_database=connect_database)
 
 
 def _get(name):
@@ -28,8 +37,16 @@ def _get(name):
     return _registered[name]
 
 
-def make_server(spec):
-    return _get("make_server")(spec)
+def make_server(spec, persistence="none"):
+    return _get("make_server")(spec, persistence)
+
+
+def make_database(spec):
+    return _get("make_database")(spec)
+
+
+def connect_database(url):
+    return _get("connect_database")(url)
 
 
 def state_factory():

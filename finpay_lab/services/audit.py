@@ -14,6 +14,15 @@ of books per pod) or Redis (one set shared by all), and the SMS gateway's log.
     divergent_balances  customers whose balance differs from one pod to another.
     lost_sessions       customers whose login later came back "unknown session".
     notifications       SMS queued, delivered, lost (who, what), sent twice, still queued.
+    stale_reads         (a lab with a database) balance answers that no moment of their
+                        request agreed with: the database held another balance all along.
+
+With a database (``fl.Lab(..., db=...)``) the books are its tables, read with ``lab.sql``;
+``state`` still holds the SMS queue. A stale read is judged against the database's own
+history: every payment row carries the moment it was written (``payments.at``, the
+machine's monotonic clock), and commits a little later, at the latest when its reply left.
+A ``balance`` answer is fresh if the database held that balance at some moment between the
+request's sending and its answer (either way of placing each commit); else it is stale.
 
 A payment whose request failed (its pod crashed mid-request) is *in doubt*: it counts as
 made if any books hold its receipt. A response says why it failed (``Response.cause``, set
@@ -57,12 +66,14 @@ class Audit:
     divergent_balances: dict = field(default_factory=dict)  # {user: {pod: ₹}}
     lost_sessions: list = field(default_factory=list)
     notifications: Notifications = field(default_factory=Notifications)
+    database: str | None = None  # the lab's database kind ("sqlite", "postgres"...), None without one
+    stale_reads: list = field(default_factory=list)  # [(user, ₹ answered, ₹ the database held)]
 
     @property
     def ok(self):
         return not (self.money_created or self.negative_balances or self.double_debits or self.lost_payments
                     or self.wrong_balances or self.divergent_balances or self.lost_sessions
-                    or self.notifications.lost)
+                    or self.notifications.lost or self.stale_reads)
 
     def rows(self):
         """(finding, value, verdict) rows: the text and HTML forms are built from these."""
@@ -81,9 +92,12 @@ class Audit:
         yield "SMS queued / delivered", f"{n.enqueued} / {n.delivered}{queued}", not n.lost
         yield "SMS lost", _few([f"{u}: {m}" for u, m in n.lost], 4), not n.lost
         yield "SMS sent twice (dropped by gateway)", str(n.duplicates), True
+        if self.database is not None:
+            yield "stale balance reads (cache)", _few([f"{u} ₹{a:,} (was ₹{b:,})" for u, a, b in self.stale_reads]), \
+                not self.stale_reads
 
     def __str__(self):
-        head = f"Audit ({self.state}): " + ("OK, nothing lost, created or disagreed on" if self.ok else "PROBLEMS FOUND")
+        head = f"Audit ({self._where}): " + ("OK, nothing lost, created or disagreed on" if self.ok else "PROBLEMS FOUND")
         width = max(len(r[0]) for r in self.rows())
         lines = [head] + [f"  {'✓' if good else '✗'} {name:<{width}}  {value}" for name, value, good in self.rows()]
         return "\n".join(lines)
@@ -94,8 +108,13 @@ class Audit:
             f"<td style='text-align:left'>{html.escape(name)}</td><td style='text-align:left'>{html.escape(value)}</td></tr>"
             for name, value, good in self.rows())
         verdict = "nothing lost, created or disagreed on" if self.ok else "problems found"
-        return (f"<b>Audit ({html.escape(self.state)}): {verdict}</b>"
+        return (f"<b>Audit ({html.escape(self._where)}): {verdict}</b>"
                 f"<table>{cells}</table>")
+
+
+    @property
+    def _where(self):
+        return self.state if self.database is None else f"{self.state}, books in {self.database}"
 
 
 def _few(items, shown=5):
@@ -109,7 +128,10 @@ def _few(items, shown=5):
 # ---------------------------------------------------------------- reading the books
 def read_books(lab):
     """``{store: {"balances": {user: ₹}, "payments": {id: receipt}, "queued": [sms id]}}``;
-    a store is a live pod (memory) or ``"redis"``."""
+    a store is a live pod (memory), ``"redis"``, or ``"database"`` (a lab with a db: the
+    one set of books, with the SMS still queued wherever ``state`` keeps them)."""
+    if lab.db is not None:
+        return {"database": _read_database(lab)}
     if lab.state == "memory":
         stores = {}
         for pod in lab.pods:
@@ -150,11 +172,26 @@ def _read_redis(lab):
         return {"balances": values("balance:"), "payments": values("payment:"), "queued": queued}
 
 
+def _read_database(lab):
+    import json
+
+    queued = []
+    if lab.state == "memory":
+        for pod in lab.pods:
+            if pod.status in SERVING:
+                queued += [sms["id"] for _, sms in lab.peek(pod.name, QUEUE).get(QUEUE, [])]
+    else:
+        queued = _read_redis(lab)["queued"]
+    return {"balances": {r["name"]: r["balance"] for r in lab.sql("SELECT name, balance FROM accounts")},
+            "payments": {r["id"]: json.loads(r["receipt"]) for r in lab.sql("SELECT id, receipt FROM payments")},
+            "queued": queued}
+
+
 def balances(lab):
     """``lab.balances()``: every customer's balance as each live pod sees it, ``{user: {pod: ₹}}``."""
     stores = read_books(lab)
-    if lab.state == "redis":  # every live pod reads the one shared copy
-        shared = stores["redis"]
+    if lab.state == "redis" or lab.db is not None:  # every live pod reads the one shared copy
+        shared = next(iter(stores.values()))
         stores = {p.name: shared for p in lab.pods if p.status in SERVING}
     return {user: {pod: books["balances"][user] for pod, books in stores.items()
                    if user in books["balances"]} for user in lab.accounts}
@@ -173,8 +210,10 @@ def audit(lab, requests, wait=defaults.AUDIT_WAIT):
         everything = _promised(lab.history.requests)
         promised["payments"], promised["in_doubt"] = everything["payments"], everything["in_doubt"]
     stores = _wait_for_sms(lab, promised["sms"], wait)
-    result = Audit(state=lab.state)
+    result = Audit(state=lab.state, database=lab.db.kind if lab.db is not None else None)
     _count_money(result, lab, promised, stores)
+    if lab.db is not None:
+        result.stale_reads = stale_reads(lab, requests)
     result.lost_sessions = promised["lost_sessions"]
     result.notifications = _count_sms(promised["sms"], _attempts(lab), stores)
     return result
@@ -210,6 +249,38 @@ def _count_money(result, lab, promised, stores):
             result.wrong_balances[user] = {"expected": expected[user], "seen": seen}
         if len(set(seen.values())) > 1:
             result.divergent_balances[user] = seen
+
+
+def stale_reads(lab, requests):
+    """``[(user, ₹ answered, ₹ the database held)]``: every ``balance`` answer the database
+    never held during its request (see the module's docstring)."""
+    offset = time.perf_counter() - lab.now()  # pod clocks (perf_counter) -> lab time
+    replied = {r.value["payment"]: r.received for r in lab.history.requests
+               if r.endpoint == "pay" and r.ok and not r.value.get("repeated")}
+    changes = {}  # user -> [(written, committed at the latest, delta)]
+    for row in lab.sql("SELECT id, sender, receiver, amount, at FROM payments"):
+        written = row["at"] - offset
+        latest = max(written, replied.get(row["id"], written))
+        changes.setdefault(row["sender"], []).append((written, latest, -row["amount"]))
+        changes.setdefault(row["receiver"], []).append((written, latest, row["amount"]))
+    found = []
+    for r in requests:
+        if r.endpoint != "balance" or not r.ok or r.params.get("user") not in lab.accounts:
+            continue
+        user = r.params["user"]
+        held = set()
+        for moment in (0, 1):  # each commit placed as early, then as late, as it can be
+            steps = sorted((c[moment], c[2]) for c in changes.get(user, ()))
+            value = lab.accounts[user] + sum(d for t, d in steps if t <= r.sent)
+            held.add(value)
+            for t, d in steps:
+                if r.sent < t <= r.received:
+                    value += d
+                    held.add(value)
+        if r.value not in held:
+            truth = lab.accounts[user] + sum(c[2] for c in changes.get(user, ()) if c[0] <= r.received)
+            found.append((user, r.value, truth))
+    return found
 
 
 def _count_sms(sms, attempts, stores):

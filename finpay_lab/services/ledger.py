@@ -10,20 +10,27 @@ indivisible step, in its own way:
   shares that state), every check before the first write.
 * ``RedisLedger``: a Lua script that runs inside Redis, where no other command can see
   a half-done payment.
+* ``SqlLedger``: the request's SQL transaction (a lab with ``db=``): several statements,
+  one after the other, that the database applies all together at the commit, or not at
+  all, even if the pod dies between two of them. The rules are the tables' own: the
+  ``CHECK (balance >= 0)`` refuses an overdraft, the payments' primary key (the
+  idempotency key) refuses a second payment under one key.
 
-``ledger_for(state)`` picks the one that fits the ``State`` a handler got. A new kind of
-store (a SQL database, say) adds one class here, with its own way of being atomic (a
-transaction), and one line in ``LEDGERS``; the ``State`` interface does not grow.
+``ledger_for(state, db)`` picks the one that fits the ``State`` a handler got, or the SQL
+one when the handler got a ``db``. Each kind of store is one class here, with its own way
+of being atomic, and one line in ``LEDGERS``; the ``State`` interface does not grow.
 
 Keys, the same on every store: ``balance:<user>`` (an integer), ``payment:<id>`` (the
 receipt), ``ledger:<user>`` (the newest ``keep`` receipts, newest first).
 """
 
 import json
+import time
 import weakref
 
-from ..errors import Rejected
+from ..errors import DatabaseError, Rejected
 from ..numbers import is_whole
+from ..runtime.points import crash_point
 from ..stores.state import EXACT_MAX, short_repr
 
 BALANCE, PAYMENT, LEDGER = "balance:", "payment:", "ledger:"
@@ -164,13 +171,101 @@ class RedisLedger(Ledger):
         return [json.loads(x) for x in self.state.redis.lrange(LEDGER + user, 0, -1)]
 
 
-# State.kind -> the ledger for that store. Wave 2's SQL store adds "sql": SqlLedger.
+# The tables, the same text on SQLite and PostgreSQL. A payment's id is its idempotency key
+# (unique, as a primary key is); ``at`` is the pod's clock (time.perf_counter, one clock
+# for every process of the machine) when it wrote the payment: the audit reads it to know
+# what a balance was at any moment. The ledger holds one row per account a payment moved.
+SCHEMA = [
+    "DROP TABLE IF EXISTS ledger",
+    "DROP TABLE IF EXISTS payments",
+    "DROP TABLE IF EXISTS accounts",
+    """CREATE TABLE accounts (
+        name    TEXT PRIMARY KEY,
+        balance BIGINT NOT NULL CHECK (balance >= 0)
+    )""",
+    """CREATE TABLE payments (
+        id       TEXT PRIMARY KEY,
+        sender   TEXT NOT NULL REFERENCES accounts (name),
+        receiver TEXT NOT NULL REFERENCES accounts (name),
+        amount   BIGINT NOT NULL CHECK (amount > 0),
+        receipt  TEXT NOT NULL,
+        at       DOUBLE PRECISION NOT NULL
+    )""",
+    """CREATE TABLE ledger (
+        payment TEXT NOT NULL REFERENCES payments (id),
+        account TEXT NOT NULL REFERENCES accounts (name),
+        delta   BIGINT NOT NULL,
+        PRIMARY KEY (payment, account)
+    )""",
+]
+
+
+class SqlLedger(Ledger):
+    """The books in SQL tables: one transaction per payment, the request's own (``db``).
+
+    The statements run one after the other; between the debit and the credit the point
+    ``after_debit`` is a real moment (``fl.crash_point``): a pod killed there leaves a
+    transaction without a commit, which the database rolls back, so no money moves."""
+
+    kind = "sql"
+
+    def __init__(self, db, keep=KEEP):
+        self.db = db
+        self.keep = keep
+
+    def move(self, sender, receiver, amount, payment, receipt):
+        _check_amount(amount)
+        db = self.db
+        done = db.query("SELECT receipt FROM payments WHERE id = :id", id=payment)
+        if done:
+            return False, json.loads(done[0]["receipt"])
+        try:
+            debited = db.query("UPDATE accounts SET balance = balance - :amount WHERE name = :user RETURNING balance",
+                               amount=amount, user=sender)
+        except DatabaseError as exc:
+            if not exc.integrity:
+                raise
+            raise Rejected(f"insufficient funds: the books refused to take ₹{amount:,} from {sender} "
+                           f"(CHECK balance >= 0)") from None
+        if not debited:
+            raise Rejected(_no_account(BALANCE + sender))
+        crash_point("after_debit")  # the sender is debited, the receiver not yet credited
+        if not db.execute("UPDATE accounts SET balance = balance + :amount WHERE name = :user",
+                          amount=amount, user=receiver):
+            raise Rejected(_no_account(BALANCE + receiver))
+        receipt = dict(receipt, balance=debited[0]["balance"])
+        try:
+            db.execute("INSERT INTO payments (id, sender, receiver, amount, receipt, at) "
+                       "VALUES (:id, :sender, :receiver, :amount, :receipt, :at)",
+                       id=payment, sender=sender, receiver=receiver, amount=amount,
+                       receipt=json.dumps(receipt), at=time.perf_counter())
+        except DatabaseError as exc:
+            if not exc.integrity:
+                raise
+            raise Rejected(f"payment {payment!r} is being made by another request right now: retry with the "
+                           "same key to get its receipt") from None
+        for account, delta in ((sender, -amount), (receiver, amount)):
+            db.execute("INSERT INTO ledger (payment, account, delta) VALUES (:payment, :account, :delta)",
+                       payment=payment, account=account, delta=delta)
+        return True, receipt
+
+    def statement(self, user):
+        rows = self.db.query("SELECT p.receipt FROM ledger l JOIN payments p ON p.id = l.payment "
+                             "WHERE l.account = :user ORDER BY p.at DESC LIMIT :keep", user=user, keep=self.keep)
+        return [json.loads(row["receipt"]) for row in rows]
+
+
+# State.kind -> the ledger for that store. A handler with a ``db`` gets the SqlLedger
+# instead, whatever its state: the database is not a kind of ``State``.
 LEDGERS = {"memory": MemoryLedger, "redis": RedisLedger}
 _BOUND = weakref.WeakKeyDictionary()  # state -> its ledger, built once per pod's state
 
 
-def ledger_for(state) -> Ledger:
-    """The ledger that keeps FinPay's books on ``state`` (the one a handler got)."""
+def ledger_for(state, db=None) -> Ledger:
+    """The ledger that keeps FinPay's books: in the database when the handler got a ``db``
+    (a new one per request: it lives as long as the transaction), else on ``state``."""
+    if db is not None:
+        return SqlLedger(db)
     ledger = _BOUND.get(state)
     if ledger is None:
         cls = LEDGERS.get(getattr(state, "kind", None))

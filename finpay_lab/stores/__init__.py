@@ -10,14 +10,27 @@ Imports only ``runtime`` and the top-level ``errors``/``defaults``.
 
 def register_kinds():
     """Hand the runtime its store kinds (``runtime/store_kinds.py``): how a pod opens its
-    ``State`` and how a lab makes its Redis server. ``finpay_lab/__init__.py`` calls this."""
+    ``State``, how a lab makes its Redis server and its SQL database, and how a pod connects
+    to that database. ``finpay_lab/__init__.py`` calls this."""
     from ..runtime.store_kinds import register_stores
     from .state import make_state
 
-    register_stores(make_state, _redis_server)
+    register_stores(make_state, _redis_server, _database, _connect)
 
 
-def _redis_server(spec):
+def _redis_server(spec, persistence="none"):
     from .redis_server import RedisServer  # loaded by the first lab, not by every pod
 
-    return RedisServer(spec)
+    return RedisServer(spec, persistence=persistence)
+
+
+def _database(spec):
+    from .sql import Database  # loaded by a lab given db=, not by every pod
+
+    return Database(spec)
+
+
+def _connect(url):
+    from .sql import connect
+
+    return connect(url)

@@ -253,6 +253,13 @@ class Transaction:
         self._write = write
         self._state = "new"  # -> "begun" -> "ended"; "failed" after a failed statement
         self._failure = None
+        self._after_commit = []
+
+    def after_commit(self, fn):
+        """Call ``fn()`` once this transaction has committed (never if it rolls back): what
+        must not happen before the data is safe, e.g. invalidating a cache of it (done
+        before the commit, a reader could cache the old value again in between)."""
+        self._after_commit.append(fn)
 
     def execute(self, sql, **params):
         """Run a statement; return how many rows it changed."""
@@ -301,17 +308,21 @@ class Transaction:
     def _end(self, commit):
         state, self._state = self._state, "ended"
         raw = self._conn._raw
-        if state == "new" or raw is None:
-            return  # nothing began (the handler never used its db)
+        if state == "new" or raw is None:  # nothing began (the handler never used its db)
+            for fn in self._after_commit if commit and state == "new" else ():
+                fn()
+            return
         if commit and state == "begun":
             try:
                 raw.execute("COMMIT") if self._conn.sqlite else raw.commit()
-                return
             except Exception as exc:
                 self._rollback()
                 raise DatabaseError(
                     f"the transaction could not commit: {_message(exc)}", integrity=_integrity(exc)
                 ) from None
+            for fn in self._after_commit:
+                fn()
+            return
         self._rollback()
         if commit:  # a statement failed and the handler swallowed the error: say so, don't pretend
             raise DatabaseError(

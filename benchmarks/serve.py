@@ -33,7 +33,7 @@ SECRET = "benchmark-secret"
 
 
 def start_pod(name, redis_url):
-    env = dict(os.environ, POD_NAME=name, REDIS_URL=redis_url, FINPAY_SECRET=SECRET)
+    env = dict(os.environ, POD_NAME=name, REDIS_URL=redis_url, FINPAY_SECRET=SECRET, FINPAY_SMS_LOG=os.devnull)
     env.pop("DATABASE_URL", None)
     proc = subprocess.Popen([sys.executable, "-m", "finpay_lab.serve", "--host", "127.0.0.1", "--port", "0"],
                             stdout=subprocess.PIPE, text=True, env=env)

@@ -23,7 +23,7 @@ import pytest
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "finpay_lab"
 RANK = {"": 0, "runtime": 1, "stores": 2, "services": 3, "experiments": 4, "views": 5}
 TOP = {"finpay_lab.errors": 0, "finpay_lab.defaults": 0, "finpay_lab.numbers": 0,
-       "finpay_lab.serve": 3}  # serve: hosts an App over HTTP, as a pod does (issue 12)
+       "finpay_lab.serve": 3, "finpay_lab.serve_pod": 3}  # an App over HTTP, as a pod (issue 12)
 LEAVES = ("finpay_lab.checks", "finpay_lab.examples")
 MODULE_PATH = re.compile(r"\bfinpay_lab(?:\.\w+)+")
 

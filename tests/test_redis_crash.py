@@ -1,8 +1,6 @@
 """A Redis that really crashes: SIGKILL the process holding the keys, start it again on the
 same port. Empty without persistence; replayed from its append-only file with "aof"."""
 
-import functools
-import inspect
 import os
 import shutil
 
@@ -10,7 +8,6 @@ import pytest
 import redis
 
 import finpay_lab as fl
-from finpay_lab.runtime import lab as lab_module
 from finpay_lab.stores.redis_server import RedisServer
 from finpay_lab.stores.state import redis_client
 
@@ -35,16 +32,7 @@ def _children(pid):
 
 
 def _lab(persistence="none", **kwargs):
-    """fl.Lab with redis_persistence= (until runtime/lab.py passes it on itself, the test
-    gives the lab a RedisServer that has it)."""
-    if "redis_persistence" in inspect.signature(fl.Lab).parameters:
-        return fl.Lab(redis_persistence=persistence, **kwargs)
-    original = lab_module.RedisServer
-    lab_module.RedisServer = functools.partial(original, persistence=persistence)
-    try:
-        return fl.Lab(**kwargs)
-    finally:
-        lab_module.RedisServer = original
+    return fl.Lab(redis_persistence=persistence, **kwargs)
 
 
 # ---------------------------------------------------------------- the server handle

@@ -7,9 +7,11 @@ redis-server, real signals. Every server a test starts is stopped and reaped by 
 import http.client
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -31,7 +33,9 @@ class Server:
 
     def __init__(self, name, redis_url=None, args=(), cwd=None, env=None):
         environ = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "FINPAY_SECRET")}
-        environ.update(POD_NAME=name, FINPAY_SECRET=SECRET, **(env or {}))
+        self.sms_dir = tempfile.mkdtemp(prefix="finpay-serve-test-")  # its SMS gateway's log, removed at stop
+        environ.update(POD_NAME=name, FINPAY_SECRET=SECRET, FINPAY_SMS_LOG=os.path.join(self.sms_dir, "sms.jsonl"),
+                       **(env or {}))
         if redis_url:
             environ["REDIS_URL"] = redis_url
         self.name = name
@@ -78,6 +82,7 @@ class Server:
             self.proc.wait()
         self.reader.join(GUARD)
         self.proc.stdout.close()
+        shutil.rmtree(self.sms_dir, ignore_errors=True)
         self.proc.stderr.close()
         assert gone(self.proc.pid)
 

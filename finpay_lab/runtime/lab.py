@@ -20,8 +20,7 @@ With ``autoscaler=fl.HPA(...)`` a run also scales the pods itself, a period at a
 
 Nothing outlives the lab: ``close()`` (or leaving the ``with`` block, or the interpreter
 exiting, or SIGTERM/SIGHUP to the lab's process, as a Jupyter kernel's shutdown or restart
-sends) kills every pod, the Redis helper and the database server and removes the lab's work dir
-(``shutdown.py``). A lab that is garbage-collected (a re-run cell) takes its pods and Redis
+sends) kills every pod, the Redis helper and the database and removes the work dir (``shutdown.py``). A lab that is garbage-collected (a re-run cell) takes its pods and Redis
 with it; if the lab's process is killed, its pods exit by themselves (``guardian.py``).
 """
 

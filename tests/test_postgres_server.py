@@ -226,3 +226,23 @@ def test_an_exception_inside_a_with_block_stops_the_server(tmp_path):
         pids = family(server.pid)
         raise RuntimeError("a cell failed")
     assert left_behind(pids, str(tmp_path)) == ([], [])
+
+
+def test_a_forked_child_that_exits_leaves_the_parents_server_alone(tmp_path):
+    """A fork of the notebook's process (a multiprocessing Pool with fork) runs the
+    parent's atexit finalizers when it exits: they must not stop the parent's server."""
+    code = textwrap.dedent("""
+        import os, sys, psycopg
+        from finpay_lab.stores.postgres_server import PostgresServer
+        server = PostgresServer().start(sys.argv[1])
+        child = os.fork()
+        if child == 0:
+            sys.exit(0)  # a normal exit: atexit runs every registered finalizer
+        os.waitpid(child, 0)
+        with psycopg.connect(server.url, connect_timeout=10) as conn:
+            print(conn.execute("SELECT 1").fetchone()[0], flush=True)
+        server.stop()
+    """)
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
+                         timeout=120)
+    assert out.stdout.split() == ["1"], out.stderr

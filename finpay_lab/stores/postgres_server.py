@@ -48,12 +48,14 @@ import stat
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import weakref
 
 from .. import defaults
 from ..errors import DatabaseUnavailable
+from .helper_process import end_helper, read_line
+
+_STOP_TIMEOUT = 30  # seconds the helper gets to stop PostgreSQL (a fast shutdown) and remove its data
 
 INSTALL_HINT = (
     "install PostgreSQL (Debian/Ubuntu: apt-get install postgresql; macOS: "
@@ -109,8 +111,8 @@ class PostgresServer:
             bufsize=1,
         )
         # Garbage-collected without stop() (a re-run cell): end the helper anyway.
-        self._finalizer = weakref.finalize(self, _end_helper, self.process)
-        line = _read_line(self.process, defaults.POSTGRES_START_TIMEOUT)
+        self._finalizer = weakref.finalize(self, end_helper, self.process, os.getpid(), _STOP_TIMEOUT)
+        line = read_line(self.process, defaults.POSTGRES_START_TIMEOUT)
         if not line.startswith("URL "):
             self.stop()
             raise DatabaseUnavailable(f"the PostgreSQL server did not start: {line.strip()}")
@@ -138,7 +140,7 @@ class PostgresServer:
         """Stop the helper, the server, and remove its data. Safe to call twice."""
         if self.process is None:
             return
-        _end_helper(self.process)
+        end_helper(self.process, os.getpid(), _STOP_TIMEOUT)
         self._finalizer.detach()
         self.process = None
 
@@ -153,28 +155,8 @@ def safe_url(url):
     return url
 
 
-def _end_helper(proc):
-    """EOF on the helper's stdin: it stops its server, removes its data and exits."""
-    try:
-        proc.stdin.close()
-    except OSError:
-        pass
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    proc.stdout.close()
 
 
-def _read_line(proc, timeout):
-    result = []
-    reader = threading.Thread(target=lambda: result.append(proc.stdout.readline()), daemon=True)
-    reader.start()
-    reader.join(timeout)
-    if not result:
-        return f"no answer within {timeout} s"
-    return result[0] or f"exited with code {proc.poll()}"
 
 
 # ---------------------------------------------------------------- the helper process

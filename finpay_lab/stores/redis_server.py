@@ -41,12 +41,12 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 import weakref
 
 from .. import defaults
 from ..errors import BadInput, RedisUnavailable
+from .helper_process import end_helper, read_line
 from .redis_fake import FakeKeeper
 from .redis_real import RealKeeper, free_port
 
@@ -120,10 +120,10 @@ class RedisServer:
         )
         # Garbage-collected without stop() (a re-run cell): end the helper anyway.
         # (A Popen left running keeps itself alive, and so its stdin pipe open.)
-        self._finalizer = weakref.finalize(self, _end_helper, self.process, os.getpid())
+        self._finalizer = weakref.finalize(self, end_helper, self.process, os.getpid(), 5)
         self.process.stdin.write(f"password {self._password}\n")  # never on a command line
         self.process.stdin.flush()
-        line = _read_line(self.process, defaults.REDIS_START_TIMEOUT)
+        line = read_line(self.process, defaults.REDIS_START_TIMEOUT)
         if not line.startswith("URL "):
             self.stop()
             raise RedisUnavailable(f"the {self.kind} Redis server did not start: {line}")
@@ -201,7 +201,7 @@ class RedisServer:
             raise BadInput(f"Redis faults need a Redis the lab runs (redis='fake' or 'real'), not {self.kind}")
         self.process.stdin.write(line + "\n")
         self.process.stdin.flush()
-        reply = _read_line(self.process, defaults.REDIS_START_TIMEOUT)
+        reply = read_line(self.process, defaults.REDIS_START_TIMEOUT)
         if reply.strip() != "ok":
             raise RedisUnavailable(f"Redis helper refused {line!r}: {reply.strip()}")
 
@@ -210,36 +210,13 @@ class RedisServer:
         Ctrl-C keeps the handle, so the next one finishes the job."""
         if self.process is None:
             return
-        _end_helper(self.process, os.getpid())
+        end_helper(self.process, os.getpid(), 5)
         self._finalizer.detach()
         self.process = None
 
 
-def _end_helper(proc, owner):
-    """EOF on the helper's stdin: it stops its server and exits (in milliseconds). Not in a
-    forked child of the lab's process, whose atexit runs this finalizer too."""
-    if os.getpid() != owner:
-        return
-    try:
-        proc.stdin.close()
-    except OSError:  # a write still buffered when the helper was already gone
-        pass
-    try:
-        proc.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-    proc.stdout.close()
 
 
-def _read_line(proc, timeout):
-    result = []
-    reader = threading.Thread(target=lambda: result.append(proc.stdout.readline()), daemon=True)
-    reader.start()
-    reader.join(timeout)
-    if not result:
-        return f"no answer within {timeout} s"
-    return result[0] or f"exited with code {proc.poll()}"
 
 
 # ---------------------------------------------------------------- the helper process

@@ -66,6 +66,7 @@ from dataclasses import dataclass
 
 from .. import defaults
 from ..errors import BadInput, LabError, RedisUnavailable
+from .helper_process import end_helper
 
 
 @dataclass(frozen=True)
@@ -244,19 +245,7 @@ class StatefulSet:
 
 
 def _end_helper(proc, directory, owner):
-    """EOF on the helper's stdin: it SIGKILLs its pods, removes their volumes and exits.
-    Not in a forked child of the store's process (its atexit runs this finalizer too):
-    the store is its parent's, not its own."""
-    if os.getpid() != owner:
-        return
-    try:
-        proc.stdin.close()
-    except OSError:
-        pass
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()  # its pods die with it (PR_SET_PDEATHSIG)
-        proc.wait()
-    proc.stdout.close()
-    shutil.rmtree(directory, ignore_errors=True)
+    """EOF on the helper's stdin: it SIGKILLs its pods (they die with it: PR_SET_PDEATHSIG)
+    and exits; then the volumes go. Not in a forked child of the store's process."""
+    if end_helper(proc, owner, 10):
+        shutil.rmtree(directory, ignore_errors=True)

@@ -38,7 +38,7 @@ import io
 import matplotlib
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter, NullFormatter
+from matplotlib.ticker import FuncFormatter
 
 from ..errors import BadInput
 from ..numbers import is_number, is_whole, quantile
@@ -53,6 +53,7 @@ from .style import (
     PALETTE,
     QUANTILES,
     caption,
+    latency_axis,
     legend_key,
     place_labels,
     pod_look,
@@ -351,15 +352,10 @@ def _draw_latency(ax, run, bucket):
         ax.plot([x for x, _ in points], [v for _, v in points], ls=style, color=colour, lw=2,
                 marker="o", ms=3, label=f"p{q * 100:g}", gid=f"p{q * 100:g}")
         shown += [v for _, v in points if v > 0]
-    if shown and max(shown) / min(shown) > 30:
-        ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.yaxis.set_minor_formatter(NullFormatter())
-    else:
-        ax.set_ylim(bottom=0)
+    ylabel = latency_axis(ax, shown)
     if not shown:
         say(ax, "no successful requests")
-    ax.set(ylabel="latency (ms)" + (", log scale" if ax.get_yscale() == "log" else ""),
+    ax.set(ylabel=ylabel,
            title=f"Latency of successful requests per {run_data.fmt_seconds(bucket)}")
     _finish(ax, run, ax.get_legend_handles_labels()[0] if shown else [])
 

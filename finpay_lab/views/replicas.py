@@ -25,12 +25,12 @@ what goes wrong (here: demand the ready pods cannot serve).
 """
 
 from matplotlib.lines import Line2D
-from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
+from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from ..errors import BadInput
 from ..numbers import is_number as _number
 from .plots import LabFigure, pod_colour
-from .style import FAILED, QUANTILES
+from .style import FAILED, QUANTILES, latency_axis
 from .style import legend_key as _key
 from .style import say as _say
 from .style import styled as _styled
@@ -131,15 +131,10 @@ def _draw_latency(ax, latency):
             ax.plot([t for t, _ in points], [v for _, v in points], ls=style, color=colour, lw=2, marker="o",
                     ms=3, label=f"p{q * 100:g}", gid=f"p{q * 100:g}")
             shown += [v for _, v in points if v > 0]
-    if shown and max(shown) / min(shown) > 30:
-        ax.set_yscale("log")
-        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.yaxis.set_minor_formatter(NullFormatter())
-    else:
-        ax.set_ylim(bottom=0)
+    ylabel = latency_axis(ax, shown)
     if not shown:
         _say(ax, "no latency to show")
-    ax.set(ylabel="latency (ms)" + (", log scale" if ax.get_yscale() == "log" else ""),
+    ax.set(ylabel=ylabel,
            title="Latency of successful requests")
     if shown:
         ax.legend(loc="upper left", bbox_to_anchor=(1.07, 1))

@@ -18,6 +18,7 @@ import textwrap
 import matplotlib
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 FAILED = "#d62728"  # failed requests
 FAULT = "#f2b134"  # chaos fault windows (shaded)
@@ -116,3 +117,15 @@ def place_labels(group, renderer, gap=2.0):
             y -= (box.height + gap) / t.axes.bbox.height
             t.set_position((x, y))
         placed.append(t.get_window_extent(renderer).padded(gap / 2))
+
+
+def latency_axis(ax, shown):
+    """A latency axis in ms: log scale when the values ``shown`` span more than 30×, so a
+    1 ms median and a 3 s tail are both readable; from 0 otherwise."""
+    if shown and max(shown) / min(shown) > 30:
+        ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+    else:
+        ax.set_ylim(bottom=0)
+    return "latency (ms)" + (", log scale" if ax.get_yscale() == "log" else "")

@@ -105,7 +105,7 @@ def test_the_review_hint_ignores_case_as_the_check_does(capsys):
 
 
 def test_exercise_6_2_uses_the_case_blind_review():
-    source = notebook_code("06_externalize_state")
+    source = notebook_code("07_externalize_state")
     assert "to_review = fl.checks.to_review(answer, COURSE_MATRIX)" in source
     assert "answer.get(s) != COURSE_MATRIX[s]" not in source
 

@@ -25,7 +25,7 @@ def test_every_module_path_a_lesson_names_exists():
 
 def test_what_a_lesson_says_to_look_for_is_in_that_file():
     pointers = [(nb, name, path) for nb, text in _texts() for name, path in NAME_IN_PATH.findall(text)]
-    assert any(name == "RedisLedger" for _, name, _ in pointers)  # lesson 06: the payment's script
+    assert any(name == "RedisLedger" for _, name, _ in pointers)  # lesson 07: the payment's script
     missing = [
         (nb, name, path)
         for nb, name, path in pointers

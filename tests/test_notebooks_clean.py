@@ -34,4 +34,4 @@ def test_the_course_has_its_lessons_in_order():
     names = [pathlib.Path(p).stem for p in NOTEBOOKS]
     assert names[:7] == ["00_welcome", "01_stateless_vs_stateful", "02_pods_and_load_balancing",
                          "03_sessions_and_crashes", "04_notification_queue", "05_salary_day",
-                         "06_externalize_state"]
+                         "07_externalize_state"]

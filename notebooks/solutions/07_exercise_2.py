@@ -1,4 +1,4 @@
-# Exercise 6.2: a solution (lesson 06_externalize_state).
+# Exercise 7.2: a solution (lesson 07_externalize_state).
 # Loaded only when you ask for it; it runs in the lesson's kernel and uses its variables.
 answer = {
     "Payment API": DATABASE,  # money must survive anything: ACID transactions
@@ -10,6 +10,6 @@ answer = {
     "Database": LOCAL_VOLUME,  # the store itself: a StatefulSet, each replica with its own disk
 }
 
-fl.checks.check(answer, COURSE_MATRIX, name="Exercise 6.2",
+fl.checks.check(answer, COURSE_MATRIX, name="Exercise 7.2",
                 hint=f"Look again at: {', '.join(to_review)}.",
                 explain="Every service is stateless and scales sideways; only the stores keep state.");

@@ -1,6 +1,6 @@
 """The package in layers: each layer imports only the layers below it.
 
-    errors, defaults, numbers  <  runtime  <  stores  <  services  <  experiments  <  views
+    errors, defaults, numbers  <  runtime  <  stores  <  services  <  experiments  <  views  <  grading
 
 ``checks.py`` and ``examples/`` are leaves for the notebooks: nothing in the package
 imports them. ``finpay_lab/__init__.py`` is the notebooks' front door and may name anything.
@@ -21,7 +21,7 @@ import re
 import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "finpay_lab"
-RANK = {"": 0, "runtime": 1, "stores": 2, "services": 3, "experiments": 4, "views": 5}
+RANK = {"": 0, "runtime": 1, "stores": 2, "services": 3, "experiments": 4, "views": 5, "grading": 6}
 TOP = {"finpay_lab.errors": 0, "finpay_lab.defaults": 0, "finpay_lab.numbers": 0,
        "finpay_lab.serve": 3, "finpay_lab.serve_pod": 3}  # an App over HTTP, as a pod (issue 12)
 LEAVES = ("finpay_lab.checks", "finpay_lab.examples")

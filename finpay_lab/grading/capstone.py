@@ -29,7 +29,7 @@ from ..runtime.lab import Lab
 from .capstone_checks import judge
 from .capstone_run import Scenario
 from .capstone_specs import SPECS
-from .report import Report, unanswered
+from .report import Report, is_stub, unanswered
 
 __all__ = ["capstone", "capstone_brief"]
 
@@ -99,7 +99,8 @@ def capstone(
         )
     if not isinstance(practice, bool):
         raise BadInput(f"practice must be True (a try-out, no grade) or False, not {practice!r}")
-    if unanswered("the capstone", *(app.endpoints[name] for name in spec.endpoints)):
+    empty = [name for name in spec.endpoints if is_stub(app.endpoints[name])]
+    if unanswered(f"the capstone ({', '.join(empty)} still empty)", *(app.endpoints[n] for n in empty)):
         return None
     choices = {"state": state, "db": db, "redis": redis, "redis_persistence": redis_persistence}
     with Lab(pods=3, app=app, seed=seed, **choices) as lab:  # checks the choices; closed whatever happens

@@ -125,7 +125,7 @@ class Scenario:
             step = self.step("redis crash", f"Redis was SIGKILLed after {self.requests()} and {kept}")
             step.redis_crashed = lab.redis.persistence != "aof"
         else:
-            self.step("redis crash", "skipped: this lab has no Redis (state='memory')")
+            self.step("no redis crash", "skipped: this lab has no Redis (state='memory')")
         self.day(PAYMENTS["redis crash"])
 
         before = set(self.live())
@@ -135,7 +135,7 @@ class Scenario:
         self.day(PAYMENTS["rolling update"])
 
         lab.scale(30)
-        self.step("salary day", f"salary day: 3 → 30 pods after {self.requests()}")
+        self.step("salary day", f"3 → 30 pods after {self.requests()}")
         self.day(PAYMENTS["salary day"])
 
         self.step("overdraft", "a customer asked for more than their balance; the SMS worker's last round")
@@ -272,41 +272,32 @@ class Scenario:
                     self.seen.balances.append((step, user, pod, r.value if r.ok else r.error, want))
 
     def send_sms(self):
-        """Be the SMS worker on every live pod: take, send, confirm, until there's nothing."""
+        """Be the SMS worker on every live pod: take, send, confirm, until there's nothing.
+        The round stops at the first thing that goes wrong (it is noted)."""
         step = len(self.seen.steps)
         self.seen.sms_rounds.append(step)
         cap = len(self.seen.paid) + 10
         for pod in self.live():
-            for _ in range(cap):
-                r = self.call("next_sms", pod=pod, worker=WORKER)
-                if not r.ok:
-                    self.seen.sms_problems.append((step, pod, f"next_sms failed: {r.error}"))
-                    break
-                if r.value is None:
-                    break
-                if not isinstance(r.value, dict) or "id" not in r.value or "key" not in r.value:
-                    self.seen.sms_problems.append(
-                        (
-                            step,
-                            pod,
-                            f"next_sms answered {r.value!r:.60}, not a dict with 'id' and 'key' (or None)",
-                        )
-                    )
-                    break
-                self.seen.sms[r.value["key"]] += 1
-                done = self.call("sms_sent", pod=pod, sms_id=r.value["id"])
-                if not done.ok:
-                    self.seen.sms_problems.append((step, pod, f"sms_sent failed: {done.error}"))
-                    break
-            else:
-                self.seen.sms_problems.append(
-                    (
-                        step,
-                        pod,
-                        f"next_sms still had messages after {cap}: does "
-                        "sms_sent stop it handing out the same one?",
-                    )
-                )
+            problem = self.sms_round(pod, cap)
+            if problem:
+                self.seen.sms_problems.append((step, pod, problem))
+                return
+
+    def sms_round(self, pod, cap):
+        """Drain ``pod``'s SMS; what went wrong, or None."""
+        for _ in range(cap):
+            r = self.call("next_sms", pod=pod, worker=WORKER)
+            if not r.ok:
+                return f"next_sms failed: {r.error}"
+            if r.value is None:
+                return None
+            if not isinstance(r.value, dict) or "id" not in r.value or "key" not in r.value:
+                return f"next_sms answered {r.value!r:.60}, not a dict with 'id' and 'key' (or None)"
+            self.seen.sms[r.value["key"]] += 1
+            done = self.call("sms_sent", pod=pod, sms_id=r.value["id"])
+            if not done.ok:
+                return f"sms_sent failed: {done.error}"
+        return f"next_sms still had messages after {cap}: does sms_sent stop it handing out the same one?"
 
 
 def _numbers(*responses):

@@ -257,3 +257,30 @@ def test_the_brief_prints_the_endpoints_and_their_promises(capsys):
     from finpay_lab import grading
 
     assert grading.names()["capstone"] == grading.names()["capstone_brief"] == "finpay_lab.grading.capstone"
+
+
+def test_a_pay_that_answers_no_receipt_is_unanswered_and_the_report_quotes_it():
+    """The judging alone, on what a run could have seen (no pods needed)."""
+    from finpay_lab.grading import capstone_run, capstone_specs
+    from finpay_lab.grading.capstone_checks import judge
+    from finpay_lab.grading.report import Report
+
+    class Lab:  # what Scenario.record_payment reads of a lab: nothing
+        pass
+
+    scenario = capstone_run.Scenario(Lab(), capstone_specs.RECEIPTS, seed=0)
+    scenario.step("payments", "2 payments")
+    params = {"user": "Ravi", "amount": 100, "key": "ravi-1"}
+    answered = fl.Response(ok=True, value=None, pod="pod-1", endpoint="pay", params=params)
+    scenario.record_payment(answered, 1)
+    second = dict(params, key="ravi-2")
+    good = fl.Response(ok=True, value=second, pod="pod-2", endpoint="pay", params=second)
+    scenario.record_payment(good, 1)
+    report = Report("Capstone")
+    why = judge(report, scenario.seen, capstone_specs.RECEIPTS)
+    assert report.claims[0][:2] == ("every payment within the balance was answered with its receipt", False)
+    assert (
+        "At step 1, pay(user='Ravi', amount=100, key='ravi-1') failed: it answered None, not the payment's "
+        "receipt" in why[0]
+    )
+    assert list(scenario.seen.paid) == ["ravi-2"]

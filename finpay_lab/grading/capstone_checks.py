@@ -142,11 +142,7 @@ def _because(kind, found, step, what="they"):
     one = len({w for w, _, _ in found}) == 1
     if kind == "removed":
         how = step.removed[found[0][0]]
-        return (
-            f"{writers} {'was' if one else 'were'} {how}, and {what} lived in its memory"
-            if one
-            else f"{writers} were {how}, and {what} lived in their memory"
-        )
+        return f"{writers} {'was' if one else 'were'} {how}, and {what} lived in {'its' if one else 'their'} memory"
     if kind == "redis":
         return (
             f"{what} were in Redis, which crashed and came back empty: Redis without persistence forgets "
@@ -193,14 +189,14 @@ def _sms(report, seen, steps, why):
     again = sum(n - 1 for n in seen.sms.values())
     detail = f"{len(unsent)} of {len(seen.paid)} never sent" if unsent else f"{len(seen.sms)} sent"
     if again:
-        detail += f"; {again} sent twice (allowed: at least once)"
+        detail += f"; {again} sent again, which at least once allows"
     report.claim(
         "every payment's SMS was sent at least once", held=not unsent and not seen.sms_problems, detail=detail
     )
     groups = defaultdict(list)
     for p in unsent:
-        later = [r for r in seen.sms_rounds if r > p.step] or seen.sms_rounds[-1:]
-        step = later[0]
+        later = [r for r in seen.sms_rounds if r > p.step] or seen.sms_rounds[-1:] or [max(steps)]
+        step = later[0]  # the SMS worker's first round after the payment: what came before it lost it
         kind = (
             "removed" if p.pod in steps[step].removed else "redis" if steps[step].redis_crashed else "never"
         )

@@ -203,8 +203,13 @@ class Scenario:
 
     def record_payment(self, r, step):
         p = r.params
-        if r.ok:
-            self.seen.paid[p["key"]] = Payment(p["key"], p["user"], p["amount"], r.pod, step, r.value)
+        payment = Payment(p["key"], p["user"], p["amount"], r.pod, step, r.value)
+        if r.ok and not _same_receipt(r.value, payment):
+            self.seen.unanswered.append(
+                (step, "pay", p, f"it answered {r.value!r:.60}, not the payment's receipt")
+            )
+        elif r.ok:
+            self.seen.paid[p["key"]] = payment
         elif r.cause == "rejected":
             self.seen.refused.append((step, p, r.error))
         else:

@@ -30,9 +30,15 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 PAGES = {"glossary.md": "Glossary", "instructor_notes.md": "Instructor notes"}
+WIDGET = re.compile(r'<script type="application/vnd\.jupyter\.widget-view\+json">.*?</script>', re.DOTALL)
+WIDGET_NOTE = (
+    "<p><em>A live widget (the lab's dashboard) appears here when the lesson runs in JupyterLab.</em></p>"
+)
 CDN_SCRIPT = re.compile(r'<script[^>]*\bsrc="https?://[^"]*"[^>]*>\s*</script>\s*')
 LOCAL_LINK = re.compile(r'(href=")(?!https?:|mailto:|#)([^"#]+?)\.(ipynb|md)(#[^"]*)?(")')
-NAV_STYLE = "font:14px system-ui,sans-serif;padding:.6rem 1rem;background:#f3f4f6;border-bottom:1px solid #d0d7de"
+NAV_STYLE = (
+    "font:14px system-ui,sans-serif;padding:.6rem 1rem;background:#f3f4f6;border-bottom:1px solid #d0d7de"
+)
 STYLE = """
 body { font: 16px/1.55 system-ui, -apple-system, "Segoe UI", sans-serif; max-width: 52rem;
        margin: 0 auto; padding: 1rem 1.5rem 4rem; color: #1f2328; }
@@ -117,7 +123,7 @@ def render_lesson(nb, stem, out: pathlib.Path, prev_next) -> int:
         target = out / filename
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
-    page = CDN_SCRIPT.sub("", page)
+    page = WIDGET.sub(WIDGET_NOTE, CDN_SCRIPT.sub("", page))
     page = re.sub(r"(<body[^>]*>)", lambda m: m[1] + "\n" + nav(prev_next), page, count=1)
     (out / f"{stem}.html").write_text(local_links(page), encoding="utf-8")
     return len(resources.get("outputs", {}))

@@ -96,34 +96,75 @@ class Trap:
         self.sock.close()
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    work = tmp_path_factory.mktemp("site")
+def offline_env(work, trap):
+    """The environment of a process that cannot reach the network: the guard on its path,
+    the proxies pointing at the trap."""
     guard_dir = work / "guard"
-    guard_dir.mkdir()
+    guard_dir.mkdir(exist_ok=True)
     (guard_dir / "sitecustomize.py").write_text(GUARD)
-    log = work / "network.log"
-    trap = Trap()
     env = dict(os.environ)
     for var in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
         env[var] = trap.url
     env.pop("NO_PROXY", None)
     env.pop("no_proxy", None)
     env["PYTHONPATH"] = os.pathsep.join([str(guard_dir), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    env["FINPAY_NET_LOG"] = str(log)
+    env["FINPAY_NET_LOG"] = str(work / "network.log")
+    return env
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    work = tmp_path_factory.mktemp("site")
+    trap = Trap()
     out = work / "site"
     try:
         result = subprocess.run(
-            [sys.executable, str(SCRIPT), "--out", str(out), "--execute", ",".join(EXECUTED), "--timeout", "300"],
+            [
+                sys.executable,
+                str(SCRIPT),
+                "--out",
+                str(out),
+                "--execute",
+                ",".join(EXECUTED),
+                "--timeout",
+                "300",
+            ],
             cwd=ROOT,
-            env=env,
+            env=offline_env(work, trap),
             capture_output=True,
             text=True,
             timeout=600,
         )
     finally:
         trap.close()
-    return {"result": result, "out": out, "log": log, "trap": trap}
+    return {"result": result, "out": out, "log": work / "network.log", "trap": trap}
+
+
+def test_the_guard_and_the_trap_catch_a_fetch(tmp_path):
+    """Without this, the offline test below could pass because it watches nothing."""
+    trap = Trap()
+    fetch = (
+        "import urllib.request\n"
+        "for url, proxies in [('https://pypi.org/simple/', {}), ('http://example.com/', None)]:\n"
+        "    opener = urllib.request.build_opener(urllib.request.ProxyHandler(proxies))\n"
+        "    try:\n"
+        "        opener.open(url, timeout=5)\n"
+        "    except OSError as e:\n"
+        "        print('refused:', e)\n"
+    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", fetch],
+            env=offline_env(tmp_path, trap),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        trap.close()
+    assert result.stdout.count("refused:") == 2, result.stdout + result.stderr
+    assert "getaddrinfo 'pypi.org'" in (tmp_path / "network.log").read_text()  # direct: the guard
+    assert trap.knocks == 1  # through the proxy variables: the trap
 
 
 def pages(out):
@@ -161,7 +202,9 @@ def test_executed_lessons_show_their_outputs_and_no_solution_ran(built):
         [page] = out.glob(f"{number}_*.html")
         text = page.read_text(encoding="utf-8")
         assert "Not answered yet" in text, f"{page.name}: the exercises' checks did not run"
-        assert "✅" not in text and "❌" not in text, f"{page.name}: a solution ran, or a check gave a verdict"
+        assert "✅" not in text and "❌" not in text, (
+            f"{page.name}: a solution ran, or a check gave a verdict"
+        )
 
 
 def test_links_between_pages_and_to_glossary_anchors_resolve(built):
@@ -192,8 +235,12 @@ def test_figures_are_image_files_beside_the_pages_and_nothing_loads_from_a_cdn(b
     images = 0
     for page in pages(out):
         text = page.read_text(encoding="utf-8")
-        assert not re.search(r'<script[^>]*src="https?:', text), f"{page.name} loads a script from the internet"
-        assert not re.search(r'<link[^>]*href="https?:', text), f"{page.name} loads a stylesheet from the internet"
+        assert not re.search(r'<script[^>]*src="https?:', text), (
+            f"{page.name} loads a script from the internet"
+        )
+        assert not re.search(r'<link[^>]*href="https?:', text), (
+            f"{page.name} loads a stylesheet from the internet"
+        )
         for src in re.findall(r'<img[^>]*\bsrc="([^"]+)"', text):
             if src.startswith("data:"):
                 continue
@@ -215,7 +262,9 @@ def test_the_build_refuses_a_lesson_whose_solution_would_run():
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("%load solutions/01_exercise_1.py")])
     with pytest.raises(build_site.BuildError, match="loads a solution uncommented"):
         build_site.refuse_running_solutions(nb, "01_x.ipynb")
-    build_site.refuse_running_solutions(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("# %load solutions/x.py")]), "ok")
+    build_site.refuse_running_solutions(
+        nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("# %load solutions/x.py")]), "ok"
+    )
 
 
 def test_an_unknown_lesson_number_is_a_clear_error(tmp_path):

@@ -11,6 +11,7 @@ BIN    := $(VENV)/bin
 LESSONS = $(wildcard notebooks/[0-9][0-9]_*.ipynb)
 
 .PHONY: lab test setup clean
+.PHONY: site
 
 $(BIN)/.installed: pyproject.toml
 	@test -n "$(PYTHON)" || { echo "FinPay Lab needs Python 3.11 or newer: install one, or run make PYTHON=/path/to/python3.11"; exit 1; }
@@ -29,5 +30,11 @@ test: setup
 	$(BIN)/ruff check finpay_lab tests benchmarks
 	$(BIN)/pytest -p no:cacheprovider tests $(LESSONS) --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg
 
+# The executed course as a static website in site/ (open site/index.html): every lesson run
+# (solutions not), with the glossary and the instructor notes. Offline: nbconvert, no theme to fetch.
+site: setup
+	$(BIN)/python scripts/build_site.py --out site
+
 clean:
 	rm -rf $(VENV) .pytest_cache tests/artifacts
+	rm -rf site

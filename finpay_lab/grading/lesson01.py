@@ -34,7 +34,9 @@ def visit_counter(visit, state=None) -> bool:
     import finpay_lab as fl
 
     if state not in STORES:
-        raise fl.BadInput(f"where must be 'memory' or 'redis' (the store the lab gives your handler), not {state!r:.40}")
+        raise fl.BadInput(
+            f"where must be 'memory' or 'redis' (the store the lab gives your handler), not {state!r:.40}"
+        )
     report = Report("Exercise 1.3")
     app = fl.App("visit-counter")
     try:
@@ -52,10 +54,14 @@ def visit_counter(visit, state=None) -> bool:
     report.claim(
         "every visit got an answer",
         held=not failed,
-        detail=f"{failed[0].pod or 'the lab'} answered: {failed[0].error}" if failed else f"{len(replies + last)} of {len(replies + last)}",
+        detail=f"{failed[0].pod or 'the lab'} answered: {failed[0].error}"
+        if failed
+        else f"{len(replies + last)} of {len(replies + last)}",
     )
     if failed:
-        return report.show(hint="your function raised an error on a pod: read the message above, fix it and run both cells again")
+        return report.show(
+            hint="your function raised an error on a pod: read the message above, fix it and run both cells again"
+        )
 
     seen, wrong, served = {}, None, {}
     for n, (user, reply) in enumerate(zip(who, replies, strict=True), 1):
@@ -64,22 +70,43 @@ def visit_counter(visit, state=None) -> bool:
         if wrong is None and reply.value != seen[user]:
             wrong = (n, user, seen[user], reply)
     if wrong is None:
-        detail = f"{VISITS} visits, served by " + ", ".join(f"{pod} ({len(ns)})" for pod, ns in sorted(served.items()))
+        detail = f"{VISITS} visits, served by " + ", ".join(
+            f"{pod} ({len(ns)})" for pod, ns in sorted(served.items())
+        )
     else:
         n, user, expected, reply = wrong
-        detail = (f"visit {n} was {user}'s visit number {expected}; {reply.pod} answered {reply.value!r}"
-                  + (": that pod had not seen all the earlier ones" if isinstance(reply.value, int) and reply.value < expected else ""))
-    report.claim("each answer counts every earlier visit of that customer, whichever pod served it", held=wrong is None, detail=detail)
+        detail = (
+            f"visit {n} was {user}'s visit number {expected}; {reply.pod} answered {reply.value!r}"
+            + _why(reply.value, expected)
+        )
+    report.claim(
+        "each answer counts every earlier visit of that customer, whichever pod served it",
+        held=wrong is None,
+        detail=detail,
+    )
 
     expected = [seen.get("Ravi", 0) + n for n in range(1, PODS + 1)]
     said = [r.value for r in last]
     report.claim(
         "asked one after another, pod-1, pod-2 and pod-3 agree on Ravi's count",
         held=said == expected,
-        detail=", ".join(f"{r.pod} said {r.value!r}" for r in last) + (f"; one shared count would say {expected[0]}, {expected[1]}, {expected[2]}" if said != expected else ""),
+        detail=", ".join(f"{r.pod} said {r.value!r}" for r in last)
+        + (
+            f"; one shared count would say {expected[0]}, {expected[1]}, {expected[2]}"
+            if said != expected
+            else ""
+        ),
     )
     return report.show(
         hint="keep the count where every pod sees it: state.incr(...) on a key per customer, in a lab with "
         "state='redis' (a global, or state in memory, is one count per pod)",
         explain="The count lives outside the pods, in Redis, so any pod can serve any visit.",
     )
+
+
+def _why(value, expected):
+    if isinstance(value, bool) or not isinstance(value, int):
+        return ": a count is a whole number"
+    if value < expected:
+        return ": that pod had not seen all the earlier ones"
+    return ": it counted visits that were not this customer's"

@@ -33,7 +33,9 @@ def sessions_survive(login, whoami, state=None) -> bool:
     import finpay_lab as fl
 
     if state not in STORES:
-        raise fl.BadInput(f"where must be 'memory' or 'redis' (the store the lab gives your handlers), not {state!r:.40}")
+        raise fl.BadInput(
+            f"where must be 'memory' or 'redis' (the store the lab gives your handlers), not {state!r:.40}"
+        )
     report = Report("Exercise 3.3")
     app = fl.App("sessions")
     try:
@@ -41,7 +43,9 @@ def sessions_survive(login, whoami, state=None) -> bool:
         app.endpoint(whoami, name="whoami")
     except TypeError as exc:
         report.claim("login and whoami can run as endpoints", held=False, detail=str(exc))
-        return report.show(hint="write them as def login(state, user): ... and def whoami(state, session): ...")
+        return report.show(
+            hint="write them as def login(state, user): ... and def whoami(state, session): ..."
+        )
 
     with fl.Lab(pods=PODS, state=state, balancer="random", seed=SEED, app=app) as lab:
         logins = {user: lab.call("login", user=user) for user in CAST}
@@ -49,16 +53,24 @@ def sessions_survive(login, whoami, state=None) -> bool:
         report.claim(
             "every login gives a session",
             held=not bad,
-            detail=(f"{bad[0][0]}'s login on {bad[0][1].pod} gave " + (repr(bad[0][1].value) if bad[0][1].ok else bad[0][1].error))
-            if bad else f"{len(CAST)} customers logged in",
+            detail=(
+                f"{bad[0][0]}'s login on {bad[0][1].pod} gave "
+                + (repr(bad[0][1].value) if bad[0][1].ok else bad[0][1].error)
+            )
+            if bad
+            else f"{len(CAST)} customers logged in",
         )
         if bad:
             return report.show(hint="login must return a session id (a string) that whoami can read back")
         sessions = {user: r.value for user, r in logins.items()}
         made_on = {user: r.pod for user, r in logins.items()}
 
-        unknown = [(user, pod) for user in CAST for pod in _names(lab)
-                   if _answer(lab.call("whoami", session=sessions[user], pod=pod)) != user]
+        unknown = [
+            (user, pod)
+            for user in CAST
+            for pod in _names(lab)
+            if _answer(lab.call("whoami", session=sessions[user], pod=pod)) != user
+        ]
         report.claim(
             "every pod knows every session, whichever pod made it",
             held=not unknown,
@@ -72,18 +84,26 @@ def sessions_survive(login, whoami, state=None) -> bool:
         report.claim(
             f"after {victim} (which made {list(made_on.values()).count(victim)} of the sessions) was killed, every whoami still answers",
             held=not lost,
-            detail=(f"{len(lost)} of {len(CAST)} lost: " + ", ".join(f"{u} (made on {made_on[u]}, asked {asked[u].pod})" for u in lost))
-            if lost else f"{len(CAST)} of {len(CAST)} answered",
+            detail=(
+                f"{len(lost)} of {len(CAST)} lost: "
+                + ", ".join(f"{u} (made on {made_on[u]}, asked {asked[u].pod})" for u in lost)
+            )
+            if lost
+            else f"{len(CAST)} of {len(CAST)} answered",
         )
 
         some = sessions["Ravi"]
         fakes = ["Ravi", "Meena", "no-such-session", _one_changed(some)]
-        accepted = [(fake, _answer(lab.call("whoami", session=fake))) for fake in fakes if isinstance(fake, str)]
+        accepted = [
+            (fake, _answer(lab.call("whoami", session=fake))) for fake in fakes if isinstance(fake, str)
+        ]
         accepted = [(fake, who) for fake, who in accepted if who is not None]
     report.claim(
         "a session nobody was given is refused",
         held=not accepted,
-        detail=f"whoami({accepted[0][0]!r}) answered {accepted[0][1]!r}" if accepted else "4 made-up sessions refused",
+        detail=f"whoami({accepted[0][0]!r}) answered {accepted[0][1]!r}"
+        if accepted
+        else "4 made-up sessions refused",
     )
     return report.show(
         hint="keep each session where every pod sees it (state.set in a lab with state='redis'), under a "
@@ -102,7 +122,9 @@ def _answer(reply):
 
 
 def _who(unknown, made_on):
-    return "; ".join(f"{pod} did not know {user}'s session (made on {made_on[user]})" for user, pod in unknown)
+    return "; ".join(
+        f"{pod} did not know {user}'s session (made on {made_on[user]})" for user, pod in unknown
+    )
 
 
 def _one_changed(session):

@@ -95,26 +95,36 @@ def sms_worker(deliver_next) -> bool:
 
     @app.endpoint
     def books(state):
-        return {"backlog": state.backlog(QUEUE), "sent": {k[len("gateway:"):]: state.get(k) for k in state.keys("gateway:")}}
+        return {
+            "backlog": state.backlog(QUEUE),
+            "sent": {k[len("gateway:") :]: state.get(k) for k in state.keys("gateway:")},
+        }
 
     with fl.Lab(pods=PODS, state="redis", balancer="random", seed=SEED, app=app) as lab:
         lab.call("enqueue", n=MESSAGES)
         first = lab.call("work")
         if not first.ok:
-            report.claim("one step of your worker runs", held=False, detail=f"{first.pod} answered: {first.error}")
-            return report.show(hint="deliver_next(queue, send) raised an error: read it, fix it and run both cells again")
+            report.claim(
+                "one step of your worker runs", held=False, detail=f"{first.pod} answered: {first.error}"
+            )
+            return report.show(
+                hint="deliver_next(queue, send) raised an error: read it, fix it and run both cells again"
+            )
         order = first.value
         lab.crash_at(POINT, endpoint="work", times=1)
-        crashed = lab.call("work")
+        lab.call("work")  # the pod dies between the two calls
         died = [pod.name for pod in lab.pods if pod.status == "dead"]
         report.claim(
             "the lab crashed one step of your worker between its send and its ack",
             held=bool(died),
-            detail=f"{died[0]} was killed right after its step's first call, {order[0]!r}" if died and order
+            detail=f"{died[0]} was killed right after its step's first call, {order[0]!r}"
+            if died and order
             else f"your step made the calls {order}: it must take one SMS, send it and ack it",
         )
         if not died:
-            return report.show(hint="one step takes one SMS (queue.take()), sends it (send(sms)) and acknowledges it (queue.ack(item_id))")
+            return report.show(
+                hint="one step takes one SMS (queue.take()), sends it (send(sms)) and acknowledges it (queue.ack(item_id))"
+            )
         steps = 0
         while steps < MAX_STEPS:
             steps += 1
@@ -146,6 +156,8 @@ def sms_worker(deliver_next) -> bool:
 
 def _lost(lost, order, victim):
     if order and order[0] == "ack":
-        return (f"{', '.join(lost)} never sent: the worker on {victim} acknowledged it first and died before sending "
-                "it, and Redis never hands out an acknowledged message again")
+        return (
+            f"{', '.join(lost)} never sent: the worker on {victim} acknowledged it first and died before sending "
+            "it, and Redis never hands out an acknowledged message again"
+        )
     return f"{', '.join(lost)} never sent: the worker did not get to them"

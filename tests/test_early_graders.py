@@ -6,6 +6,8 @@ SIGKILL, a crash point at a named moment), so these tests run the same experimen
 learner's answer meets, and the same verdict comes out on every run and every machine.
 """
 
+import hashlib
+import hmac
 import secrets
 
 import pytest
@@ -190,4 +192,88 @@ def test_a_worker_that_never_acks_leaves_the_queue_pending(capsys):
 
 def test_an_unwritten_worker_gives_no_verdict(capsys):
     passed, out = verdict(capsys, fl.checks.sms_worker, stub)
+    assert passed is False and "Not answered yet" in out and "❌" not in out
+
+
+# ---------------------------------------------------------------- lesson 02: signed tokens
+
+SECRET = b"finpay-shared-secret"  # travels with the functions: every pod has the same one
+
+
+def issue_token(state, user: str):
+    return f"{user}.{hmac.new(SECRET, user.encode(), hashlib.sha256).hexdigest()}"
+
+
+def check_token(state, token: str):
+    user, _, signature = token.rpartition(".")
+    if not user or not hmac.compare_digest(
+        signature, hmac.new(SECRET, user.encode(), hashlib.sha256).hexdigest()
+    ):
+        raise fl.Rejected("invalid token")
+    return user
+
+
+def issue_remembered(state, user: str):
+    token = secrets.token_hex(8)
+    state.set(f"token:{token}", user)
+    return token
+
+
+def check_remembered(state, token: str):
+    return state.get(f"token:{token}")
+
+
+def _own_secret(state):
+    if state.get("secret") is None:
+        state.set("secret", secrets.token_hex(16))  # each pod makes its own: that is state too
+    return state.get("secret").encode()
+
+
+def issue_with_own_secret(state, user: str):
+    return f"{user}.{hmac.new(_own_secret(state), user.encode(), hashlib.sha256).hexdigest()}"
+
+
+def check_with_own_secret(state, token: str):
+    user, _, signature = token.rpartition(".")
+    if signature != hmac.new(_own_secret(state), user.encode(), hashlib.sha256).hexdigest():
+        raise fl.Rejected("invalid token")
+    return user
+
+
+def issue_unsigned(state, user: str):
+    return f"{user}.ok"
+
+
+def check_unsigned(state, token: str):
+    return token.split(".")[0]
+
+
+def test_a_token_signed_with_a_shared_secret_works_on_every_pod(capsys):
+    passed, out = verdict(capsys, fl.checks.signed_tokens, issue_token, check_token)
+    assert passed and out.startswith("✅ Exercise 2.3") and "BROKE" not in out
+
+
+@pytest.mark.parametrize(
+    ("issue", "check", "broke"),
+    [
+        (
+            issue_remembered,
+            check_remembered,
+            "BROKE  every pod accepts every token, whichever pod issued it (pod-2 refused",
+        ),
+        (issue_with_own_secret, check_with_own_secret, "BROKE  every pod accepts every token"),
+        (
+            issue_unsigned,
+            check_unsigned,
+            "BROKE  every pod refuses a forged token (pod-2 accepted Ravi's token with Meena's name",
+        ),
+    ],
+)
+def test_a_remembered_or_unsigned_token_is_named(capsys, issue, check, broke):
+    passed, out = verdict(capsys, fl.checks.signed_tokens, issue, check)
+    assert not passed and out.startswith("❌ Exercise 2.3") and broke in out
+
+
+def test_unwritten_tokens_give_no_verdict(capsys):
+    passed, out = verdict(capsys, fl.checks.signed_tokens, stub, check_token)
     assert passed is False and "Not answered yet" in out and "❌" not in out

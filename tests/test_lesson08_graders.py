@@ -1,0 +1,87 @@
+"""Lesson 08's write-code grader, on real pods and a real StatefulSet: a deposit handler
+that waits for a replica passes; one that confirms on the primary's word alone fails and
+the verdict names the confirmed deposits the failover lost; one that never confirms, or
+stores nothing, fails too; an unanswered exercise gets no verdict."""
+
+import psutil
+import pytest
+
+import finpay_lab as fl
+
+from .conftest import needs_redis_server
+
+
+def waits_for_a_replica(state, key: str, amount: int):
+    state.set(f"deposit:{key}", amount)
+    if state.redis.wait(1, 500) < 1:
+        raise fl.Rejected("not on a replica yet: not confirmed, try again")
+    return "confirmed"
+
+
+def trusts_the_primary(state, key: str, amount: int):
+    state.set(f"deposit:{key}", amount)
+    return "confirmed"
+
+
+def never_confirms(state, key: str, amount: int):
+    state.set(f"deposit:{key}", amount)
+    raise fl.Rejected("maintenance: try later")
+
+
+def stores_nothing(state, key: str, amount: int):
+    return "confirmed"
+
+
+def _no_redis_left():
+    mine = psutil.Process().children(recursive=True)
+    return not [p for p in mine if "redis-server" in " ".join(p.cmdline())]
+
+
+@needs_redis_server
+def test_a_handler_that_waits_for_a_replica_passes(capsys):
+    assert fl.checks.deposit_survives_failover(waits_for_a_replica) is True
+    out = capsys.readouterr().out
+    assert out.startswith("✅ Exercise 8.3") and "BROKE" not in out
+    assert "0 of 5 confirmed during the partition, 5 confirmed in all, every one on redis-1" in out
+    assert _no_redis_left()
+
+
+@needs_redis_server
+def test_a_handler_that_trusts_the_primary_fails_and_names_the_lost_deposits(capsys):
+    assert fl.checks.deposit_survives_failover(trusts_the_primary) is False
+    out = capsys.readouterr().out
+    assert out.startswith("❌ Exercise 8.3") and "state.redis.wait(1, 500)" in out
+    assert "BROKE  no deposit it confirmed was lost when the primary died" in out
+    assert "5 confirmed and lost: during-0, during-1, during-2, during-3, during-4" in out
+    assert _no_redis_left()
+
+
+@needs_redis_server
+@pytest.mark.parametrize(
+    ("handler", "broke"),
+    [
+        (never_confirms, "BROKE  it confirms deposits while the replicas are reachable"),
+        (stores_nothing, "BROKE  it stores each deposit under deposit:<key>"),
+    ],
+)
+def test_a_handler_that_is_safe_only_by_doing_nothing_fails(handler, broke, capsys):
+    assert fl.checks.deposit_survives_failover(handler) is False
+    out = capsys.readouterr().out
+    assert out.startswith("❌ Exercise 8.3") and broke in out
+    if handler is never_confirms:
+        assert "it answered: maintenance: try later" in out
+        assert "it confirmed nothing, so it had nothing to lose" in out
+
+
+def test_an_unanswered_exercise_gets_no_verdict(capsys):
+    def deposit(state, key: str, amount: int): ...
+
+    assert fl.checks.deposit_survives_failover(deposit) is None
+    assert fl.checks.deposit_survives_failover(None) is None
+    out = capsys.readouterr().out
+    assert "Not answered yet" in out and "Exercise 8.3" in out and "✅" not in out and "❌" not in out
+
+
+def test_not_a_function_is_a_clear_no(capsys):
+    assert fl.checks.deposit_survives_failover("WAIT 1 500") is False
+    assert "must be a function deposit(state, key, amount), not str" in capsys.readouterr().out

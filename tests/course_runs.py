@@ -48,7 +48,7 @@ def _reader_pause(cap={READER_CAP}):
         if lab.closed:
             return True
         pods = lab.pods  # (reading them moves the lab's loop on, as the reader's next call would)
-        if lab.rolling_out is not None or lab._loop.tickers:
+        if lab.rolling_out is not None or getattr(getattr(lab, "_loop", None), "tickers", ()):
             return False  # a rollout or a pod's removal (draining, propagation, preStop) is still going
         if lab.restart and any(p.status == "dead" for p in pods):
             return False  # a crashed pod will be back: wait for it

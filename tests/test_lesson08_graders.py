@@ -1,7 +1,9 @@
 """Lesson 08's write-code grader, on real pods and a real StatefulSet: a deposit handler
 that waits for a replica passes; one that confirms on the primary's word alone fails and
 the verdict names the confirmed deposits the failover lost; one that never confirms, or
-stores nothing, fails too; an unanswered exercise gets no verdict."""
+stores nothing, fails too; an unanswered exercise gets no verdict. And the reader's pause
+(tests/course_runs.py) waits for what lesson 08 leaves running in the background: a
+rollout, a pod's removal, a replica catching up."""
 
 import psutil
 import pytest
@@ -85,3 +87,38 @@ def test_an_unanswered_exercise_gets_no_verdict(capsys):
 def test_not_a_function_is_a_clear_no(capsys):
     assert fl.checks.deposit_survives_failover("WAIT 1 500") is False
     assert "must be a function deposit(state, key, amount), not str" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- the reader's pause (tests/course_runs.py)
+def _reader_pauses(**open_things):
+    """Run the reader's pause the course runs insert before each cell, with these globals."""
+    from tests.course_runs import READER_PAUSE
+
+    exec(READER_PAUSE, dict(open_things))
+
+
+def test_a_reader_pause_waits_for_a_rollout_in_progress():
+    with fl.Lab(pods=2) as lab:
+        rollout = lab.rollout(wait=False)
+        _reader_pauses(lab=lab)
+        assert rollout.done and lab.rolling_out is None
+        assert [p.name for p in lab.pods] == ["pod-3", "pod-4"]
+
+
+def test_a_reader_pause_waits_for_a_removal_still_in_its_propagation_window():
+    with fl.Lab(pods=3) as lab:
+        termination = lab.remove("pod-3", how="kubernetes", propagation=1.0, wait=False)
+        _reader_pauses(lab=lab)
+        assert termination.done and [p.name for p in lab.pods] == ["pod-1", "pod-2"]
+
+
+@needs_redis_server
+def test_a_reader_pause_waits_for_a_replica_to_catch_up():
+    with fl.StatefulSet(replicas=2) as store:
+        store.pause_replication("redis-1")
+        store.client().set("late", 1)  # redis-1 is cut off: it can't have it
+        _reader_pauses(store=store)  # a replica cut off on purpose is not waited for
+        assert store.client("redis-1").get("late") is None
+        store.resume_replication("redis-1")  # it reconnects within about a second, then catches up
+        _reader_pauses(store=store)
+        assert store.client("redis-1").get("late") == "1"

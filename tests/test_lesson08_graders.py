@@ -122,3 +122,21 @@ def test_a_reader_pause_waits_for_a_replica_to_catch_up():
         store.resume_replication("redis-1")  # it reconnects within about a second, then catches up
         _reader_pauses(store=store)
         assert store.client("redis-1").get("late") == "1"
+
+
+def test_a_handler_the_lab_cannot_deploy_is_a_clear_no(capsys):
+    assert fl.checks.deposit_survives_failover(lambda: "confirmed") is False
+    out = capsys.readouterr().out
+    assert out.startswith("❌ Exercise 8.3: the lab can't deploy this deposit handler") and "state" in out
+
+
+@needs_redis_server
+def test_a_handler_that_stores_something_else_is_told_so(capsys):
+    def stores_a_dict(state, key: str, amount: int):
+        state.set(f"deposit:{key}", {"amount": amount})
+        if state.redis.wait(1, 500) < 1:
+            raise fl.Rejected("not yet")
+        return "confirmed"
+
+    assert fl.checks.deposit_survives_failover(stores_a_dict) is False
+    assert "BROKE  it stores each deposit under deposit:<key>" in capsys.readouterr().out

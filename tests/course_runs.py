@@ -8,11 +8,14 @@ cell slipped in between the lesson's own cells, which run exactly as shipped:
   proves it passes its check, the second that it can be run again;
 * before each of the lesson's code cells, a **reader's pause**: it waits until every open
   lab has nothing left to do in the background (no SMS queued in a live pod, none waiting
-  or pending in a Redis stream, no crashed pod still to be restarted), up to 60 s. Time
-  spent reading changes a lab only through that background work, so once it has all
-  happened a longer pause changes nothing: this stands for a reader who stops for as long
-  as it takes, at every cell. (Lesson 04 as it was, with its 42 queued SMS at 1 s each,
-  waits ~42 s here and then shows "0 of 42 lost": the claim that failed for slow readers.)
+  or pending in a Redis stream, no crashed pod still to be restarted, no rollout or pod
+  removal still under way) and every open ``fl.StatefulSet`` has nothing left to
+  replicate (each running replica not cut off on purpose has caught up with its primary),
+  up to 60 s. Time spent reading changes a lab only through that background work, so once
+  it has all happened a longer pause changes nothing: this stands for a reader who stops
+  for as long as it takes, at every cell. (Lesson 04 as it was, with its 42 queued SMS at
+  1 s each, waits ~42 s here and then shows "0 of 42 lost": the claim that failed for slow
+  readers.)
 
 The inserted cells carry ``metadata["inserted"]``; everything else is the lesson's own.
 """
@@ -44,7 +47,9 @@ def _reader_pause(cap={READER_CAP}):
     def quiet(lab):
         if lab.closed:
             return True
-        pods = lab.pods
+        pods = lab.pods  # (reading them moves the lab's loop on, as the reader's next call would)
+        if lab.rolling_out is not None or getattr(getattr(lab, "_loop", None), "tickers", ()):
+            return False  # a rollout or a pod's removal (draining, propagation, preStop) is still going
         if lab.restart and any(p.status == "dead" for p in pods):
             return False  # a crashed pod will be back: wait for it
         if lab.gateway is None or not any(p.status in ("ready", "busy") for p in pods):
@@ -61,10 +66,22 @@ def _reader_pause(cap={READER_CAP}):
         finally:
             r.close()
 
+    def caught_up(store):  # a StatefulSet: replication has nothing left to copy
+        if store.url is None:
+            return True
+        running = [p for p in store.pods if p.status == "running"]
+        primary = next((p for p in running if p.role == "primary"), None)
+        if primary is None:
+            return True  # its primary is dead and not failed over: nothing replicates
+        return all(p.link == "up" and p.offset == primary.offset
+                   for p in running if p.role == "replica" and not p.paused)
+
     deadline = _time.monotonic() + cap
     while _time.monotonic() < deadline:
-        labs = [v for v in list(globals().values()) if isinstance(v, _fl.Lab)]
-        if all(quiet(lab) for lab in labs):
+        found = list(globals().values())
+        labs = [v for v in found if isinstance(v, _fl.Lab)]
+        stores = [v for v in found if isinstance(v, _fl.StatefulSet)]
+        if all(quiet(lab) for lab in labs) and all(caught_up(store) for store in stores):
             return
         _time.sleep(0.1)
 

@@ -332,9 +332,11 @@ class Run:
 
 
 def _with_due(requests, due):
-    """``requests`` with each one's due time, when the run sent only timed items: the lab
-    sends them in the order they are due, so the n-th sent (by ``sent``; they are answered
-    in another order) was due at ``due[n]``. Otherwise (untimed, or a mix) as given."""
+    """``requests`` with each one's due time, when the run sent only timed items: the runner
+    sends them one by one in the workload's order and notes each one's due time as it goes
+    (``run.due``), and each makes exactly one Response, so the n-th sent (by ``sent``; they
+    are answered in another order) was due at ``due[n]``. Otherwise (untimed items, or a
+    mix) the requests are returned as given, without due times."""
     if not due or len(due) != len(requests):
         return list(requests)
     by_send = sorted(range(len(requests)), key=lambda i: requests[i].sent)

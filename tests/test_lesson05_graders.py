@@ -37,7 +37,7 @@ def float_mean(current, utilizations, target):
 def test_the_right_answer_passes_on_real_pods(capsys):
     assert fl.checks.hpa_desired(right) is True
     out = capsys.readouterr().out
-    assert "✅ Exercise 5.4" in out and "❌" not in out and "BROKE" not in out
+    assert "✅ Exercise 5.3" in out and "❌" not in out and "BROKE" not in out
     # the real-pods claim compared at least the quiet start, where 3 pods stay 3
     compared = int(out.split("every period these rules decide (")[1].split(" of")[0])
     assert compared >= 1
@@ -46,7 +46,7 @@ def test_the_right_answer_passes_on_real_pods(capsys):
 def test_forgetting_the_rate_limit_fails_and_names_it(capsys):
     assert fl.checks.hpa_desired(no_rate_limit, surge_seconds=1.5) is False
     out = capsys.readouterr().out
-    assert "❌ Exercise 5.4" in out and "✅" not in out
+    assert "❌ Exercise 5.3" in out and "✅" not in out
     broke = [line for line in out.splitlines() if "BROKE" in line]
     assert len(broke) == 1 and "at most max(current + 4, 2 × current)" in broke[0]
     assert "desired(3, [400, 400, 400], 80) gave 15, Kubernetes: 7" in broke[0]

@@ -36,7 +36,7 @@ from .report import Report, unanswered
 
 __all__ = ["hpa_desired"]
 
-NAME = "Exercise 5.4"
+NAME = "Exercise 5.3"
 MIN, MAX, TARGET = 3, 30, 80  # the lesson's HPA: minReplicas, maxReplicas, averageUtilization (%)
 PERIOD = 0.2  # seconds between the live HPA's decisions (Kubernetes: 15 s)
 SERVICE = 0.005  # seconds each request occupies its pod: the lesson's 5 ms database wait

@@ -123,3 +123,12 @@ def test_bad_since_is_refused(overload):
     for bad in ("send", None, 1):
         with pytest.raises(fl.BadInput, match='since must be "due"'):
             overload.latency_quantiles(since=bad)
+
+
+def test_the_replicas_figure_counts_from_due_on_the_runs_clock(overload):
+    run = overload
+    fig = plots.replicas(run, bucket=0.5)
+    lines = {line.get_gid(): line for ax in fig.axes for line in ax.get_lines()}
+    assert max(lines["p99"].get_ydata()) >= 0.9 * N * SERVICE * 1e3  # ms, from when each was due
+    assert min(lines["p99"].get_xdata()) < 0.5  # seconds since the run started, not lab time
+    assert fig.axes[1].get_xlabel() == "time since the run started (s)"

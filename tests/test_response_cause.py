@@ -54,6 +54,7 @@ def test_a_cause_prints_as_its_word_and_stays_out_of_the_repr():
         "ok",
         "value",
         "error",
+        "due",  # when an open-loop request was due (None otherwise): latency counted honestly
         "sent",
         "received",
         "latency",

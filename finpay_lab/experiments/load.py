@@ -5,7 +5,9 @@ seeded random generator: the same seed gives the same customers, amounts and arr
 times, so a lesson's numbers repeat. Arrivals are a Poisson process (customers don't
 coordinate), and the run is **open loop**: requests go out on schedule whether or not the
 pods keep up, as real users don't wait for each other. If the lab itself cannot send
-them on time, the run says so (``run.late``).
+them on time, the run says so (``run.late``), and each request of the run keeps the second
+it was due (``Response.due``): its latency counts from then, not from when the lab got
+round to sending it, so the wait of a customer the lab kept queued is not left out.
 
     fl.load.constant(rps=200, seconds=3)
     fl.load.step(levels=(50, 400, 50), seconds=1)

@@ -51,6 +51,15 @@ class Response:
     ``latency``: seconds from send to reply as the lab saw them; ``service``: seconds the
     handler itself took inside the pod; ``sent``/``received``: lab-relative times;
     ``cause``: why it failed (a ``Cause``; None when ``ok``).
+
+    ``due``: when the request was *due* (lab time), for a request of an open-loop load (a
+    ``fl.load`` shape, or timed items) as a ``Run`` hands it out; None otherwise. The lab
+    sends such a request at its second, unless every pod already holds as many requests as
+    it may: then it waits in the lab's queue first, and ``sent`` comes later. ``latency``
+    starts at ``sent`` and misses that wait; ``response_time`` starts at ``due`` and counts
+    it, as the customer who tapped "pay" at ``due`` lived it. (Measuring from send is
+    *coordinated omission*: the slower the pods, the later the lab sends, and the wait that
+    grows is the one left out.)
     """
 
     ok: bool
@@ -65,6 +74,13 @@ class Response:
     service: float = field(default=0.0, repr=False)
     id: int = field(default=0, repr=False)
     cause: Cause | None = field(default=None, repr=False)
+    due: float | None = field(default=None, repr=False)
+
+    @property
+    def response_time(self):
+        """Seconds from when the request was due to its reply: what the customer waited,
+        the lab's queue included (``received − due``); ``latency`` when it had no due time."""
+        return self.latency if self.due is None else self.received - self.due
 
     @property
     def user(self):
@@ -200,20 +216,27 @@ def _frame(requests):
         row = asdict(r)
         row["user"] = r.user
         rows.append(row)
-    columns = ["id", "endpoint", "user", "pod", "ok", "value", "error", "sent", "received",
+    columns = ["id", "endpoint", "user", "pod", "ok", "value", "error", "due", "sent", "received",
                "latency", "service", "params"]
     return pd.DataFrame(rows, columns=columns)
 
 
 class Run:
-    """The requests and pod events of one ``lab.run``, with its headline numbers."""
+    """The requests and pod events of one ``lab.run``, with its headline numbers.
+
+    Latency here is **honest**: in a run of an open-loop load every request carries its due
+    time (``Response.due``), and ``latency_quantiles`` (so the summary, and the figures)
+    count from it, the lab's own queue included (``Response.response_time``).
+    ``since="sent"`` gives the measure from send, which leaves out the wait of every request
+    the lab sent late. A run of untimed requests ("as fast as the pods take them") has no
+    due times: there both measures are the same."""
 
     def __init__(self, lab, requests, events, started, ended, late=0, setup=(), due=()):
         self.lab = lab
         # When each timed request was due (lab time): the demand, even when the lab sent late.
         self.due: list[float] = list(due)
         self.setup: list[Response] = list(setup)  # a load shape's logins, before the clock starts
-        self.requests: list[Response] = requests
+        self.requests: list[Response] = _with_due(requests, self.due)
         self.events: list[PodEvent] = events
         self.started = started
         self.ended = ended
@@ -243,8 +266,19 @@ class Run:
         """Failed requests grouped by error message (pod numbers kept: they matter)."""
         return Counter(r.error for r in self.requests if not r.ok)
 
-    def latency_quantiles(self, qs=(0.5, 0.95, 0.99)) -> dict:
-        lat = sorted(r.latency for r in self.requests if r.ok)
+    def latencies(self, since="due") -> list:
+        """Seconds each successful request took, in the run's order: ``since="due"`` from when
+        it was due (``response_time``: what the customer waited), ``since="sent"`` from when
+        the lab sent it (``latency``: the pod and the pipe, the lab's queue left out)."""
+        if since not in ("due", "sent"):
+            raise BadInput(f'since must be "due" (from when each request was due) or "sent", not {since!r}')
+        return [r.response_time if since == "due" else r.latency for r in self.requests if r.ok]
+
+    def latency_quantiles(self, qs=(0.5, 0.95, 0.99), since="due") -> dict:
+        """``{q: seconds}`` over the successful requests, counted from when each was due
+        (``since="due"``, the default: coordinated omission corrected) or sent (``"sent"``).
+        The two agree for a run of untimed requests, which have no due time."""
+        lat = sorted(self.latencies(since))
         if not lat:
             return {q: float("nan") for q in qs}
         return {q: lat[min(len(lat) - 1, int(q * len(lat)))] for q in qs}
@@ -268,7 +302,8 @@ class Run:
         lines = [
             f"{len(self.requests)} requests in {self.duration:.2f} s: {self.ok} ok, "
             f"{self.failed} failed; {self.throughput:,.0f} ok/s",
-            f"latency p50 {q[0.5] * 1e3:.2f} ms, p95 {q[0.95] * 1e3:.2f} ms, p99 {q[0.99] * 1e3:.2f} ms",
+            f"latency p50 {q[0.5] * 1e3:.2f} ms, p95 {q[0.95] * 1e3:.2f} ms, p99 {q[0.99] * 1e3:.2f} ms"
+            + self._from_send(q),
             "served by: " + ", ".join(f"{p} {n}" for p, n in sorted(self.by_pod().items(), key=_pod_order)),
         ]
         if self.late:
@@ -279,11 +314,36 @@ class Run:
             lines.append(f"  {e}")
         return "\n".join(lines)
 
+    def _from_send(self, q):
+        """The summary's words on where latency is counted from, for a run with due times."""
+        if not any(r.due is not None for r in self.requests):
+            return ""
+        sent = self.latency_quantiles(since="sent")
+        if sent[0.99] >= 0.9 * q[0.99]:  # the lab's queue added little: one measure says it
+            return ", from when each was due"
+        return (f", from when each was due (from send, leaving out the wait in the lab's queue: "
+                f"p50 {sent[0.5] * 1e3:.2f} ms, p99 {sent[0.99] * 1e3:.2f} ms)")
+
     def __repr__(self):
         return f"<Run: {len(self.requests)} requests, {self.ok} ok, {self.failed} failed, {self.duration:.2f} s>"
 
     def __str__(self):
         return self.summary()
+
+
+def _with_due(requests, due):
+    """``requests`` with each one's due time, when the run sent only timed items: the runner
+    sends them one by one in the workload's order and notes each one's due time as it goes
+    (``run.due``), and each makes exactly one Response, so the n-th sent (by ``sent``; they
+    are answered in another order) was due at ``due[n]``. Otherwise (untimed items, or a
+    mix) the requests are returned as given, without due times."""
+    if not due or len(due) != len(requests):
+        return list(requests)
+    by_send = sorted(range(len(requests)), key=lambda i: requests[i].sent)
+    out = list(requests)
+    for i, at in zip(by_send, due, strict=True):
+        out[i] = dataclasses.replace(requests[i], due=at)
+    return out
 
 
 def _pod_order(item):

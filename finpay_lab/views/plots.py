@@ -8,8 +8,9 @@ calls ``plt.show()`` or changes matplotlib's global settings.
   it was holding fail (red ×) and the survivors take over; a restarted pod comes back empty.
 * ``throughput(run)``: requests per second over time, ok (stacked by pod) and failed.
   Teaches: capacity is pods × what one pod serves; a crash is a dip and a red spike.
-* ``latency(run)``: p50 / p95 / p99 per time bucket. Teaches: trouble shows in the tail
-  first; when a pod dies under load, queues build on the others.
+* ``latency(run)``: p50 / p95 / p99 per time bucket, each request counted from when it was
+  due (its customer's wait, the lab's queue included: see ``panels.py``). Teaches: trouble
+  shows in the tail first; when a pod dies under load, queues build on the others.
 * ``overview(run)``: the three above, stacked on one time axis (``run.plot()``).
 * ``compare(run_a, run_b)``: one workload under two settings, side by side, same scales,
   with a thin ok/failed bar under each.
@@ -30,41 +31,27 @@ instant fault, such as a kill, is a gold line); a black bar (or dashed line) mar
 death (the colours and the look: ``style.py``). One clock: every time axis counts seconds
 since the run started, so two runs line up and a figure reads like a stopwatch. Under each
 figure, one line says what it shows for this run (also ``fig.alt``). What the figures read
-from a run (lanes, deaths, time buckets, demand) is in ``run_data.py``.
+from a run (lanes, deaths, time buckets, demand) is in ``run_data.py``; the panels they are
+made of (a timeline, throughput or latency drawn on one axes) are in ``panels.py``.
 """
 
 import io
 
 import matplotlib
 from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter
 
 from ..errors import BadInput
-from ..numbers import is_number, is_whole, quantile
-from . import run_data, sequence
+from ..numbers import is_number, is_whole
+from . import panels, run_data, sequence
+from .panels import DEMAND
 from .run_data import NO_POD
-from .style import (
-    DEATH,
-    FAILED,
-    FAULT,
-    LOSSES,
-    OK,
-    PALETTE,
-    QUANTILES,
-    caption,
-    latency_axis,
-    legend_key,
-    place_labels,
-    pod_look,
-    say,
-    stack_labels,
-    styled,
-)
+from .style import FAILED, LOSSES, OK, caption, legend_key, place_labels, styled
 
 __all__ = ["LabFigure", "balances", "compare", "latency", "losses", "overview", "pod_colour", "pod_hatch",
            "pod_marker", "replicas", "scaling", "throughput", "timeline", "trace"]
-DEMAND = "#000000"  # the requests due per second: a black step line over the bars
+DEMAND = DEMAND  # the requests due per second: a black step line over the bars (panels.py)
+NO_POD = NO_POD  # the timeline's lane of requests no pod could take (run_data.py)
 LOSSES = LOSSES  # what losses() colours each kind of loss (drawn in outcomes.py)
 
 
@@ -89,26 +76,20 @@ class LabFigure(Figure):
         super().draw(renderer)
 
 
-def _look(pod):
-    if not pod or pod == NO_POD:
-        return "#7f7f7f", "o", ""
-    tail = str(pod).rsplit("-", 1)[-1]
-    return pod_look(int(tail) if tail.isdigit() else 1 + sum(map(ord, str(pod))) % (4 * len(PALETTE)))
-
 
 def pod_colour(pod):
     """The colour of ``pod-N`` in every figure (pod-1 is always blue); grey for no pod."""
-    return matplotlib.colors.to_hex(_look(pod)[0])
+    return matplotlib.colors.to_hex(panels.look(pod)[0])
 
 
 def pod_marker(pod):
     """The marker of ``pod-N``: dots for pods 1–8, squares for 9–16, triangles for 17–24..."""
-    return _look(pod)[1]
+    return panels.look(pod)[1]
 
 
 def pod_hatch(pod):
     """The hatching of ``pod-N``'s bars: none for pods 1–8, then one pattern per round of 8."""
-    return _look(pod)[2]
+    return panels.look(pod)[2]
 
 
 # ---------------------------------------------------------------------- public figures
@@ -117,7 +98,7 @@ def timeline(run):
     """Every request as a dot on its pod's lane; failures, deaths, restarts and faults marked."""
     run_data.check_runs("timeline", run)
     fig = LabFigure(figsize=(10, run_data.lanes_height(run) + 0.3), layout="constrained")
-    _draw_timeline(fig.add_subplot(), run)
+    panels.timeline(fig.add_subplot(), run)
     return caption(fig, run_data.says_timeline(run))
 
 
@@ -130,17 +111,18 @@ def throughput(run, bucket=None, demand=None):
     run_data.check_runs("throughput", run)
     fig = LabFigure(figsize=(10, 4.3), layout="constrained")
     bucket = run_data.bucket_size(bucket, run)
-    due = _draw_throughput(fig.add_subplot(), run, bucket, demand=demand)
+    due = panels.throughput(fig.add_subplot(), run, bucket, demand=demand)
     return caption(fig, run_data.says_throughput(run, bucket, due))
 
 
 @styled
 def latency(run, bucket=None):
-    """p50 / p95 / p99 latency of successful requests (ms) per time bucket (seconds)."""
+    """p50 / p95 / p99 latency of successful requests (ms) per time bucket (seconds), each
+    counted from when it was due (``Response.response_time``; from send if it had none)."""
     run_data.check_runs("latency", run)
     fig = LabFigure(figsize=(10, 4.3), layout="constrained")
     bucket = run_data.bucket_size(bucket, run)
-    _draw_latency(fig.add_subplot(), run, bucket)
+    panels.latency(fig.add_subplot(), run, bucket)
     return caption(fig, run_data.says_latency(run, bucket))
 
 
@@ -152,9 +134,9 @@ def overview(run, bucket=None, demand=None):
     bucket, lanes = run_data.bucket_size(bucket, run), run_data.lanes_height(run)
     fig = LabFigure(figsize=(10, lanes + 5.8), layout="constrained")
     top, middle, bottom = fig.subplots(3, 1, sharex=True, height_ratios=[lanes - 1, 2.5, 2.5])
-    _draw_timeline(top, run)
-    due = _draw_throughput(middle, run, bucket, demand=demand)
-    _draw_latency(bottom, run, bucket)
+    panels.timeline(top, run)
+    due = panels.throughput(middle, run, bucket, demand=demand)
+    panels.latency(bottom, run, bucket)
     for ax in (top, middle):
         ax.set_xlabel("")  # one time axis, labelled at the bottom
     fig.suptitle(run.summary().splitlines()[0], fontsize=12)
@@ -184,7 +166,7 @@ def compare(run_a, run_b, labels=("A", "B"), bucket=None):
     most = max(len(run_a.requests), len(run_b.requests), 1)
     for col, (run, label) in enumerate(zip((run_a, run_b), labels, strict=True)):
         top, bottom = axes[:, col]
-        _draw_throughput(top, run, bucket, legend=col == 1)
+        panels.throughput(top, run, bucket, legend=col == 1)
         top.set_xlim(0, max(run_a.duration, run_b.duration))
         top.set_title(f"{label}: {run.throughput:,.0f} ok requests/s")
         # One row: ok from 0, failed after it; the count and share are written beside it.
@@ -267,122 +249,3 @@ def trace(run, around=None, n=6):
         raise BadInput(f"n must be a whole number of requests from 1 to {sequence.MAX_REQUESTS}, not {n!r}")
     fig = LabFigure(figsize=(10, min(3.2 + 0.42 * n, 12)), layout="constrained")
     return caption(fig, sequence.draw(fig, run, around, n))
-
-
-# ---------------------------------------------------------------------- drawing on one axes
-def _draw_timeline(ax, run):
-    lanes, t0 = run_data.lanes(run), run.started
-    y = {pod: i for i, pod in enumerate(lanes)}
-    for pod in lanes:
-        for a, b in run_data.up_intervals(run, pod) if pod != NO_POD else ():
-            ax.hlines(y[pod], a - t0, b - t0, color=pod_colour(pod), lw=9, alpha=0.15, zorder=1)
-        done = [r for r in run.requests if r.ok and r.pod == pod]
-        size = 7 if pod_marker(pod) == "o" else 12
-        ax.scatter([r.received - t0 for r in done], [y[pod] + run_data.jitter(i) for i in range(len(done))],
-                   s=size, marker=pod_marker(pod), color=pod_colour(pod), lw=0, alpha=0.8, zorder=2,
-                   gid=f"ok:{pod}")
-    bad = [r for r in run.requests if not r.ok]
-    ax.scatter([r.received - t0 for r in bad], [y[r.pod or NO_POD] + run_data.jitter(i) for i, r in enumerate(bad)],
-               marker="x", s=40, color=FAILED, lw=1.6, zorder=4, gid="failed")
-    deaths = [(t - t0, pod) for t, pod, _ in run_data.deaths(run) if pod in y]
-    ready = [e for e in run.events if e.kind == "ready" and e.pod in y]
-    stops = [e for e in run.events if e.kind == "stopped" and e.pod in y]
-    bar = dict(ls="none", marker="|", ms=20, mew=3, zorder=5)
-    ax.plot([t for t, _ in deaths], [y[p] for _, p in deaths], color=DEATH, gid="deaths", **bar)
-    ax.plot([e.t - t0 for e in stops], [y[e.pod] for e in stops], color="#999999", gid="stopped", **bar)
-    ax.scatter([e.t - t0 for e in ready], [y[e.pod] for e in ready], marker=">", s=70, zorder=5, gid="ready",
-               color=[pod_colour(e.pod) for e in ready] or None, edgecolors=DEATH, lw=1)
-    faults = any(e.kind == "fault" for e in run.events)
-    ax.set_yticks(range(len(lanes)), lanes)
-    ax.set(ylim=(max(len(lanes), 1) - 0.5, -0.5 - 0.45 * faults),  # pod-1 on top; room for faults
-           ylabel="pod", title=f"Requests by pod: {run.ok:,} ok, {run.failed:,} failed")
-    ax.grid(axis="y", visible=False)
-    if not lanes:
-        say(ax, "no requests in this run")
-    served = "request served\n(pod's colour" + (" and marker)" if len(lanes) > len(PALETTE) else ")")
-    handles = [legend_key(served, "o", ms=5)] * any(r.ok for r in run.requests)
-    handles += [legend_key("failed request", "x", FAILED, ms=7, mew=1.6)] * bool(bad)
-    handles += [legend_key("pod died", "|", DEATH, ms=12, mew=3)] * bool(deaths)
-    handles += [legend_key("pod ready", ">", mec=DEATH, ms=8)] * bool(ready)
-    handles += [legend_key("pod stopped\n(scale down)", "|", "#999999", ms=12, mew=3)] * bool(stops)
-    _finish(ax, run, handles, timeline=True)
-
-
-def _draw_throughput(ax, run, bucket, legend=True, demand=None):
-    """Draw the bars and the demand line; returns the requests due per bucket (or None)."""
-    t0, edges = run.started, run_data.edges(run.started, run.ended, bucket)
-    widths = [b - a for a, b in zip(edges, edges[1:])]
-    counts = {}  # pod (ok) or None (failed) -> requests per bucket
-    for r in run.requests:
-        counts.setdefault(r.pod if r.ok else None, [0] * len(widths))[run_data.slot(edges, r.received)] += 1
-    keys = run_data.sorted_pods(k for k in counts if k is not None) + [None] * (None in counts)
-    bottom = [0.0] * len(widths)
-    for key in keys:
-        rates = [c / w for c, w in zip(counts[key], widths, strict=True)]
-        ax.bar([e - t0 for e in edges[:-1]], rates, widths, bottom=bottom, align="edge", lw=0,
-               color=pod_colour(key) if key else FAILED, hatch=pod_hatch(key) if key else None,
-               edgecolor="white", label=f"ok on {key}" if key else "failed")
-        bottom = [a + b for a, b in zip(bottom, rates, strict=True)]
-    due = run_data.demand(run, edges, demand)
-    if due is not None:
-        ax.stairs([n / w for n, w in zip(due, widths, strict=True)], [e - t0 for e in edges], color=DEMAND,
-                  lw=2, baseline=None, zorder=4, gid="demand", label="demand (requests due/s)")
-        ax.set_ylim(top=max(ax.get_ylim()[1], 1.08 * max(n / w for n, w in zip(due, widths, strict=True))))
-    ax.set(ylabel="requests/s", title=f"Throughput per {run_data.fmt_seconds(bucket)}: ok (by pod) and failed"
-           + (", against demand" if due is not None else ""))
-    handles = ax.get_legend_handles_labels()[0]
-    if len(keys) > 12:  # too many pods to list: one entry for all of them
-        handles = ([legend_key("ok (pod's colour\nand hatching)")]
-                   + [h for h in handles if h.get_label() in ("failed", "demand (requests due/s)")])
-    _finish(ax, run, handles, legend=legend)
-    return due
-
-
-def _draw_latency(ax, run, bucket):
-    edges = run_data.edges(run.started, run.ended, bucket)
-    per_bucket = [[] for _ in edges[1:]]
-    for r in run.requests:
-        if r.ok:
-            per_bucket[run_data.slot(edges, r.received)].append(r.latency * 1e3)
-    centres = [(a + b) / 2 - run.started for a, b in zip(edges, edges[1:])]
-    shown = []
-    for q, colour, style in QUANTILES:
-        points = [(x, quantile(sorted(lat), q))  # as Run.latency_quantiles
-                  for x, lat in zip(centres, per_bucket, strict=True) if lat]
-        ax.plot([x for x, _ in points], [v for _, v in points], ls=style, color=colour, lw=2,
-                marker="o", ms=3, label=f"p{q * 100:g}", gid=f"p{q * 100:g}")
-        shown += [v for _, v in points if v > 0]
-    ylabel = latency_axis(ax, shown)
-    if not shown:
-        say(ax, "no successful requests")
-    ax.set(ylabel=ylabel,
-           title=f"Latency of successful requests per {run_data.fmt_seconds(bucket)}")
-    _finish(ax, run, ax.get_legend_handles_labels()[0] if shown else [])
-
-
-def _finish(ax, run, handles, legend=True, timeline=False):
-    """What every plot over time shares: fault shading, deaths, the time axis (seconds since
-    the run started), the legend."""
-    t0 = run.started
-    deaths = [] if timeline else run_data.deaths(run)  # the timeline marks deaths on their lanes
-    for t, pod, _ in deaths:
-        ax.axvline(t - t0, color=DEATH, lw=1.2, ls="--", zorder=3, gid=f"death:{pod}")
-    handles += [Line2D([], [], color=DEATH, lw=1.2, ls="--", label="pod died")] * bool(deaths)
-    faults = [e for e in run.events if e.kind == "fault"]
-    names = []
-    for e in faults:  # a window [t, end] is shaded; an instant fault (a kill) is a line
-        if e.end is None:
-            ax.axvline(e.t - t0, color=FAULT, lw=3, alpha=0.8, zorder=0, gid="fault")
-        else:
-            ax.axvspan(e.t - t0, e.end - t0, color=FAULT, alpha=0.28, lw=0, zorder=0, gid="fault")
-        if timeline and len(faults) <= 6:  # name them, if there is room
-            names.append(ax.text(e.t - t0, 0.99, f" {e.detail}", transform=ax.get_xaxis_transform(),
-                                 fontsize=8, va="top", color="#7a5500", gid="fault-label"))
-    if names:
-        stack_labels(ax.figure, names)
-    handles += [legend_key("fault (chaos)", colour=FAULT, alpha=0.5)] * bool(faults)
-    pad = run.duration * 0.01
-    ax.set(xlim=(-pad, run.duration + pad), xlabel=run_data.TIME_AXIS)
-    if legend and handles:
-        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1),
-                  ncols=1 + len(handles) // 16)

@@ -24,6 +24,8 @@ Same visual language as ``plots``: pod-1's blue for pods, the p50/p95/p99 blues,
 what goes wrong (here: demand the ready pods cannot serve).
 """
 
+from dataclasses import replace
+
 from matplotlib.lines import Line2D
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
@@ -43,9 +45,10 @@ ASKED = "#6a51a3"  # what the HPA asked for
 
 
 @_styled
-def replicas(demand, ready, latency=None, decisions=(), per_pod=None, target=None, title=None):
+def replicas(demand, ready, latency=None, decisions=(), per_pod=None, target=None, title=None,
+             xlabel="lab time (s)"):
     """Demand (requests due per second), ready replicas and the HPA's decisions above;
-    p50/p95/p99 latency below; one time axis. See the module doc for the data."""
+    p50/p95/p99 latency below; one time axis (``xlabel`` names it). See the module doc."""
     demand, ready = _series("demand", demand), _series("ready", ready)
     latency = _latency(latency)
     if per_pod is not None and not (_number(per_pod) and per_pod > 0):
@@ -119,7 +122,7 @@ def replicas(demand, ready, latency=None, decisions=(), per_pod=None, target=Non
 
     _draw_latency(bottom, latency)
     pad = (end - start) * 0.01 or 0.5
-    bottom.set(xlim=(start - pad, end + pad), xlabel="lab time (s)")
+    bottom.set(xlim=(start - pad, end + pad), xlabel=xlabel)
     return fig
 
 
@@ -135,7 +138,7 @@ def _draw_latency(ax, latency):
     if not shown:
         _say(ax, "no latency to show")
     ax.set(ylabel=ylabel,
-           title="Latency of successful requests")
+           title="Latency of successful requests, from when each was due")
     if shown:
         ax.legend(loc="upper left", bbox_to_anchor=(1.07, 1))
 
@@ -179,11 +182,14 @@ def from_run(run, bucket=None):
 
     Demand: the run's requests per ``bucket`` seconds (default: the HPA's period, or 1 s),
     counted when each was due (``run.due``; a request the lab sent late still counts when
-    it was due), divided by the bucket. Latency is grouped by when a request was sent. Ready pods: replayed from the lab's
-    pod events (``ready`` joins; stopping, a death or a restart leaves). Latency: p50/p95/p99
-    of the successful requests due in each bucket. Decisions: the lab's HPA's, during the run.
-    ``per_pod``: what one pod serves at the target, ``target / mean service time``."""
-    from .run_data import check_runs
+    it was due), divided by the bucket. Ready pods: replayed from the lab's pod events
+    (``ready`` joins; stopping, a death or a restart leaves). Latency: p50/p95/p99 of the
+    successful requests due in each bucket, each from when it was due to its reply
+    (``response_time``: the wait in the lab's queue counts; untimed requests: from send).
+    Decisions: the lab's HPA's, during the run. ``per_pod``: what one pod serves at the
+    target, ``target / mean service time``. The time axis counts seconds since the run
+    started, as every figure's does."""
+    from .run_data import TIME_AXIS, check_runs
 
     check_runs("replicas", run)
     hpa = getattr(getattr(run, "lab", None), "autoscaler", None)
@@ -199,21 +205,24 @@ def from_run(run, bucket=None):
         counts[min(n - 1, max(0, int((t - start) / bucket)))] += 1
     for r in run.requests:
         if r.ok:
-            lat[min(n - 1, max(0, int((r.sent - start) / bucket)))].append(r.latency * 1e3)
-    demand = [(start + i * bucket, c / bucket) for i, c in enumerate(counts)]
+            when = r.sent if r.due is None else r.due
+            lat[min(n - 1, max(0, int((when - start) / bucket)))].append(r.response_time * 1e3)
+    demand = [(i * bucket, c / bucket) for i, c in enumerate(counts)]
     latency = {"p50": [], "p95": [], "p99": []}
     for i, values in enumerate(lat):
         if values:
             values.sort()
             for key, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
-                latency[key].append((start + (i + 0.5) * bucket, values[min(len(values) - 1, int(q * len(values)))]))
-    ready = _ready_series(getattr(getattr(run, "lab", None), "history", run), start, end)
-    decisions = [d for d in (hpa.decisions if hpa is not None else ()) if start <= d.time <= end]
+                latency[key].append(((i + 0.5) * bucket, values[min(len(values) - 1, int(q * len(values)))]))
+    ready = [(t - start, n) for t, n in _ready_series(getattr(getattr(run, "lab", None), "history", run), start, end)]
+    decisions = [replace(d, time=d.time - start)  # on the run's clock, as the rest
+                 for d in (hpa.decisions if hpa is not None else ()) if start <= d.time <= end]
     per_pod = None
     services = [r.service for r in run.requests if r.ok and r.service > 0]
     if hpa is not None and services:
         per_pod = hpa.target * len(services) / sum(services)
-    return replicas(demand, ready, latency, decisions, per_pod=per_pod, target=hpa.target if hpa else None)
+    return replicas(demand, ready, latency, decisions, per_pod=per_pod, target=hpa.target if hpa else None,
+                    xlabel=TIME_AXIS)
 
 
 def _ready_series(history, start, end):

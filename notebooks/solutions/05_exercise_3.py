@@ -1,8 +1,18 @@
 # Exercise 5.3: a solution (lesson 05_salary_day).
 # Loaded only when you ask for it; it runs in the lesson's kernel and uses its variables.
-answer = {state: audit.ok for state, (run, audit) in results.items()}
-print(answer)
+import math
 
-fl.checks.check(answer, {"memory": False, "redis": True}, name="Exercise 5.3",
-                hint="In memory mode, how many sets of books are there, and which one died with pod-2?",
-                explain="Memory: four pods, four sets of books, one of them lost in the crash. Redis: one set, outside every pod.");
+MIN_PODS, MAX_PODS = 3, 30
+
+
+def desired(current, utilizations, target):
+    mean = sum(utilizations) // len(utilizations)  # a whole percent, rounded down
+    ratio = mean / target
+    if 0.9 <= ratio <= 1.1:  # within the tolerance: no change
+        return current
+    wanted = math.ceil(current * ratio)
+    wanted = min(wanted, max(current + 4, 2 * current))  # at most +4 pods or +100% a period
+    return max(MIN_PODS, min(MAX_PODS, wanted))
+
+
+fl.checks.hpa_desired(desired);

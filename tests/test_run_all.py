@@ -16,6 +16,14 @@ from tests.course_runs import LESSONS, NOTEBOOKS, executed, solution_file, text_
 NAMES = [p.name for p in LESSONS]
 
 
+def is_exercise(source: str) -> bool:
+    """A cell that checks an exercise: a reading check, or a grader of written code
+    (``fl.checks.<grader>(...)``, finpay_lab/grading/)."""
+    from finpay_lab import grading
+
+    return "fl.checks.check(" in source or any(f"fl.checks.{name}(" in source for name in grading.names())
+
+
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("lesson", NAMES)
 def test_run_all_prints_no_verdict_only_not_answered_yet(lesson):
@@ -26,7 +34,7 @@ def test_run_all_prints_no_verdict_only_not_answered_yet(lesson):
             continue
         shown = text_of(cell)
         assert "✅" not in shown and "❌" not in shown, f"cell {i} gives a verdict under Run All:\n{shown}"
-        if "fl.checks.check(" in cell.source:
+        if is_exercise(cell.source):
             checks += 1
             assert "Not answered yet" in shown, f"cell {i} should say what to do:\n{shown}"
     assert checks >= 2, "every lesson has exercises"
@@ -38,7 +46,7 @@ def test_solutions_are_files_loaded_on_purpose(lesson):
     loads its solution only when the learner uncomments the %load line."""
     nb = nbformat.read(NOTEBOOKS / lesson, as_version=4)
     loaders = [solution_file(c) for c in nb.cells if solution_file(c)]
-    exercises = [c for c in nb.cells if c.cell_type == "code" and "fl.checks.check(" in c.source]
+    exercises = [c for c in nb.cells if c.cell_type == "code" and is_exercise(c.source)]
     assert len(loaders) == len(exercises)
     for path in loaders:
         assert path.is_file(), f"{path} is missing"
@@ -47,7 +55,7 @@ def test_solutions_are_files_loaded_on_purpose(lesson):
         if solution_file(cell):
             code = [line for line in cell.source.splitlines() if not line.startswith("#")]
             assert not code, f"cell {i}: a loader runs nothing until the learner asks: {code}"
-            assert "fl.checks.check(" in nb.cells[i - 1].source, f"cell {i}: a loader follows its check"
+            assert is_exercise(nb.cells[i - 1].source), f"cell {i}: a loader follows its check"
         else:
             assert "solution" not in cell.metadata.get("tags", []), f"cell {i}: solution code in the lesson"
 

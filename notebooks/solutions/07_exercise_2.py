@@ -7,7 +7,7 @@ answer = {
     "Transaction History": DATABASE,  # permanent, queried by customer and date
     "Fraud Detection": REDIS_AND_DATABASE,  # rules and recent activity in Redis, history in the database
     "Notification Queue": KAFKA,  # every alert delivered, even when workers crash
-    "Database": LOCAL_VOLUME,  # the store itself: a StatefulSet, each replica with its own disk
+    "Database": PERSISTENT_VOLUMES,  # the store itself: a StatefulSet, a PersistentVolumeClaim per replica
 }
 
 fl.checks.check(answer, COURSE_MATRIX, name="Exercise 7.2",

@@ -8,10 +8,13 @@ append-only file when it has one.
 ``persistence="none"``: nothing on disk; a crash (SIGKILL) loses every key, as it would
 in production. ``persistence="aof"``: ``appendonly yes`` — every write is appended to a
 file before the client gets its reply, and a restarted server replays that file.
-``appendfsync`` (``defaults.REDIS_AOF_FSYNC``) says when the file is forced to the disk:
-``everysec`` (Redis's default) can lose the last second of writes if the *machine* dies,
-but not when only the process is killed, since the data already sits in the kernel's page
-cache; ``always`` fsyncs before every reply and survives a power cut, at a large cost.
+``appendfsync`` (``defaults.REDIS_AOF_FSYNC``) says when the file is forced to the disk.
+The lab uses ``always``: the write and its fsync happen before the replies are sent, so an
+acknowledged write survives a SIGKILL (and a power cut), at a cost in speed. Redis's
+default ``everysec`` usually keeps a killed process's writes too (they sit in the kernel's
+page cache), but while last second's fsync is still running on a busy disk Redis postpones
+writing the file by up to 2 s and answers clients meanwhile: a SIGKILL in that window loses
+acknowledged writes, and a machine that dies loses the last second or two.
 """
 
 import os

@@ -4,7 +4,7 @@
     python scripts/strip_outputs.py --check notebooks/*.ipynb  # exit 1 if any need it
 
 Kept: code cells with ``"keep_output": true`` in their metadata (they also carry
-``# NBVAL_CHECK_OUTPUT``, so nbval compares them on every run). Everything else loses
+the ``nbval-check-output`` tag, so nbval compares them on every run). Everything else loses
 its outputs and execution count, and the notebook loses any saved widget state.
 """
 

@@ -21,7 +21,9 @@ def test_notebook_is_stripped_except_checked_cells(path):
             continue
         source = "".join(cell["source"])
         keep = cell.get("metadata", {}).get("keep_output", False)
-        assert keep == ("# NBVAL_CHECK_OUTPUT" in source), f"cell {i}: keep_output and NBVAL_CHECK_OUTPUT go together"
+        tagged = "nbval-check-output" in cell.get("metadata", {}).get("tags", [])
+        assert keep == tagged, f"cell {i}: keep_output and the nbval-check-output tag go together"
+        assert "NBVAL_CHECK_OUTPUT" not in source, f"cell {i}: a checked cell is tagged, not commented"
         if keep:
             checked += 1
             assert cell["outputs"], f"cell {i} is a checked claim but has no committed output"

@@ -3,7 +3,7 @@
 Each lesson runs once (tests/course_runs.py) with a reader's pause before every code cell:
 it lets every lab finish all its background work (SMS workers draining their queues, a
 survivor reclaiming a dead pod's messages, a crashed pod's restart), which is all that
-reading time can change. Every checked cell (# NBVAL_CHECK_OUTPUT) must then show exactly
+reading time can change. Every checked cell (tagged nbval-check-output) must then show exactly
 what it shows in the committed lesson, compared as nbval compares (same sanitizers).
 """
 

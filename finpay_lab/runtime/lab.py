@@ -37,7 +37,7 @@ from .. import defaults
 from ..errors import BadInput, LabError, PodStartError
 from . import arguments, readiness, replicas, shutdown, store_kinds, termination, wire
 from . import rollout as rolling
-from .app import default_app
+from .app import check_hooks, default_app
 from .autoscaling import Autoscaling, check_autoscaler
 from .balancer import make_balancer
 from .guardian import BYE, GONE, start_guardian
@@ -66,6 +66,7 @@ class Lab(LabDatabase, LabLooks):
         self.balancer = make_balancer(balancer, seed=seed)
         self.accounts = arguments.check_accounts(accounts) or dict(self.app.default_accounts)
         readiness.check_app(self.app)
+        check_hooks(self.app)
         # Then build the lab's parts (nothing runs yet), and start them.
         self._build(state, seed, sms_seconds, start_method, restart)
         self.autoscaler = autoscaler  # the HPA (autoscaling.py), or None: the lab scales only when told
@@ -97,6 +98,7 @@ class Lab(LabDatabase, LabLooks):
         # refuses calls; its `closed` says everything has stopped.
         self._loop = Loop(self.history, self._ctx, self._app_blob, self._lifeline, self._workdir, restart, self._t0)
         self._loop.make_state = store_kinds.state_factory()  # shipped to every pod
+        self._follow_app()
         self.points = Points(self._loop, self._workdir)  # crash and pause points (points.py)
         self.gateway = self.app.gateway(self._workdir) if self.app.gateway else None  # the app's sidecar
         shutdown.track(self, Lab._close)  # closed at exit, or by SIGTERM/SIGHUP
@@ -318,6 +320,11 @@ class Lab(LabDatabase, LabLooks):
 
     def _adopt(self, app, blob):  # a rollout is done: its app is the lab's; restarts and scale-ups run it
         self.app, self._app_blob, self._loop._app_blob = app or self.app, blob, blob
+        self._follow_app()
+
+    def _follow_app(self):
+        """Tell the balancer and the loop which parameters name a request's user (App.user_params)."""
+        self.balancer.user_params = self._loop.user_params = tuple(self.app.user_params)
 
     def to_kubernetes(self, path=None, **options):
         """The Kubernetes manifests for what this lab runs (views/manifests.py)."""

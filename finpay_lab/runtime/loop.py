@@ -30,7 +30,7 @@ from .. import defaults
 from ..errors import BadInput
 from . import wire
 from .guardian import write_pidfile
-from .history import Cause, PodEvent, Response
+from .history import Cause, PodEvent, Response, request_user
 from .pods import SERVING, PodStatus, exit_cause, gone, spin_until_readable, start_pod
 
 
@@ -50,6 +50,7 @@ class Loop:
         self.workdir = workdir
         self.config = {}
         self.make_state = None  # how a pod opens its State (store_kinds.state_factory()), shipped to each
+        self.user_params = ("user",)  # the parameters that name a request's user (the lab's App.user_params)
         self._ctx, self._app_blob, self._lifeline = ctx, app_blob, lifeline
         self._t0 = time.perf_counter() if t0 is None else t0
         self.pods = {}  # name -> Pod, in creation order; stopped pods are removed
@@ -184,7 +185,8 @@ class Loop:
         """Record a request that failed without a reply (why: ``cause``); returns its ``Response``."""
         now = self.now()
         sent = now if sent is None else sent
-        response = Response(False, None, error, pod, now - sent, endpoint, params, sent, now, 0.0, rid, cause)
+        response = Response(False, None, error, pod, now - sent, endpoint, params, sent, now, 0.0, rid, cause,
+                            request_user(params, self.user_params))
         self._record(response)
         return response
 
@@ -265,7 +267,8 @@ class Loop:
         pod.served += 1
         now = self.now()
         cause = None if cause is None else Cause(cause)  # the pod sends its word
-        self._record(Response(ok, value, error, pod.name, now - sent, endpoint, params, sent, now, service, rid, cause))
+        self._record(Response(ok, value, error, pod.name, now - sent, endpoint, params, sent, now, service, rid, cause,
+                              request_user(params, self.user_params)))
 
     def _record(self, response):
         self.history.add(response)  # past its cap, the history drops its oldest requests

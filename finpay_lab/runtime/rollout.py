@@ -28,7 +28,7 @@ an event in ``lab.history.events``.
 from .. import defaults
 from ..errors import BadInput, PodStartError
 from . import wire
-from .app import App
+from .app import App, check_hooks
 from .pods import PodStatus, exit_cause
 from .termination import Termination
 
@@ -142,6 +142,8 @@ def start(loop, names, app, blob, max_surge, max_unavailable, on_done):
     max_surge, max_unavailable = check(max_surge, max_unavailable)
     if app is not None and not isinstance(app, App):
         raise BadInput(f"app must be an fl.App (the new version to roll out), not {type(app).__name__}")
+    if app is not None:
+        check_hooks(app)
     blob = blob if app is None else wire.ship_app(app)
     what = "the same app" if app is None else f"app {app.name!r}"
     return Rollout(loop, names, blob, max_surge, max_unavailable, what, lambda: on_done(app, blob))

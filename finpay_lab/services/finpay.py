@@ -115,6 +115,15 @@ def open_books(sql, accounts, fresh=False):
             name=user, balance=amount)
 
 
+def held_in_memory(state):
+    """FinPay's ``App.pod_stats``, run in the pod: the sessions and queued SMS it keeps in its
+    own memory (``state`` is None when it keeps nothing there: state='redis')."""
+    keys = state.keys() if state is not None else []
+    queues = (state.get(k) for k in keys if k.startswith(QUEUE))
+    return {"sessions": sum(k.startswith("session:") for k in keys),
+            "queued_sms": sum(len(v) for v in queues if isinstance(v, list))}
+
+
 def finpay_app(invalidate_cache=True, cache_ttl=None):
     """The FinPay app with its cache settings: ``invalidate_cache=False`` skips the
     invalidation after a payment (balances then go stale, up to ``cache_ttl`` s)."""
@@ -133,6 +142,8 @@ app.preload = ["finpay_lab.services.finpay"]  # the fork server imports it once:
 app.fold_history = audit.fold_promises
 app.balances = audit.balances
 app.audit = audit.audit
+app.user_params = ("user", "sender", "user_a")  # whom a request is for: sticky routing, Response.user
+app.pod_stats = held_in_memory  # lab.pod_stats and the dashboard's tiles: sessions and queued SMS
 
 
 # ---------------------------------------------------------------- the course's first steps

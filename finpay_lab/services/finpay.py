@@ -42,7 +42,7 @@ from ..errors import Rejected
 from ..runtime.app import App
 from ..runtime.pod_loop import this_pod
 from ..runtime.points import crash_point
-from . import audit, auth
+from . import audit, auth, books, promises
 from .ledger import SCHEMA, ledger_for
 from .notifications import QUEUE, Gateway, Worker
 
@@ -139,8 +139,8 @@ app.default_accounts = DEFAULT_ACCOUNTS
 app.gateway = sms_gateway
 app.open_books = open_books  # serve.py, with DATABASE_URL: the tables and accounts a database lacks
 app.preload = ["finpay_lab.services.finpay"]  # the fork server imports it once: pods start in ms
-app.fold_history = audit.fold_promises
-app.balances = audit.balances
+app.fold_history = promises.fold_promises
+app.balances = books.balances
 app.audit = audit.audit
 app.user_params = ("user", "sender", "user_a")  # whom a request is for: sticky routing, Response.user
 app.pod_stats = held_in_memory  # lab.pod_stats and the dashboard's tiles: sessions and queued SMS

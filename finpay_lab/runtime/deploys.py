@@ -31,6 +31,7 @@ class LabDeploys:
         arguments.check_count(n, "scale(n)")
         with self._lock:
             self._check_open()
+            self._check_no_rollout(f"scale({n})")
             replicas.scale(self._loop, self._names, n)
             return self.pods
 
@@ -73,6 +74,14 @@ class LabDeploys:
         running = self._rollout
         return running if running is not None and not running.done else None
 
+    def _check_no_rollout(self, what):
+        """A rollout owns the pods until it is done: refuse to change them under it."""
+        if self.rolling_out is not None:
+            raise BadInput(
+                f"a rollout is in progress ({self.rolling_out!r}): {what} would replace pods it is "
+                "replacing; wait for it to finish (lab.rolling_out.wait()), then try again"
+            )
+
     def _adopt(self, app, blob):
         """A rollout is done: its app is the lab's; restarts and scale-ups run it."""
         self.app, self._app_blob, self._loop._app_blob = app or self.app, blob, blob
@@ -89,6 +98,7 @@ class LabDeploys:
             self._check_open()
             if state == self.state:
                 return self.pods
+            self._check_no_rollout(f"switch_state({state!r})")
             n = replicas.stop_all(self._loop)
             if state == "redis" and not self._redis.running:
                 self._start_redis()

@@ -56,6 +56,7 @@ class Loop:
         self.guardian = None  # the lab's guardian process: in `started`, not a pod
         self.restarts = Restarts()  # crashed pods waiting to restart (restart=True)
         self.tickers = []  # callables pump() calls: removals and rollouts in progress (termination.py)
+        self.rollout = None  # the rolling update in progress (rollout.py): the HPA holds meanwhile
         self.closing = self.closed = False  # closing: exits are stops, nothing restarts
         self._paused = {}  # name -> pid of the process pause() stopped (until resume())
         self._rids = itertools.count(1)

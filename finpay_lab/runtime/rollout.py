@@ -22,7 +22,10 @@ in Redis nobody notices. That is the whole course in one ``kubectl rollout resta
 
 A ``Rollout`` is a state machine the lab's loop ticks (``Loop.tickers``), so it proceeds
 while a run keeps sending (``fl.chaos.rollout``); ``lab.rollout`` waits for it. Each step is
-an event in ``lab.history.events``.
+an event in ``lab.history.events``. While one is in progress (``Loop.rollout``) nothing else
+changes the pods under it: ``lab.scale`` and ``lab.switch_state`` refuse (``deploys.py``),
+and the HPA holds its decisions (``autoscaling.py``), as one controller at a time owns a
+Deployment's pods.
 """
 
 from .. import defaults
@@ -64,6 +67,7 @@ class Rollout:
         loop.event(None, "rollout", f"rolling update of {self.desired} pods to {what} "
                    f"(max_surge={max_surge}, max_unavailable={max_unavailable})")
         loop.tickers.append(self.tick)
+        loop.rollout = self  # in progress: a scale, a state switch and the HPA wait for it
         self.tick()
 
     @property
@@ -119,6 +123,8 @@ class Rollout:
         self.seconds = round(self.loop.now() - self.t0, 3)
         if self.tick in self.loop.tickers:
             self.loop.tickers.remove(self.tick)
+        if self.loop.rollout is self:
+            self.loop.rollout = None
         self.loop.event(None, kind, detail)
 
     def wait(self, timeout=defaults.ROLLOUT_TIMEOUT):

@@ -18,6 +18,7 @@ import finpay_lab as fl
 import finpay_lab.runtime.lab as lab_module
 
 from .conftest import BACKENDS, HAVE_REDIS_SERVER, gone
+from .helpers import fork_and_terminate
 from .test_lifecycle import execute, kernel, run_script  # noqa: F401 - kernel is a fixture
 
 
@@ -240,20 +241,11 @@ def test_a_forked_child_that_is_terminated_leaves_the_parents_lab_alone():
     """A multiprocessing Pool with fork (as benchmarks/dispatch.py uses) forks the lab's
     process, exit-signal handler and all. Terminating such a child (SIGTERM) must not close
     the parent's labs (kill its pods) nor remove the parent's multiprocess temp dir."""
-    import multiprocessing
-    import warnings
-
     import multiprocess.util
 
     with fl.Lab(pods=2) as lab:
         pids = [p.pid for p in lab.pods]
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
-            child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(30,))
-            child.start()
-        child.terminate()
-        child.join(10)
-        assert child.exitcode == -signal.SIGTERM
+        assert fork_and_terminate() == -signal.SIGTERM
         assert [p.pid for p in lab.pods] == pids and all(not dead_now(pid) for pid in pids)
         assert lab.call("add_balance", user="Ravi", amount=1).ok
         assert os.path.isdir(multiprocess.util.get_temp_dir())
@@ -266,16 +258,7 @@ def test_a_forked_child_terminated_the_instant_it_starts_dies_of_it():
     signal set-up; with our SIGTERM handler inherited, a child terminated at that instant
     slept on (one run in three failed above). Exit signals are held over the fork and the
     child gets SIG_DFL back: each of 40 children terminated at once dies of SIGTERM."""
-    import multiprocessing
-    import warnings
-
     with fl.Lab(pods=1):
         assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL  # ours is installed
         for _ in range(40):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", DeprecationWarning)  # fork with threads (3.12+)
-                child = multiprocessing.get_context("fork").Process(target=time.sleep, args=(30,))
-                child.start()
-            child.terminate()
-            child.join(10)
-            assert child.exitcode == -signal.SIGTERM
+            assert fork_and_terminate() == -signal.SIGTERM

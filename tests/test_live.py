@@ -12,19 +12,12 @@ import pytest
 import finpay_lab as fl
 from finpay_lab.views.live import Dashboard
 
+from .helpers import wait_until
+
 
 def text(html_widget):
     """What a learner reads in an HTML widget: tags stripped, spaces collapsed."""
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", html_widget.value)).split())
-
-
-def wait_until(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 @pytest.fixture

@@ -7,25 +7,17 @@ A worker here is the real ``Worker`` (its real thread) on a ``MemoryState`` or a
 import json
 import os
 import stat
-import time
 from types import SimpleNamespace
 
 import pytest
 
 from finpay_lab.services.notifications import QUEUE, Gateway, Worker
 
+from .helpers import wait_until as _wait_until
+
 
 def _sms(n, to="Ravi"):
     return {"id": f"p{n}:sent", "to": to, "text": f"Payment Sent: ₹{n}"}
-
-
-def _wait_until(predicate, timeout=10.0):  # guards against a hang only
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ Each figure is also saved to tests/artifacts/*.png, to be looked at.
 import dataclasses
 import subprocess
 import sys
-import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,35 +20,15 @@ from matplotlib.figure import Figure  # noqa: E402
 import finpay_lab as fl  # noqa: E402
 from finpay_lab.views import plots  # noqa: E402
 
+from .helpers import SERVICE, kill_midway, work_app  # noqa: E402
+
 ARTIFACTS = Path(__file__).parent / "artifacts"
-SERVICE = 0.01  # seconds each request of the test app takes inside a pod
 
 
 def save(fig, name):
     assert isinstance(fig, Figure)
     ARTIFACTS.mkdir(exist_ok=True)
     fig.savefig(ARTIFACTS / f"plots_{name}.png", dpi=100)
-
-
-def work_app():
-    app = fl.App("work")
-
-    @app.endpoint
-    def work(state, user: str):
-        time.sleep(SERVICE)
-        return user
-
-    return app
-
-
-def kill_midway(lab, n=240, rps=160, victim="pod-2"):
-    """An open-loop workload; a burst queues work on every pod, then `victim` is killed."""
-    kill_at = n // 2
-    for i in range(n):
-        if i == kill_at:
-            lab.kill(victim)  # the generator runs on the lab's thread: this is allowed
-        at = (kill_at - 12) / rps if kill_at - 12 <= i < kill_at else i / rps  # the burst
-        yield at, "work", {"user": f"user{i % 7}"}
 
 
 @pytest.fixture(scope="module")

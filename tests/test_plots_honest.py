@@ -22,8 +22,9 @@ from matplotlib.text import Text  # noqa: E402
 import finpay_lab as fl  # noqa: E402
 from finpay_lab.views import live_chart, plots  # noqa: E402
 
+from .helpers import kill_midway, work_app  # noqa: E402
+
 ARTIFACTS = Path(__file__).parent / "artifacts"
-SERVICE = 0.01  # seconds each request of the test app takes inside a pod: a pod serves ≤ 100/s
 OKABE_ITO = ["#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#000000"]
 TIME_AXIS = "time since the run started (s)"
 
@@ -31,27 +32,6 @@ TIME_AXIS = "time since the run started (s)"
 def save(fig, name):
     ARTIFACTS.mkdir(exist_ok=True)
     fig.savefig(ARTIFACTS / f"honest_{name}.png", dpi=100)
-
-
-def work_app():
-    app = fl.App("work")
-
-    @app.endpoint
-    def work(state, user: str):
-        time.sleep(SERVICE)
-        return user
-
-    return app
-
-
-def kill_midway(lab, n=240, rps=160, victim="pod-2"):
-    """An open-loop workload; a burst queues work on every pod, then `victim` is killed."""
-    kill_at = n // 2
-    for i in range(n):
-        if i == kill_at:
-            lab.kill(victim)
-        at = (kill_at - 12) / rps if kill_at - 12 <= i < kill_at else i / rps
-        yield at, "work", {"user": f"user{i % 7}"}
 
 
 OVERLOAD = fl.load.constant(rps=600, seconds=1.0, mix={"add_balance": 1})  # 6 × what 1 pod serves

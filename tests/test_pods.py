@@ -12,6 +12,7 @@ import finpay_lab as fl
 from finpay_lab import defaults
 
 from .conftest import gone
+from .helpers import slow_app
 
 
 def test_pods_are_real_processes_named_in_order(make_lab):
@@ -47,21 +48,6 @@ def test_kill_is_sigkill_and_the_process_is_gone(make_lab):
         lab.kill("pod-3")
     with pytest.raises(fl.BadInput, match="no pod named 'pod-9'"):
         lab.kill("pod-9")
-
-
-def slow_app():
-    app = fl.App("slow")
-
-    @app.endpoint
-    def nap(state, seconds: float = 0.5):
-        time.sleep(seconds)
-        return "rested"
-
-    @app.endpoint
-    def ping(state):
-        return fl.this_pod().name
-
-    return app
 
 
 def test_request_in_flight_on_a_killed_pod_fails_with_a_crash_error():

@@ -1,7 +1,6 @@
 """A Redis that really crashes: SIGKILL the process holding the keys, start it again on the
 same port. Empty without persistence; replayed from its append-only file with "aof"."""
 
-import os
 import shutil
 
 import pytest
@@ -11,24 +10,13 @@ import finpay_lab as fl
 from finpay_lab.stores.redis_server import RedisServer
 from finpay_lab.stores.state import redis_client
 
+from .helpers import alive as _alive
+from .helpers import children as _children
+
 needs_redis_server = pytest.mark.skipif(
     shutil.which("redis-server") is None, reason="redis-server not on PATH"
 )
 KINDS = ["fake", pytest.param("real", marks=needs_redis_server)]
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as f:  # a zombie is dead too
-        return f.read().split(")")[-1].split()[0] != "Z"
-
-
-def _children(pid):
-    with open(f"/proc/{pid}/task/{pid}/children") as f:
-        return [int(p) for p in f.read().split()]
 
 
 def _lab(persistence="none", **kwargs):

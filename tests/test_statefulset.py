@@ -17,16 +17,9 @@ import redis
 
 import finpay_lab as fl
 
+from .helpers import alive as _alive
+
 pytestmark = pytest.mark.skipif(shutil.which("redis-server") is None, reason="redis-server not on PATH")
-
-
-def _alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with open(f"/proc/{pid}/stat") as f:  # a zombie is dead too
-        return f.read().split(")")[-1].split()[0] != "Z"
 
 
 def _started(pid):

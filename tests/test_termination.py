@@ -14,23 +14,7 @@ import finpay_lab as fl
 from finpay_lab.runtime.history import Cause
 
 from .conftest import gone
-
-
-def slow_app(marker_dir=None):
-    app = fl.App("slow")
-
-    @app.endpoint
-    def nap(state, seconds: float = 0.5, mark: str = ""):
-        if mark:  # tells the test the pod has read this request and is handling it
-            open(mark, "w").close()
-        time.sleep(seconds)
-        return "rested"
-
-    @app.endpoint
-    def ping(state):
-        return fl.this_pod().name
-
-    return app
+from .helpers import slow_app
 
 
 def wait_for_file(path, within=10.0):

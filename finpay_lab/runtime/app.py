@@ -16,8 +16,11 @@ opening balances of a lab given no ``accounts=``), ``on_lab_start`` (what the la
 once its store is up), ``gateway`` (a sidecar the lab keeps for its pods: FinPay's SMS
 gateway), ``preload`` (the app's modules a fork server imports once, so pods start fast),
 ``fold_history`` (what a history keeps of the requests it drops), ``settings`` (plain values
-its handlers read as ``fl.this_pod().settings``), and the lab methods only an app can
-answer: ``balances`` and ``audit``. An app that declares none of them gets a lab
+its handlers read as ``fl.this_pod().settings``), ``user_params`` (which parameter names
+the user a request is for: sticky routing and ``Response.user`` read it; ``user`` unless the
+app says otherwise, FinPay adds a payment's ``sender``), ``pod_stats`` (what a pod reports
+about what it holds in its own memory, ``lab.pod_stats``: FinPay counts sessions and queued
+SMS), and the lab methods only an app can answer: ``balances`` and ``audit``. An app that declares none of them gets a lab
 with nothing more than pods and a store. The runtime never imports an app:
 ``fl.Lab(app=None)`` runs the one the package registered as its default (the FinPay app,
 see ``finpay_lab/__init__.py``, and ``services/finpay.py`` for its declarations).
@@ -39,7 +42,7 @@ a database (it then gets ``None``).
 import inspect
 import types
 
-from ..errors import DatabaseError, LabError, Rejected
+from ..errors import BadInput, DatabaseError, LabError, Rejected
 from .history import Cause
 from .pod_loop import this_pod
 from .points import crash_point
@@ -81,6 +84,8 @@ class App:
     readiness_check = None  # function(state) -> bool: asked until True before a pod is ready
     settings = types.MappingProxyType({})  # {name: plain value} the handlers read as this_pod().settings
     open_books = None  # function(sql, accounts): tables and accounts a served pod's database lacks (serve.py)
+    user_params = ("user",)  # the parameters naming whom a request is for, the first one present wins
+    pod_stats = None  # function(state, or None if the pod keeps nothing of its own) -> {name: count}, in the pod
 
     def __init__(self, name: str = "app", startup_delay: float = 0.0, readiness=None):
         self.name = name
@@ -173,6 +178,17 @@ class App:
         if spec is None:
             spec = specs[endpoint] = _Spec(fn)
         return spec.check(params)
+
+
+def check_hooks(app):
+    """Refuse a ``user_params`` or ``pod_stats`` the lab could not use (fl.BadInput), before
+    any pod starts."""
+    names = app.user_params
+    if not isinstance(names, tuple | list) or not all(isinstance(n, str) and n for n in names):
+        raise BadInput(f"App.user_params names the parameters that say whom a request is for: a tuple of "
+                       f"names like ('user', 'sender'), not {names!r:.40}")
+    if app.pod_stats is not None and not callable(app.pod_stats):
+        raise BadInput(f"App.pod_stats is a function(state) -> {{name: count}}, not {type(app.pod_stats).__name__}")
 
 
 def _with_db(fn, state, params, required):

@@ -33,7 +33,8 @@ load, which is a stream of short runs. Between runs nothing drives the lab's loo
 background thread. A drain still in progress when a run ends is finished before ``run``
 returns. A run that starts more than two periods after the last sample starts measuring
 afresh (a period later comes its first decision), so idle time between runs is not read
-as an idle pod.
+as an idle pod. During a rollout (``rollout.py``) it holds, and measures afresh after it:
+the rollout is replacing the very pods it would measure.
 
 **Two metrics, two climbs.** The lab's metric is capped at 100%: a pod cannot be busier than
 always. At target 80% the HPA can then ask for at most 100/80 = 1.25× the pods it counts each
@@ -76,6 +77,11 @@ class Autoscaling:
         """Called between a run's sends: advance drains; measure and decide when due."""
         if self._draining:
             self._advance_drains()
+        if self.loop.rollout is not None:  # it is replacing the pods: hold, measure afresh after it
+            if self._sampled_at is not None:
+                self.loop.event(None, "autoscaler", "holding while a rollout replaces the pods")
+            self._sampled_at = None
+            return
         now = self.loop.now()
         if self._sampled_at is None or now - self._sampled_at > 2 * self.hpa.period:
             self._samples, self._sampled_at = self._sample(), now  # start measuring afresh

@@ -6,8 +6,10 @@ rotation (ready or busy, in name order; dead and stopping pods are never offered
 * ``round_robin``: pod-1, pod-2, pod-3, pod-1, ... Stateless services need nothing more.
 * ``random``: a seeded random pick.
 * ``least_busy``: the pod with the fewest requests in flight (ties: the first).
-* ``sticky``: the same ``user`` always goes to the same pod, so a pod can keep that
-  user's session in its memory. It uses **consistent hashing**: each pod owns many
+* ``sticky``: the same user always goes to the same pod, so a pod can keep that
+  user's session in its memory. Which parameter names the user is the app's to say
+  (``App.user_params``; ``user`` unless it says otherwise, FinPay adds a payment's
+  ``sender``); the lab tells its balancer (``user_params``). It uses **consistent hashing**: each pod owns many
   points on a ring, a user goes to the next point after the hash of their name, and when
   a pod dies or is added only the users on *its* arcs move. (``sticky_modulo`` hashes
   ``user % N`` instead: add one pod and almost every user moves. Lesson 03 compares them.)
@@ -30,6 +32,7 @@ def _hash(text: str) -> int:
 class Balancer:
     name = "?"
     load_aware = False  # True: when its pick is full, ask again once any pod has room
+    user_params = ("user",)  # the parameters that name a request's user (the lab sets its app's)
 
     def choose(self, pods, endpoint, params):
         """Return the pod for this request, or None if no pod is in rotation."""
@@ -111,7 +114,7 @@ class Sticky(Balancer):
         return self._ring.node_for(user)
 
     def choose(self, pods, endpoint, params):
-        user = request_user(params)
+        user = request_user(params, self.user_params)
         if not pods:
             return None
         if user is None:  # nothing to stick to: spread it like round robin

@@ -1,6 +1,8 @@
 """What happened: every request's response and every pod event, with times.
 
 * ``Response``: one request's outcome (what ``lab.call`` returns, and one row of a run).
+  Its ``user`` is whom the request was for, read from the parameter its app names
+  (``App.user_params``: FinPay's ``user``, a payment's ``sender``).
 * ``PodEvent``: something that happened to a pod: started, ready, killed, exited,
   restarted, scaled, paused... with the lab-relative time it happened.
 * ``History``: the lab's record (``lab.history``): every pod event, and the latest
@@ -74,6 +76,7 @@ class Response:
     service: float = field(default=0.0, repr=False)
     id: int = field(default=0, repr=False)
     cause: Cause | None = field(default=None, repr=False)
+    user: str | None = field(default=None, repr=False)  # whom it was for, as its app names them
     due: float | None = field(default=None, repr=False)
 
     @property
@@ -82,22 +85,22 @@ class Response:
         the lab's queue included (``received − due``); ``latency`` when it had no due time."""
         return self.latency if self.due is None else self.received - self.due
 
-    @property
-    def user(self):
-        """The customer this request was for (``user``, or the payment's ``sender``)."""
-        return request_user(self.params)
-
     def __repr__(self):
         if self.ok:
             return f"Response(ok=True, value={self.value!r}, pod={self.pod!r}, latency={self.latency:.2e})"
         return f"Response(ok=False, error={self.error!r}, pod={self.pod!r})"
 
 
-def request_user(params) -> str | None:
+def request_user(params, names) -> str | None:
+    """Whom a request is for: the value of the first of ``names`` among its parameters (the
+    app's ``App.user_params``), if it is a string; else None."""
     if not isinstance(params, dict):
         return None
-    user = params.get("user", params.get("sender", params.get("user_a")))
-    return user if isinstance(user, str) else None
+    for name in names:
+        if name in params:
+            user = params[name]
+            return user if isinstance(user, str) else None
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,9 +216,7 @@ def _frame(requests):
         raise ImportError("to_frame() needs pandas: pip install pandas") from exc
     rows = []
     for r in requests:
-        row = asdict(r)
-        row["user"] = r.user
-        rows.append(row)
+        rows.append(asdict(r))
     columns = ["id", "endpoint", "user", "pod", "ok", "value", "error", "due", "sent", "received",
                "latency", "service", "params"]
     return pd.DataFrame(rows, columns=columns)

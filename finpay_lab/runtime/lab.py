@@ -13,8 +13,10 @@ drives all I/O itself (no background threads), through its ``Loop`` (``loop.py``
 down the pod's pipe (``Loop.send``, framed by ``wire.py``), where the pod's loop hands it
 to the app's handler (``pod_loop.py``, ``App.serve`` in ``app.py``) and its ``State``; the
 lab waits for the reply (``Loop.wait``) and returns it, a ``Response``. A run
-(``runner.py``) keeps several requests in flight on every pod; a scale starts or drains
-pods (``replicas.py``). A lock lets the live dashboard's thread take turns with the notebook.
+(``runner.py``) keeps several requests in flight on every pod. What the lab runs changes
+by a deploy (``deploys.py``): a scale starts or drains pods (``replicas.py``), a rollout
+replaces them (``rollout.py``). A lock lets the live dashboard's thread take turns with
+the notebook.
 With ``autoscaler=fl.HPA(...)`` a run also scales the pods itself, a period at a time
 (``autoscaling.py``; ``lab.autoscaler.decisions``); between runs nothing scales.
 
@@ -35,11 +37,11 @@ import weakref
 
 from .. import defaults
 from ..errors import BadInput, LabError, PodStartError
-from . import arguments, readiness, replicas, shutdown, store_kinds, termination, wire
-from . import rollout as rolling
-from .app import default_app
+from . import arguments, readiness, replicas, shutdown, store_kinds, wire
+from .app import check_hooks, default_app
 from .autoscaling import Autoscaling, check_autoscaler
 from .balancer import make_balancer
+from .deploys import LabDeploys
 from .guardian import BYE, GONE, start_guardian
 from .history import Cause, History
 from .lab_db import LabDatabase, make_database
@@ -50,7 +52,7 @@ from .points import Points
 from .runner import Runner
 
 
-class Lab(LabDatabase, LabLooks):
+class Lab(LabDeploys, LabDatabase, LabLooks):
     """A small cluster on your machine: pods (processes), a balancer, maybe a Redis and a
     database (``db=``, see ``lab_db.py``)."""
 
@@ -66,6 +68,7 @@ class Lab(LabDatabase, LabLooks):
         self.balancer = make_balancer(balancer, seed=seed)
         self.accounts = arguments.check_accounts(accounts) or dict(self.app.default_accounts)
         readiness.check_app(self.app)
+        check_hooks(self.app)
         # Then build the lab's parts (nothing runs yet), and start them.
         self._build(state, seed, sms_seconds, start_method, restart)
         self.autoscaler = autoscaler  # the HPA (autoscaling.py), or None: the lab scales only when told
@@ -97,6 +100,7 @@ class Lab(LabDatabase, LabLooks):
         # refuses calls; its `closed` says everything has stopped.
         self._loop = Loop(self.history, self._ctx, self._app_blob, self._lifeline, self._workdir, restart, self._t0)
         self._loop.make_state = store_kinds.state_factory()  # shipped to every pod
+        self._follow_app()
         self.points = Points(self._loop, self._workdir)  # crash and pause points (points.py)
         self.gateway = self.app.gateway(self._workdir) if self.app.gateway else None  # the app's sidecar
         shutdown.track(self, Lab._close)  # closed at exit, or by SIGTERM/SIGHUP
@@ -279,74 +283,15 @@ class Lab(LabDatabase, LabLooks):
             raise LabError(f"the {self.app.name!r} app declares no {name} (App.{name}), and neither does the default")
         return hook
 
-    def scale(self, n):
-        """Run exactly ``n`` pods. Up: returns when all are ready. Down: drains the
-        newest pods (out of rotation, in-flight work finished, SIGTERM, then SIGKILL)."""
-        arguments.check_count(n, "scale(n)")
-        with self._lock:
-            self._check_open()
-            replicas.scale(self._loop, self._names, n)
-            return self.pods
-
-    def remove(self, name, how="graceful", propagation=defaults.PROPAGATION_DELAY, pre_stop=0.0,
-               grace=defaults.GRACE_PERIOD, wait=True):
-        """Remove pod ``name`` for good: ``"abrupt"`` (SIGKILL), ``"graceful"`` (out of rotation,
-        drain, SIGTERM: what ``scale`` does) or ``"kubernetes"`` (SIGTERM after a ``pre_stop``
-        sleep, while the balancer still routes to it for ``propagation`` s); see
-        runtime/termination.py. Returns a ``Removal`` (``wait=False``: a ``Termination``)."""
-        options = termination.check(how, propagation, pre_stop, grace)
-        with self._lock:
-            return termination.remove(self._loop, self._running(name), wait=wait, **options)
-
-    def rollout(self, app=None, max_surge=1, max_unavailable=0, wait=True):
-        """A rolling update (runtime/rollout.py): every pod replaced by one with a new name,
-        running ``app`` (None: the same app, ``kubectl rollout restart``), each old pod drained
-        once enough new ones are ready. Returns the ``Rollout`` (``wait=False``: in progress)."""
-        with self._lock:
-            self._check_open()
-            if self.rolling_out is not None:
-                raise BadInput(f"a rollout is already in progress ({self.rolling_out!r}): wait for it to finish")
-            self._rollout = rolling.start(self._loop, self._names, app, self._app_blob, max_surge, max_unavailable,
-                                          self._adopt)
-            return self._rollout.wait() if wait else self._rollout
-
-    @property
-    def rolling_out(self):
-        """The ``Rollout`` in progress, or None."""
-        running = getattr(self, "_rollout", None)
-        return running if running is not None and not running.done else None
-
-    def _adopt(self, app, blob):  # a rollout is done: its app is the lab's; restarts and scale-ups run it
-        self.app, self._app_blob, self._loop._app_blob = app or self.app, blob, blob
+    def _follow_app(self):
+        """Tell the balancer and the loop which parameters name a request's user (App.user_params)."""
+        self.balancer.user_params = self._loop.user_params = tuple(self.app.user_params)
 
     def to_kubernetes(self, path=None, **options):
         """The Kubernetes manifests for what this lab runs (views/manifests.py)."""
         import finpay_lab  # the package's lazy door: the runtime never imports views
 
         return finpay_lab.manifests.to_kubernetes(self, path, **options)
-
-    def switch_state(self, state):
-        """Rebuild every pod with the other kind of state ('memory' or 'redis').
-
-        Like redeploying a service with a new configuration: every pod is replaced by a
-        fresh process, so whatever the old pods held in memory is gone.
-        """
-        arguments.check_state(state)
-        with self._lock:
-            self._check_open()
-            if state == self.state:
-                return self.pods
-            n = replicas.stop_all(self._loop)
-            if state == "redis" and not self._redis.running:
-                self._start_redis()
-            self.state = state
-            self._loop.config = dict(self._loop.config, state=state,
-                                     redis_url=self._redis.url if state == "redis" else None)
-            for hook in self.app.on_lab_start:
-                hook(self)
-            self._loop.event(None, "switched", f"state is now {state!r}: every pod restarted")
-            replicas.start(self._loop, self._names, n)
-            return self.pods
 
     @property
     def closed(self):

@@ -42,19 +42,21 @@ class LabLooks:
             return self._loop.ask(pod, "__peek__", {"prefix": prefix})
 
     def pod_stats(self, name, timeout=2.0):
-        """What pod ``name`` keeps in its own memory, counted inside the pod: sessions and
-        queued SMS (all 0 with state='redis', where pods keep nothing). A pod that does
-        not answer within ``timeout``, or is not serving yet, gives ``{}``.
+        """What pod ``name`` keeps in its own memory, counted inside the pod: what its app
+        reports (``App.pod_stats``: FinPay's sessions and queued SMS) and how many ``keys``
+        (all 0 with state='redis', where pods keep nothing). A pod that does not answer
+        within ``timeout``, or is not serving yet, gives ``{}``.
 
         A dead pod holds nothing any more; its stats say so: ``{'sessions': 0,
-        'queued_sms': 0, 'keys': 0, 'status': 'dead', 'cause': 'SIGKILL'}``. A pod
+        'queued_sms': 0, 'keys': 0, 'status': 'dead', 'cause': 'SIGKILL'}`` (FinPay). A pod
         ``lab.pause`` stopped cannot count: ``{'status': 'paused', 'cause': 'SIGSTOP'}``."""
         timeout = arguments.check_timeout(timeout)
         with self._lock:
             self._check_open()
             pod = self._loop.named(name)
             if not pod.alive:
-                return {"sessions": 0, "queued_sms": 0, "keys": 0, "status": PodStatus.DEAD, "cause": exit_cause(pod.exitcode)}
+                nothing = dict(self.app.pod_stats(None)) if self.app.pod_stats is not None else {}  # as its app says it
+                return {**nothing, "keys": 0, "status": PodStatus.DEAD, "cause": exit_cause(pod.exitcode)}
             if self._loop.is_paused(pod):  # asking would only wait out the timeout
                 return {"status": PodStatus.PAUSED, "cause": "SIGSTOP"}
             if not pod.routable:

@@ -9,20 +9,16 @@ calls the lab (``call``, ``run``, ``scale``) drives this loop, under the lab's l
 * **wait**: ``wait(rid)`` reads the pod's pipe until that request is answered, and returns
   the answer: a ``Response`` (a reply, a crash, a timeout). Only a request sent with
   ``awaited=True`` can be waited for; a run's requests go to the history alone.
-* **pump**: one ``poll`` over every live pod's pipe *and* its exit sentinel (a file
-  descriptor that becomes readable when the process ends). A reply completes its
-  request; an exit fails the pod's in-flight requests with the cause ("SIGKILL"). A pipe
-  the lab still owes bytes to (a big request) is also watched for room to write: the lab
-  never blocks on a write, so big requests and big replies cannot wait for each other.
+* **pump**: one ``poll`` over every live pod's pipe *and* its exit sentinel (``watch.py``:
+  also for room to write, where the lab owes a pod bytes). A reply completes its request;
+  an exit fails the pod's in-flight requests with the cause ("SIGKILL").
 * **abandon**: a caller interrupted (Ctrl-C) gives up its requests; their replies, if
   they ever come, are dropped, and the pod is not left "busy".
 * **exits and restarts**: ``on_exit`` records why a pod ended; with ``restart=True`` a
-  crashed pod is restarted under the same name after a backoff that doubles on every
-  crash (capped), like Kubernetes' CrashLoopBackOff.
+  crashed pod is restarted under the same name after a backoff (``restarts.py``).
 """
 
 import itertools
-import select
 import signal
 import time
 
@@ -30,8 +26,10 @@ from .. import defaults
 from ..errors import BadInput
 from . import wire
 from .guardian import write_pidfile
-from .history import Cause, PodEvent, Response
+from .history import Cause, PodEvent, Response, request_user
 from .pods import SERVING, PodStatus, exit_cause, gone, spin_until_readable, start_pod
+from .restarts import Restarts
+from .watch import Watch
 
 
 class Loop:
@@ -50,28 +48,34 @@ class Loop:
         self.workdir = workdir
         self.config = {}
         self.make_state = None  # how a pod opens its State (store_kinds.state_factory()), shipped to each
+        self.user_params = ("user",)  # the parameters that name a request's user (the lab's App.user_params)
         self._ctx, self._app_blob, self._lifeline = ctx, app_blob, lifeline
         self._t0 = time.perf_counter() if t0 is None else t0
         self.pods = {}  # name -> Pod, in creation order; stopped pods are removed
         self.started = set()  # every process the lab started and has not yet reaped
         self.guardian = None  # the lab's guardian process: in `started`, not a pod
-        self.restart_due = {}  # name -> (lab time to restart, restarts so far)
+        self.restarts = Restarts()  # crashed pods waiting to restart (restart=True)
         self.tickers = []  # callables pump() calls: removals and rollouts in progress (termination.py)
+        self.rollout = None  # the rolling update in progress (rollout.py): the HPA holds meanwhile
         self.closing = self.closed = False  # closing: exits are stops, nothing restarts
-        self._backoff = {}  # name -> current backoff seconds
         self._paused = {}  # name -> pid of the process pause() stopped (until resume())
         self._rids = itertools.count(1)
-        # One poll object over every live pod's pipe and exit sentinel: waiting for "any
-        # reply or any death" costs one syscall, however many pods there are.
-        self._poller = select.poll()
-        self._watched = {}  # fd -> (pod, is_sentinel)
-        self._writing = set()  # fds of pods whose pipe still owes bytes (watched for POLLOUT)
+        self._watch = Watch()  # every live pod's pipe and exit sentinel, in one poll
         self._awaited = {}  # rid -> pod, for requests someone will wait() for
         self._answers = {}  # rid -> answer, until its waiter takes it
 
     def now(self):
         """Seconds since the lab started: the clock of history, runs and plots."""
         return time.perf_counter() - self._t0
+
+    @property
+    def _writing(self):  # the fds of pipes the lab owes bytes to (tests/test_loop.py looks)
+        return self._watch.writing
+
+    @property
+    def restart_due(self):
+        """{name: (lab time to restart, restarts so far)}: remove an entry to cancel it."""
+        return self.restarts.due
 
     # ------------------------------------------------------------------ requests
     def send(self, pod, endpoint, params, internal=False, awaited=False):
@@ -88,7 +92,7 @@ class Loop:
             self._send(pod, rid, endpoint, params, internal, awaited)
         except BaseException as exc:
             if rid in pod.in_flight:
-                self.abandon(pod, [rid], f"the caller gave up ({type(exc).__name__}) before {pod.name} answered")
+                self.abandon(pod, [rid], _gave_up(exc, pod))
             self._awaited.pop(rid, None)
             self._answers.pop(rid, None)
             raise
@@ -96,15 +100,14 @@ class Loop:
 
     def _send(self, pod, rid, endpoint, params, internal, awaited):
         if not pod.alive:  # exited, still in the endpoints (a propagation delay): refused
-            response = self.fail(endpoint, params, f"{pod.name} refused the connection: it has shut down",
-                                 pod.name, cause=Cause.SHUTTING_DOWN)
+            error = f"{pod.name} refused the connection: it has shut down"
+            response = self.fail(endpoint, params, error, pod.name, cause=Cause.SHUTTING_DOWN)
             return self._answers.update({rid: response} if awaited else {})
         try:
             data = wire.encode_request(rid, endpoint, params)
         except Exception as exc:
-            response = self.fail(endpoint, params, f"the request could not be sent ({type(exc).__name__}: {exc}); "
-                                 "pass plain values: str, int, float, bool, None, lists and dicts",
-                                 cause=Cause.BAD_REQUEST)
+            error = f"the request could not be sent ({type(exc).__name__}: {exc}); pass {_PLAIN}"
+            response = self.fail(endpoint, params, error, cause=Cause.BAD_REQUEST)
             if awaited:
                 self._answers[rid] = response
             return
@@ -116,9 +119,7 @@ class Loop:
             pod.process.join(1.0)
             self.on_exit(pod)
             return
-        if pod.channel.pending and pod.channel.fd not in self._writing:
-            self._writing.add(pod.channel.fd)
-            self._poller.modify(pod.channel.fd, select.POLLIN | select.POLLOUT)
+        self._watch.owe(pod)  # a request too big for the pipe: the rest when it has room
 
     def wait(self, rid, timeout):
         """The answer to request ``rid`` (sent with ``awaited=True``), within ``timeout`` s.
@@ -140,7 +141,7 @@ class Loop:
                 self._read(pod)
             return self._answers.get(rid)
         except BaseException as exc:  # Ctrl-C: give the request up, leave no pod busy
-            self.abandon(pod, [rid], f"the caller gave up ({type(exc).__name__}) before {pod.name} answered")
+            self.abandon(pod, [rid], _gave_up(exc, pod))
             raise
         finally:
             del self._awaited[rid]
@@ -153,40 +154,33 @@ class Loop:
         return self.wait(self.send(pod, endpoint, params, internal=True, awaited=True), timeout)
 
     def _give_up(self, pod, rid, timeout):
-        endpoint, params, _, internal = pod.in_flight.pop(rid)
-        self._update_status(pod)
-        if internal:
-            return {}
-        return self.fail(endpoint, params, f"{pod.name} did not answer within {timeout:g} s", pod.name,
-                         cause=Cause.TIMEOUT)
+        """``wait`` ran out of time: the request fails (an internal one answers ``{}``)."""
+        internal = pod.in_flight[rid][3]
+        self._end(pod, [rid], _silent(pod, timeout), Cause.TIMEOUT)
+        return {} if internal else self._answers.get(rid)
 
     def abandon(self, pod, rids, why):
         """A caller gave up on these requests (Ctrl-C): fail them now; a late reply is dropped."""
-        for rid in rids:
-            entry = pod.in_flight.pop(rid, None)
-            if entry is not None and not entry[3]:
-                endpoint, params, sent, _ = entry
-                self.fail(endpoint, params, why, pod.name, sent=sent, rid=rid, cause=Cause.INTERRUPTED)
-        self._update_status(pod)
+        self._end(pod, [rid for rid in rids if rid in pod.in_flight], why, Cause.INTERRUPTED)
 
     def expire(self, pod, timeout=defaults.CALL_TIMEOUT):
         """Fail the pod's requests that have waited longer than ``timeout``, as a client would."""
         cutoff = self.now() - timeout
-        for rid, (endpoint, params, sent, internal) in list(pod.in_flight.items()):
-            if sent < cutoff:
-                del pod.in_flight[rid]
-                if not internal:
-                    self.fail(endpoint, params, f"{pod.name} did not answer within {timeout:g} s",
-                              pod.name, sent=sent, rid=rid, cause=Cause.TIMEOUT)
+        late = [rid for rid, entry in pod.in_flight.items() if entry[2] < cutoff]
+        self._end(pod, late, _silent(pod, timeout), Cause.TIMEOUT)
+
+    def _end(self, pod, rids, error, cause):
+        """End these in-flight requests of ``pod`` without a reply: each fails with ``error``
+        (the lab's own are just dropped); a reply that comes later is dropped."""
+        for rid in rids:
+            endpoint, params, sent, internal = pod.in_flight.pop(rid)
+            if not internal:
+                self.fail(endpoint, params, error, pod.name, sent=sent, rid=rid, cause=cause)
         self._update_status(pod)
 
     def fail(self, endpoint, params, error, pod=None, sent=None, rid=-1, *, cause):
         """Record a request that failed without a reply (why: ``cause``); returns its ``Response``."""
-        now = self.now()
-        sent = now if sent is None else sent
-        response = Response(False, None, error, pod, now - sent, endpoint, params, sent, now, 0.0, rid, cause)
-        self._record(response)
-        return response
+        return self._record(False, None, error, pod, endpoint, params, sent, 0.0, rid, cause)
 
     def event(self, pod, kind, detail="", pid=None, end=None):
         """Record something that happened to a pod (or the lab: ``pod=None``) in the history."""
@@ -198,19 +192,16 @@ class Loop:
         self._start_due_restarts()
         for tick in tuple(self.tickers):
             tick()
-        if not self._watched:
+        if not self._watch:
             time.sleep(timeout)
             return
-        for fd, mask in self._poller.poll(timeout * 1000):
-            pod, is_sentinel = self._watched.get(fd, (None, None))
-            if pod is None or not pod.alive:
-                continue  # unwatched while handling an earlier fd of this batch
-            if is_sentinel:
+        for pod, exited, room, replies in self._watch.poll(timeout):
+            if exited:
                 self.on_exit(pod)
                 continue
-            if mask & select.POLLOUT:
+            if room:
                 self._flush(pod)
-            if mask & ~select.POLLOUT:
+            if replies:
                 self._read(pod)
 
     def reconcile(self):
@@ -235,9 +226,8 @@ class Loop:
         except OSError:
             pod.channel.discard()
             done = True
-        if done and pod.channel.fd in self._writing:
-            self._writing.discard(pod.channel.fd)
-            self._poller.modify(pod.channel.fd, select.POLLIN)
+        if done:
+            self._watch.paid(pod)
 
     def _read(self, pod):
         """Handle every reply waiting on the pod's pipe."""
@@ -263,14 +253,19 @@ class Loop:
                 self._answers[rid] = value
             return
         pod.served += 1
-        now = self.now()
         cause = None if cause is None else Cause(cause)  # the pod sends its word
-        self._record(Response(ok, value, error, pod.name, now - sent, endpoint, params, sent, now, service, rid, cause))
+        self._record(ok, value, error, pod.name, endpoint, params, sent, service, rid, cause)
 
-    def _record(self, response):
-        self.history.add(response)  # past its cap, the history drops its oldest requests
-        if response.id in self._awaited:
-            self._answers[response.id] = response
+    def _record(self, ok, value, error, pod, endpoint, params, sent, service, rid, cause):
+        """Record one request's outcome (``sent`` None: now), a ``Response`` its waiter gets too."""
+        now = self.now()
+        sent = now if sent is None else sent
+        user = request_user(params, self.user_params)  # whom it was for, as the app names them
+        r = Response(ok, value, error, pod, now - sent, endpoint, params, sent, now, service, rid, cause, user)
+        self.history.add(r)  # past its cap, the history drops its oldest requests
+        if rid in self._awaited:
+            self._answers[rid] = r
+        return r
 
     def _update_status(self, pod):
         if pod.status in SERVING:
@@ -294,20 +289,20 @@ class Loop:
         """Start pod ``name`` (a replacement if ``restarts``; running ``app_blob``, by default the lab's app) and watch it."""
         # The process is in self.started before it starts: if Ctrl-C lands before the
         # lines below record the pod, close() still finds and kills it.
-        pod = start_pod(self._ctx, name, app_blob or self._app_blob, self.config, self._lifeline, restarts,
-                        started=self.started, make_state=self.make_state)
+        blob = app_blob or self._app_blob
+        pod = start_pod(self._ctx, name, blob, self.config, self._lifeline, restarts, self.started, self.make_state)
         return self.add(pod)
 
     def add(self, pod):
         """Watch a started pod: its pipe for replies, its exit sentinel for its end."""
         self.pods[pod.name] = pod
-        for fd, is_sentinel in ((pod.channel.fd, False), (pod.process.sentinel, True)):
-            self._watched[fd] = (pod, is_sentinel)
-            self._poller.register(fd, select.POLLIN)
+        self._watch.add(pod)
         self.list_pods_for_guardian()
-        kind = "restarted" if pod.restarts else "started"
-        detail = f"restart #{pod.restarts}, replaces the crashed {pod.name} with empty memory" if pod.restarts else ""
-        self.event(pod.name, kind, detail, pid=pod.pid)
+        if pod.restarts:
+            detail = f"restart #{pod.restarts}, replaces the crashed {pod.name} with empty memory"
+            self.event(pod.name, "restarted", detail, pid=pod.pid)
+        else:
+            self.event(pod.name, "started", pid=pod.pid)
         return pod
 
     def kill(self, pod):
@@ -352,13 +347,7 @@ class Loop:
         was = pod.status
         pod.status = PodStatus.DEAD
         pod.channel.discard()
-        self._writing.discard(pod.channel.fd)
-        for fd in (pod.channel.fd, pod.process.sentinel):
-            if self._watched.pop(fd, None) is not None:
-                try:
-                    self._poller.unregister(fd)
-                except KeyError:  # an interrupted spawn did not register it
-                    pass
+        self._watch.remove(pod)
         self.list_pods_for_guardian()
         pod.conn.close()
         cause = exit_cause(pod.exitcode)
@@ -368,25 +357,16 @@ class Loop:
             del pod.in_flight[rid]
             if internal:
                 continue
-            clean = pod.exitcode == 0  # it answered all it read (SIGTERM): this one it never read
-            self.fail(endpoint, params, f"{pod.name} had shut down: it never read {endpoint}" if clean else
-                      f"{pod.name} crashed ({cause}) while handling {endpoint}", pod.name, sent=sent, rid=rid,
-                      cause=Cause.SHUTTING_DOWN if clean else Cause.CRASHED)
+            error, why = f"{pod.name} crashed ({cause}) while handling {endpoint}", Cause.CRASHED
+            if pod.exitcode == 0:  # it answered all it read (SIGTERM): this one it never read
+                error, why = f"{pod.name} had shut down: it never read {endpoint}", Cause.SHUTTING_DOWN
+            self.fail(endpoint, params, error, pod.name, sent=sent, rid=rid, cause=why)
         if self.restart and kind == "exited":
-            healthy = time.monotonic() - pod.started > defaults.RESTART_BACKOFF_RESET
-            backoff = defaults.RESTART_BACKOFF if healthy else min(
-                self._backoff.get(pod.name, defaults.RESTART_BACKOFF / 2) * 2, defaults.RESTART_BACKOFF_CAP)
-            self._backoff[pod.name] = backoff
-            self.restart_due[pod.name] = (self.now() + backoff, pod.restarts + 1)
-            self.event(pod.name, "backoff", f"restarting in {backoff:g} s")
+            self.event(pod.name, "backoff", f"restarting in {self.restarts.after_crash(pod, self.now()):g} s")
 
     def _start_due_restarts(self):
-        if self.closing or not self.restart_due:
-            return
-        now = self.now()
-        for name, (due, restarts) in list(self.restart_due.items()):
-            if now >= due:
-                del self.restart_due[name]
+        if not self.closing:
+            for name, restarts in self.restarts.take_due(self.now()):
                 self.spawn(name, restarts)
 
     def list_pods_for_guardian(self):
@@ -397,3 +377,13 @@ class Loop:
             except OSError:  # an interrupted close() already removed the work dir
                 pass
 
+
+_PLAIN = "plain values: str, int, float, bool, None, lists and dicts"  # what crosses a pod's pipe
+
+
+def _gave_up(exc, pod):
+    return f"the caller gave up ({type(exc).__name__}) before {pod.name} answered"
+
+
+def _silent(pod, timeout):
+    return f"{pod.name} did not answer within {timeout:g} s"

@@ -75,7 +75,7 @@ def _watch_lab(lifeline: Connection, lab_pid: int):
             os._exit(0)
 
 
-def _peek(state, params):
+def _peek(state, params, app=None):
     """What this pod holds: {key: value} for keys starting with ``prefix`` (memory only)."""
     prefix = params.get("prefix", "") if isinstance(params, dict) else None
     if not isinstance(prefix, str):
@@ -85,13 +85,15 @@ def _peek(state, params):
     return True, {key: state.get(key) for key in state.keys(prefix)}, None
 
 
-def _stats(state, params):
-    """Counts of what this pod holds, computed here so only three numbers cross the pipe."""
-    if state.kind != "memory":
-        return True, {"sessions": 0, "queued_sms": 0, "keys": 0}, None
-    keys = state.keys()
-    queued = sum(len(v) for v in (state.get(k) for k in keys if k.startswith("sms:queue")) if isinstance(v, list))
-    return True, {"sessions": sum(k.startswith("session:") for k in keys), "queued_sms": queued, "keys": len(keys)}, None
+def _stats(state, params, app=None):
+    """Counts of what this pod holds in its own memory, computed here so only a few numbers
+    cross the pipe: what the app reports (``App.pod_stats``, FinPay's sessions and queued
+    SMS; asked with None when the state lives elsewhere), then how many ``keys``."""
+    own = state if state.kind == "memory" else None
+    hook = getattr(app, "pod_stats", None)
+    report = dict(hook(own)) if hook is not None else {}
+    report["keys"] = len(own.keys()) if own is not None else 0
+    return True, report, None
 
 
 def _serve(app, state, data):
@@ -107,7 +109,7 @@ def _serve(app, state, data):
     try:
         control = _CONTROL.get(endpoint) if type(endpoint) is str else None
         if control is not None:
-            ok, value, error = control(state, params)
+            ok, value, error = control(state, params, app)
             return ok, value, error, None if ok else Cause.BAD_REQUEST
         if _this_pod is not None:
             _this_pod.endpoint = endpoint
@@ -116,7 +118,7 @@ def _serve(app, state, data):
         return False, None, f"the pod could not handle this request: {type(exc).__name__}: {exc}", Cause.APP_ERROR
 
 
-def _points(state, params):
+def _points(state, params, app=None):
     """Arm this pod's points (``points.py``) as the lab now wants them."""
     arms = params.get("arms") if isinstance(params, dict) else None
     if not isinstance(arms, list):
@@ -126,6 +128,7 @@ def _points(state, params):
 
 # Requests the lab sends for itself (the audit, the dashboard); not app endpoints. Like
 # App.handle, each answers (ok, value, error) and checks its params: a pod never dies of one.
+# Each is given the pod's state, the request's params and the pod's app.
 _CONTROL = {"__peek__": _peek, "__stats__": _stats, "__points__": _points}
 
 

@@ -22,13 +22,16 @@ in Redis nobody notices. That is the whole course in one ``kubectl rollout resta
 
 A ``Rollout`` is a state machine the lab's loop ticks (``Loop.tickers``), so it proceeds
 while a run keeps sending (``fl.chaos.rollout``); ``lab.rollout`` waits for it. Each step is
-an event in ``lab.history.events``.
+an event in ``lab.history.events``. While one is in progress (``Loop.rollout``) nothing else
+changes the pods under it: ``lab.scale`` and ``lab.switch_state`` refuse (``deploys.py``),
+and the HPA holds its decisions (``autoscaling.py``), as one controller at a time owns a
+Deployment's pods.
 """
 
 from .. import defaults
 from ..errors import BadInput, PodStartError
 from . import wire
-from .app import App
+from .app import App, check_hooks
 from .pods import PodStatus, exit_cause
 from .termination import Termination
 
@@ -64,6 +67,7 @@ class Rollout:
         loop.event(None, "rollout", f"rolling update of {self.desired} pods to {what} "
                    f"(max_surge={max_surge}, max_unavailable={max_unavailable})")
         loop.tickers.append(self.tick)
+        loop.rollout = self  # in progress: a scale, a state switch and the HPA wait for it
         self.tick()
 
     @property
@@ -119,6 +123,8 @@ class Rollout:
         self.seconds = round(self.loop.now() - self.t0, 3)
         if self.tick in self.loop.tickers:
             self.loop.tickers.remove(self.tick)
+        if self.loop.rollout is self:
+            self.loop.rollout = None
         self.loop.event(None, kind, detail)
 
     def wait(self, timeout=defaults.ROLLOUT_TIMEOUT):
@@ -142,6 +148,8 @@ def start(loop, names, app, blob, max_surge, max_unavailable, on_done):
     max_surge, max_unavailable = check(max_surge, max_unavailable)
     if app is not None and not isinstance(app, App):
         raise BadInput(f"app must be an fl.App (the new version to roll out), not {type(app).__name__}")
+    if app is not None:
+        check_hooks(app)
     blob = blob if app is None else wire.ship_app(app)
     what = "the same app" if app is None else f"app {app.name!r}"
     return Rollout(loop, names, blob, max_surge, max_unavailable, what, lambda: on_done(app, blob))

@@ -2,8 +2,9 @@
 
 The lab knows both sides. The **client's side** is the history: every payment a customer
 was told succeeded, every SMS a response said was queued, every session a login handed
-out. The **system's side** is the books: each pod's memory (``state="memory"``: one set
-of books per pod) or Redis (one set shared by all), and the SMS gateway's log.
+out (``promises.py``). The **system's side** is the books (``books.py``): each pod's
+memory (``state="memory"``: one set of books per pod) or Redis (one set shared by all);
+and the SMS gateway's log. This module compares the two:
 
     money_created       ₹ the books hold beyond what was opened: a rupee created (+) or
                         destroyed (−). Transfers only move money, so this must be 0.
@@ -31,20 +32,17 @@ is exact: tests build runs with known losses.
 """
 
 import html
-import sys
 import time
 from dataclasses import dataclass, field
 
 from .. import defaults
-from ..runtime.history import Cause
 from ..runtime.pods import SERVING
-from .notifications import QUEUE
+from .books import balances, read_books
+from .promises import IN_DOUBT, Promises, fold_promises, promises_of
 
-# Failures after which a payment may or may not have happened: the pod died, the
-# connection to Redis broke, or the pod never answered. Refusals ("insufficient funds")
-# happen before any money moves, so they are never in doubt.
-IN_DOUBT = frozenset({Cause.CRASHED, Cause.STORE_UNAVAILABLE, Cause.TIMEOUT})
-
+# The two sides live in books.py and promises.py; their names still answer as audit.<name>.
+__all__ = ["IN_DOUBT", "Audit", "Notifications", "Promises", "audit", "balances", "fold_promises", "read_books",
+           "stale_reads"]
 
 @dataclass
 class Notifications:
@@ -125,89 +123,13 @@ def _few(items, shown=5):
     return ", ".join(items[:shown]) + more
 
 
-# ---------------------------------------------------------------- reading the books
-def read_books(lab):
-    """``{store: {"balances": {user: ₹}, "payments": {id: receipt}, "queued": [sms id]}}``;
-    a store is a live pod (memory), ``"redis"``, or ``"database"`` (a lab with a db: the
-    one set of books, with the SMS still queued wherever ``state`` keeps them)."""
-    if lab.db is not None:
-        return {"database": _read_database(lab)}
-    if lab.state == "memory":
-        stores = {}
-        for pod in lab.pods:
-            if pod.status not in SERVING:
-                continue
-            held = lab.peek(pod.name)
-            stores[pod.name] = {
-                "balances": {k[8:]: v for k, v in held.items() if k.startswith("balance:")},
-                "payments": {k[8:]: v for k, v in held.items() if k.startswith("payment:")},
-                "queued": [sms["id"] for _, sms in held.get(QUEUE, [])],
-            }
-        return stores
-    return {"redis": _read_redis(lab)}
-
-
-def _read_redis(lab):
-    import json
-
-    import redis
-
-    from ..stores.state import lab_redis
-
-    with lab_redis(lab) as client:  # a dead Redis: RedisUnavailable, and an event
-        def values(prefix):
-            keys = list(client.scan_iter(match=prefix + "*", count=1000))
-            return {k[len(prefix):]: json.loads(v) for k, v in zip(keys, client.mget(keys) if keys else [])}
-
-        queued = []
-        try:
-            group = next((g for g in client.xinfo_groups(QUEUE) if g["name"] == "workers"), None)
-            pending = {e["message_id"] for e in client.xpending_range(QUEUE, "workers", "-", "+", 100_000)}
-            last = group["last-delivered-id"] if group else "0-0"
-            for entry_id, fields in client.xrange(QUEUE):
-                if entry_id in pending or _after(entry_id, last):
-                    queued.append(json.loads(fields["item"])["id"])
-        except redis.ResponseError:
-            pass  # no queue yet
-        return {"balances": values("balance:"), "payments": values("payment:"), "queued": queued}
-
-
-def _read_database(lab):
-    import json
-
-    queued = []
-    if lab.state == "memory":
-        for pod in lab.pods:
-            if pod.status in SERVING:
-                queued += [sms["id"] for _, sms in lab.peek(pod.name, QUEUE).get(QUEUE, [])]
-    else:
-        queued = _read_redis(lab)["queued"]
-    return {"balances": {r["name"]: r["balance"] for r in lab.sql("SELECT name, balance FROM accounts")},
-            "payments": {r["id"]: json.loads(r["receipt"]) for r in lab.sql("SELECT id, receipt FROM payments")},
-            "queued": queued}
-
-
-def balances(lab):
-    """``lab.balances()``: every customer's balance as each live pod sees it, ``{user: {pod: ₹}}``."""
-    stores = read_books(lab)
-    if lab.state == "redis" or lab.db is not None:  # every live pod reads the one shared copy
-        shared = next(iter(stores.values()))
-        stores = {p.name: shared for p in lab.pods if p.status in SERVING}
-    return {user: {pod: books["balances"][user] for pod, books in stores.items()
-                   if user in books["balances"]} for user in lab.accounts}
-
-
-def _after(a, b):
-    return tuple(map(int, a.split("-"))) > tuple(map(int, b.split("-")))
-
-
 # ---------------------------------------------------------------- the audit itself
 def audit(lab, requests, wait=defaults.AUDIT_WAIT):
     """Money is counted over the lab's whole history (balances are global); sessions and
     SMS over ``requests`` (a run's, or all of them)."""
-    promised = _promised(requests)
+    promised = promises_of(requests)
     if requests is not lab.history.requests:
-        everything = _promised(lab.history.requests)
+        everything = promises_of(lab.history.requests)
         promised["payments"], promised["in_doubt"] = everything["payments"], everything["in_doubt"]
     stores = _wait_for_sms(lab, promised["sms"], wait)
     result = Audit(state=lab.state, database=lab.db.kind if lab.db is not None else None)
@@ -295,67 +217,6 @@ def _count_sms(sms, attempts, stores):
         duplicates=len(attempts) - len(delivered_ids),
         pending=sum(1 for i in sms if i not in delivered_ids and i in queued),
     )
-
-
-def _promised(requests):
-    """What the responses told customers: payments made, SMS queued, sessions lost. A
-    history that dropped old requests carries what those promised (``Requests.promised``)."""
-    promises = Promises(getattr(requests, "promised", None))
-    promises.add(requests)
-    return promises.result()
-
-
-def fold_promises(promised, dropped):
-    """FinPay's ``App.fold_history``: what ``dropped`` requests promised, added to
-    ``promised`` (a ``Promises``, or None at the first trim) before the history drops them."""
-    promised = promised or Promises()
-    promised.add(dropped, compact=True)
-    return promised
-
-
-class Promises:
-    """The client's side, counted one request at a time. ``add(..., compact=True)`` keeps
-    only what the audit reads (a payment's sender, receiver and amount), for requests the
-    history is about to drop: ~0.3 KB a payment instead of the ~1.8 KB of its Response."""
-
-    def __init__(self, start=None):
-        self.payments = dict(start.payments) if start else {}  # id -> receipt, or (sender, receiver, ₹)
-        self.in_doubt = set(start.in_doubt) if start else set()
-        self.sms = dict(start.sms) if start else {}  # id -> (to, text)
-        self.sessions = dict(start.sessions) if start else {}  # session -> user
-        self.lost = list(start.lost) if start else []
-
-    def add(self, requests, compact=False):
-        payments, sms, sessions, lost = self.payments, self.sms, self.sessions, self.lost
-        for r in sorted(requests, key=lambda r: r.sent):
-            if r.endpoint == "pay":
-                if r.ok:
-                    v = r.value
-                    payments.setdefault(v["payment"], (_name(v["sender"]), _name(v["receiver"]), v["amount"])
-                                       if compact else v)
-                elif r.params.get("key") and r.cause in IN_DOUBT:
-                    self.in_doubt.add(r.params["key"])  # it failed mid-way: did the money move first?
-            if r.ok and r.endpoint in ("pay", "notify"):
-                for message in r.value.get("sms", ()):
-                    sms.setdefault(message["id"], (_name(message["to"]), message["text"]))
-            if r.ok and r.endpoint == "login":
-                sessions[r.value["session"]] = r.params.get("user")
-            if (not r.ok and r.endpoint == "whoami" and "unknown session" in (r.error or "")
-                    and r.params.get("session") in sessions):
-                user = sessions[r.params["session"]]
-                if user not in lost:
-                    lost.append(user)
-
-    def result(self):
-        payments = {pid: {"payment": pid, "sender": p[0], "receiver": p[1], "amount": p[2]}
-                    if isinstance(p, tuple) else p for pid, p in self.payments.items()}
-        return {"payments": payments, "in_doubt": self.in_doubt - set(payments), "sms": dict(self.sms),
-                "lost_sessions": list(self.lost)}
-
-
-def _name(user):
-    """One string object per customer name, however many records mention it."""
-    return sys.intern(user) if type(user) is str else user
 
 
 def _attempts(lab):

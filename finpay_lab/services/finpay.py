@@ -42,7 +42,7 @@ from ..errors import Rejected
 from ..runtime.app import App
 from ..runtime.pod_loop import this_pod
 from ..runtime.points import crash_point
-from . import audit, auth
+from . import audit, auth, books, promises
 from .ledger import SCHEMA, ledger_for
 from .notifications import QUEUE, Gateway, Worker
 
@@ -115,6 +115,15 @@ def open_books(sql, accounts, fresh=False):
             name=user, balance=amount)
 
 
+def held_in_memory(state):
+    """FinPay's ``App.pod_stats``, run in the pod: the sessions and queued SMS it keeps in its
+    own memory (``state`` is None when it keeps nothing there: state='redis')."""
+    keys = state.keys() if state is not None else []
+    queues = (state.get(k) for k in keys if k.startswith(QUEUE))
+    return {"sessions": sum(k.startswith("session:") for k in keys),
+            "queued_sms": sum(len(v) for v in queues if isinstance(v, list))}
+
+
 def finpay_app(invalidate_cache=True, cache_ttl=None):
     """The FinPay app with its cache settings: ``invalidate_cache=False`` skips the
     invalidation after a payment (balances then go stale, up to ``cache_ttl`` s)."""
@@ -130,9 +139,11 @@ app.default_accounts = DEFAULT_ACCOUNTS
 app.gateway = sms_gateway
 app.open_books = open_books  # serve.py, with DATABASE_URL: the tables and accounts a database lacks
 app.preload = ["finpay_lab.services.finpay"]  # the fork server imports it once: pods start in ms
-app.fold_history = audit.fold_promises
-app.balances = audit.balances
+app.fold_history = promises.fold_promises
+app.balances = books.balances
 app.audit = audit.audit
+app.user_params = ("user", "sender", "user_a")  # whom a request is for: sticky routing, Response.user
+app.pod_stats = held_in_memory  # lab.pod_stats and the dashboard's tiles: sessions and queued SMS
 
 
 # ---------------------------------------------------------------- the course's first steps

@@ -47,16 +47,19 @@ class Tile:
         grey = "<span style='color:#555'>{}</span>".format
         if pod.status == "dead":
             memory = [f"<span style='color:{colour}'>process gone:</span>", "its memory is lost"]
-        elif held is None:  # starting, stopping or paused: it cannot be asked now
+        elif not held:  # starting, stopping, paused or silent ({}): it cannot be asked now
             memory = ["(cannot ask it now)", "&nbsp;"]
         elif state == "redis":
             memory = ["nothing:", "the state is in Redis"] if not compact else ["nothing:", "all in Redis"]
-        else:
+        elif "sessions" in held:  # FinPay's report (App.pod_stats)
             n = held["sessions"]
             memory = [
                 f"<b>{n:,}</b> session{'' if n == 1 else 's'}",
                 f"<b>{held['queued_sms']:,}</b> queued SMS",
             ]
+        else:  # an app that reports nothing of its own: how many keys the pod holds
+            n = held.get("keys", 0)
+            memory = [f"<b>{n:,}</b> key{'' if n == 1 else 's'}", "&nbsp;"]
         if not compact and pod.status != "dead":
             memory.insert(0, grey("in its memory:"))
         ids = f"pid {pod.pid}"

@@ -256,8 +256,9 @@ def pay(state, sender: str, receiver: str, amount: int, token: str, key: str | N
         raise Rejected(f"this token was issued to someone else, not {sender}")
     if sender == receiver:
         raise Rejected("sender and receiver are the same account")
-    _known(state, sender, db)
-    _known(state, receiver, db)
+    if db is None:  # with a db, the ledger's first query asks this too (one round trip, not three)
+        _known(state, sender)
+        _known(state, receiver)
     pod = this_pod()
     # Without a key, a payment gets an id no client can guess (and so claim first as a key).
     payment = key or f"{pod.name}-{pod.restarts}-{secrets.token_hex(8)}"

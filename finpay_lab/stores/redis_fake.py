@@ -20,6 +20,7 @@ import socket
 import threading
 import time
 
+from .. import defaults
 from .redis_auth import AuthGate
 
 
@@ -86,9 +87,8 @@ def _relay(self, keeper):  # self: the request handler
 
 class _CompiledScripts:
     """fakeredis's Lua runtime, but a script's source is compiled once and kept (at most
-    ``KEEP`` scripts), and the garbage collection after each script is one step of it."""
-
-    KEEP = 256
+    ``defaults.FAKE_REDIS_SCRIPTS_KEPT``), and the garbage collection after each script is
+    one step of it."""
 
     def __init__(self, runtime):
         self._runtime = runtime
@@ -104,7 +104,7 @@ class _CompiledScripts:
                 chunk = self._runtime.compile(source)
             except Exception:  # a syntax error: raised by execute, in fakeredis's own words
                 return self._runtime.execute(source)
-            if len(self._compiled) >= self.KEEP:
+            if len(self._compiled) >= defaults.FAKE_REDIS_SCRIPTS_KEPT:
                 self._compiled.clear()
             self._compiled[source] = chunk
         return chunk()

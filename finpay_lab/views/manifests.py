@@ -130,7 +130,8 @@ def _deployment(name, labels, replicas, image, app_ref, secret_name, autoscaled,
     if not autoscaled:  # with an HPA, the HPA owns the count (kubectl apply would reset it)
         spec = {"replicas": replicas, **spec}
     note = (f"the lab's pods, serving over HTTP what they served over pipes; state={state!r}"
-            + (": each pod keeps its own memory, so sessions and balances differ between pods, as in the lab"
+            + ((": each pod keeps its own memory, so sessions and balances differ between pods, as in the lab"
+                if db is None else ": each pod keeps its own sessions and cache of balances, as in the lab")
                if state == "memory" else ": every pod shares the Redis StatefulSet")
             + ("" if db is None else "; the books are in the PostgreSQL StatefulSet (DATABASE_URL from its Secret)"
                + (", as the lab's SQLite file does not scale across pods" if db == "sqlite" else "")))

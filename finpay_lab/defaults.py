@@ -163,3 +163,9 @@ POINT_ARM_TIMEOUT = 2.0
 # lives. Invalidation after each payment keeps it right; the TTL bounds how stale it can be
 # when invalidation is skipped (or a pod-memory cache is invalidated on one pod only).
 BALANCE_CACHE_TTL = 30
+# ---- the embedded Redis's scripts (stores/redis_fake.py; issue 10, benchmarks/stores.py)
+# Compiled Lua scripts the embedded Redis keeps (real Redis keeps every script it was sent,
+# until SCRIPT FLUSH). A lab sends a handful (FinPay's payment is one); a learner's notebook
+# a few dozen; past this many the cache starts afresh, so a loop that EVALs generated text
+# cannot grow the helper's memory without bound.
+FAKE_REDIS_SCRIPTS_KEPT = 256

@@ -213,12 +213,25 @@ class SqlLedger(Ledger):
         self.db = db
         self.keep = keep
 
+    # One round trip asks both questions a payment starts with: are both customers known,
+    # and has this key paid already? (Each statement is a round trip to a PostgreSQL server:
+    # a payment's cost is mostly how many it makes.)
+    KNOWN_AND_DONE = ("SELECT name, NULL AS receipt FROM accounts WHERE name IN (:sender, :receiver) "
+                      "UNION ALL SELECT NULL, receipt FROM payments WHERE id = :id")
+
     def move(self, sender, receiver, amount, payment, receipt):
+        """As ``Ledger.move``; and first, ``Rejected("unknown customer ...")`` (the sender's,
+        then the receiver's) when the accounts table lacks either, as ``pay`` says it."""
         _check_amount(amount)
         db = self.db
-        done = db.query("SELECT receipt FROM payments WHERE id = :id", id=payment)
+        rows = db.query(self.KNOWN_AND_DONE, sender=sender, receiver=receiver, id=payment)
+        known = {row["name"] for row in rows if row["name"] is not None}
+        for user in (sender, receiver):
+            if user not in known:
+                raise Rejected(f"unknown customer {user!r}")
+        done = [row["receipt"] for row in rows if row["name"] is None]
         if done:
-            return False, json.loads(done[0]["receipt"])
+            return False, json.loads(done[0])
         try:
             debited = db.query("UPDATE accounts SET balance = balance - :amount WHERE name = :user RETURNING balance",
                                amount=amount, user=sender)
@@ -244,9 +257,9 @@ class SqlLedger(Ledger):
                 raise
             raise Rejected(f"payment {payment!r} is being made by another request right now: retry with the "
                            "same key to get its receipt") from None
-        for account, delta in ((sender, -amount), (receiver, amount)):
-            db.execute("INSERT INTO ledger (payment, account, delta) VALUES (:payment, :account, :delta)",
-                       payment=payment, account=account, delta=delta)
+        db.execute("INSERT INTO ledger (payment, account, delta) VALUES (:payment, :sender, :debit), "
+                   "(:payment, :receiver, :amount)",
+                   payment=payment, sender=sender, receiver=receiver, debit=-amount, amount=amount)
         return True, receipt
 
     def statement(self, user):

@@ -4,6 +4,14 @@ Everything it holds lives in the memory of that helper process, as a real in-mem
 holds its keys: ``lab.redis.crash()`` SIGKILLs the helper, and the keys die with it; the
 lab then starts a new helper on the same port, with the same password, and it begins
 empty. (``down``/``up`` only stop and restart *listening*, and keep the keys.)
+
+Scripts (EVAL/EVALSHA: FinPay's payment is one) cost what they cost in Redis, not three
+times as much: fakeredis compiles a script's source on every call, runs a full Lua garbage
+collection after it, and before each ``redis.call`` lists every Lua global to look for a new
+one (real Redis forbids them). ``_faster_scripts`` keeps each compiled script (as Redis
+keeps its script cache), collects garbage a step at a time, and counts the globals (one
+Lua loop) before listing them only when the count changed; what a script may do and what
+it answers stay fakeredis's.
 """
 
 import secrets
@@ -12,6 +20,7 @@ import socket
 import threading
 import time
 
+from .. import defaults
 from .redis_auth import AuthGate
 
 
@@ -76,6 +85,66 @@ def _relay(self, keeper):  # self: the request handler
             break
 
 
+class _CompiledScripts:
+    """fakeredis's Lua runtime, but a script's source is compiled once and kept (at most
+    ``defaults.FAKE_REDIS_SCRIPTS_KEPT``), and the garbage collection after each script is
+    one step of it."""
+
+    def __init__(self, runtime):
+        self._runtime = runtime
+        self._compiled = {}
+        self._count = runtime.eval("function() local n = 0 for _ in pairs(_G) do n = n + 1 end return n end")
+
+    def execute(self, source):
+        if source == "collectgarbage()":  # after every script: a step, not a full cycle
+            return self._runtime.execute('collectgarbage("step")')
+        chunk = self._compiled.get(source)
+        if chunk is None:
+            try:
+                chunk = self._runtime.compile(source)
+            except Exception:  # a syntax error: raised by execute, in fakeredis's own words
+                return self._runtime.execute(source)
+            if len(self._compiled) >= defaults.FAKE_REDIS_SCRIPTS_KEPT:
+                self._compiled.clear()
+            self._compiled[source] = chunk
+        return chunk()
+
+    def __getattr__(self, name):  # table_from, globals, eval...: the runtime's own
+        return getattr(self._runtime, name)
+
+
+def _faster_scripts():
+    """In the helper process: fakeredis's scripts with ``_CompiledScripts``, and its check
+    for new Lua globals run only when their count changed. A fakeredis without these
+    internals (another version) is left as it is."""
+    from fakeredis.commands_mixins import scripting_mixin as mixin
+
+    cls = getattr(mixin, "ScriptingCommandsMixin", None)
+    check = getattr(mixin, "_check_for_lua_globals", None)
+    if cls is None or check is None or not hasattr(cls, "_get_server_runtime") or getattr(mixin, "_finpay", False):
+        return
+    original_runtime = cls._get_server_runtime
+
+    counts = {}  # id(a raw runtime) -> (its globals counter, how many globals it starts with)
+
+    def server_runtime(self, server):
+        runtime = original_runtime(self, server)
+        if not isinstance(runtime, _CompiledScripts):
+            runtime = server._lua_runtime = _CompiledScripts(runtime)
+            counts[id(runtime._runtime)] = (runtime._count, len(server._lua_expected_globals))
+        return runtime
+
+    def check_globals(lua_runtime, expected_globals):
+        counted = counts.get(id(getattr(lua_runtime, "_runtime", lua_runtime)))
+        if counted is not None and counted[0]() == counted[1] == len(expected_globals):
+            return  # as many globals as it started with: none new to look for
+        check(lua_runtime, expected_globals)
+
+    cls._get_server_runtime = server_runtime
+    mixin._check_for_lua_globals = check_globals
+    mixin._finpay = True
+
+
 def _server_class(handler):
     from fakeredis import TcpFakeServer
 
@@ -100,6 +169,7 @@ class FakeKeeper:
     def __init__(self, password=None, port=None):
         from .redis_real import free_port
 
+        _faster_scripts()
         self.delay = 0.0
         self.password = password or secrets.token_hex(16)
         self.port = port or free_port()

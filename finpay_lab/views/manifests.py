@@ -15,25 +15,29 @@ What the lab did on your laptop, each object does in a cluster:
     the lab's autoscaler   → a HorizontalPodAutoscaler (autoscaling/v2) on CPU
     state="redis"          → a Redis StatefulSet: a stable name (redis-0), its own volume,
                              an append-only file, a headless Service
+    db="postgres"/"sqlite" → a PostgreSQL StatefulSet, the same shape, and the pods'
+                             DATABASE_URL from its Secret (a SQLite file does not scale
+                             across a cluster's pods: ``manifests_stores.py`` says why)
     the token secret       → a Secret (generated here: never the lab's own)
 
-Nothing here talks to a cluster; ``tests/test_manifests.py`` checks every object against
-Kubernetes' own schema (kubernetes-validate, strict).
+This module builds the app's objects (Deployment, Service, HPA); ``manifests_stores.py``
+the stores' StatefulSets, ``manifests_files.py`` the YAML files and README. Nothing here
+talks to a cluster; ``tests/test_manifests.py`` and ``tests/test_manifests_db.py`` check
+every object against Kubernetes' own schema (kubernetes-validate, strict).
 """
 
-import os
 import re
 import secrets
-import sys
+
+from . import manifests_files, manifests_stores
+from .manifests_stores import NOTE, REDIS_IMAGE  # noqa: F401 (REDIS_IMAGE: named here before the split)
 
 SERVE_COMMAND = ["python", "-m", "finpay_lab.serve"]  # what the Dockerfile's CMD runs (see serve.COMMAND)
 FINPAY_APP = "finpay_lab.finpay:app"
 PORT = 8080
 IMAGE = "finpay-lab:0.1.0"  # what `docker build -t finpay-lab:0.1.0 .` at the repo root builds
-REDIS_IMAGE = "redis:7.4-alpine"
 PRESTOP_SECONDS = 5  # the Service's endpoints (and kube-proxy, ingresses) forget the pod meanwhile
 GRACE_SECONDS = 30  # Kubernetes' default: preStop + drain + in-flight requests must fit
-NOTE = "finpay-lab/note"  # an annotation that says what an object is in the lab's terms
 
 
 def to_kubernetes(lab, path=None, image=IMAGE, app_ref=None):
@@ -51,6 +55,7 @@ def to_kubernetes(lab, path=None, image=IMAGE, app_ref=None):
     labels = {"app.kubernetes.io/name": name, "app.kubernetes.io/part-of": "finpay-lab"}
     hpa = getattr(lab, "autoscaler", None)
     redis = lab.state == "redis"
+    db = getattr(lab, "db", None)  # the lab's Database (kind "sqlite", "postgres", "external"), or None
     replicas = sum(p.status != "dead" for p in lab.pods)  # the pods running now (0 is a valid count)
 
     secret_name = f"{name}-secrets"
@@ -59,7 +64,9 @@ def to_kubernetes(lab, path=None, image=IMAGE, app_ref=None):
     if redis:
         redis_password = secrets.token_urlsafe(24)
         secret_data["REDIS_URL"] = f"redis://:{redis_password}@redis-0.redis:6379/0"
-        objects += _redis(redis_password)
+        objects += manifests_stores.redis(redis_password)
+    if db is not None:  # any db= becomes PostgreSQL in a cluster (manifests_stores.py says why)
+        objects += manifests_stores.postgres(db.kind)
     objects.insert(0, {
         "apiVersion": "v1", "kind": "Secret",
         "metadata": {"name": secret_name, "labels": labels,
@@ -67,7 +74,8 @@ def to_kubernetes(lab, path=None, image=IMAGE, app_ref=None):
                                            "secret every pod shares" + (" and the Redis URL with its password"
                                                                         if redis else "")}},
         "type": "Opaque", "stringData": secret_data})
-    objects.append(_deployment(name, labels, replicas, image, app_ref, secret_name, hpa is not None, lab.state))
+    objects.append(_deployment(name, labels, replicas, image, app_ref, secret_name, hpa is not None, lab.state,
+                               None if db is None else db.kind))
     objects.append({
         "apiVersion": "v1", "kind": "Service",
         "metadata": {"name": name, "labels": labels,
@@ -76,11 +84,13 @@ def to_kubernetes(lab, path=None, image=IMAGE, app_ref=None):
     if hpa is not None:
         objects.append(_hpa(name, labels, hpa))
     if path is not None:
-        _write(objects, path, lab, app_ref, image)
+        info = {"name": name, "app_ref": app_ref, "image": image, "own_app": app_ref != FINPAY_APP,
+                "prestop": PRESTOP_SECONDS}
+        manifests_files.write(objects, path, lab, info)
     return objects
 
 
-def _deployment(name, labels, replicas, image, app_ref, secret_name, autoscaled, state):
+def _deployment(name, labels, replicas, image, app_ref, secret_name, autoscaled, state, db=None):
     probe = {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 2, "failureThreshold": 1,
              "timeoutSeconds": 1}
     spec = {
@@ -98,7 +108,8 @@ def _deployment(name, labels, replicas, image, app_ref, secret_name, autoscaled,
                     "command": SERVE_COMMAND + ["--app", app_ref, "--port", str(PORT)],
                     "ports": [{"name": "http", "containerPort": PORT}],
                     "env": [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-                            {"name": "FINPAY_SMS_LOG", "value": "/tmp/sms-gateway.jsonl"}],
+                            {"name": "FINPAY_SMS_LOG", "value": "/tmp/sms-gateway.jsonl"},
+                            *([manifests_stores.database_env()] if db else [])],
                     "envFrom": [{"secretRef": {"name": secret_name}}],
                     "readinessProbe": probe,
                     "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10,
@@ -119,8 +130,11 @@ def _deployment(name, labels, replicas, image, app_ref, secret_name, autoscaled,
     if not autoscaled:  # with an HPA, the HPA owns the count (kubectl apply would reset it)
         spec = {"replicas": replicas, **spec}
     note = (f"the lab's pods, serving over HTTP what they served over pipes; state={state!r}"
-            + (": each pod keeps its own memory, so sessions and balances differ between pods, as in the lab"
-               if state == "memory" else ": every pod shares the Redis StatefulSet"))
+            + ((": each pod keeps its own memory, so sessions and balances differ between pods, as in the lab"
+                if db is None else ": each pod keeps its own sessions and cache of balances, as in the lab")
+               if state == "memory" else ": every pod shares the Redis StatefulSet")
+            + ("" if db is None else "; the books are in the PostgreSQL StatefulSet (DATABASE_URL from its Secret)"
+               + (", as the lab's SQLite file does not scale across pods" if db == "sqlite" else "")))
     return {"apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": name, "labels": labels, "annotations": {NOTE: note}}, "spec": spec}
 
@@ -144,125 +158,6 @@ def _hpa(name, labels, hpa):
         spec["behavior"] = behavior
     return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
             "metadata": {"name": name, "labels": labels, "annotations": {NOTE: note}}, "spec": spec}
-
-
-def _redis(password):
-    labels = {"app.kubernetes.io/name": "redis", "app.kubernetes.io/part-of": "finpay-lab"}
-    ping = ["sh", "-c", 'redis-cli --no-auth-warning -a "$REDIS_PASSWORD" ping | grep -q PONG']
-    return [
-        {"apiVersion": "v1", "kind": "Secret",
-         "metadata": {"name": "redis-auth", "labels": labels,
-                      "annotations": {NOTE: "generated here: the lab's Redis password never leaves the lab"}},
-         "type": "Opaque", "stringData": {"REDIS_PASSWORD": password}},
-        {"apiVersion": "v1", "kind": "Service",
-         "metadata": {"name": "redis", "labels": labels,
-                      "annotations": {NOTE: "headless: gives each Redis pod a stable DNS name (redis-0.redis)"}},
-         "spec": {"clusterIP": "None", "selector": labels, "ports": [{"name": "redis", "port": 6379}]}},
-        {"apiVersion": "apps/v1", "kind": "StatefulSet",
-         "metadata": {"name": "redis", "labels": labels,
-                      "annotations": {NOTE: "the lab's shared Redis: a stable name and its own volume, so a "
-                                            "killed redis-0 comes back as redis-0 with its data (AOF on)"}},
-         "spec": {
-             "serviceName": "redis", "replicas": 1, "selector": {"matchLabels": labels},
-             "template": {"metadata": {"labels": labels}, "spec": {
-                 "securityContext": {"runAsNonRoot": True, "runAsUser": 999, "fsGroup": 999},
-                 "containers": [{
-                     "name": "redis", "image": REDIS_IMAGE,
-                     "command": ["redis-server", "--appendonly", "yes", "--appendfsync", "everysec",
-                                 "--dir", "/data", "--requirepass", "$(REDIS_PASSWORD)"],
-                     "env": [{"name": "REDIS_PASSWORD",
-                              "valueFrom": {"secretKeyRef": {"name": "redis-auth", "key": "REDIS_PASSWORD"}}}],
-                     "ports": [{"name": "redis", "containerPort": 6379}],
-                     "readinessProbe": {"exec": {"command": ping}, "periodSeconds": 5},
-                     "livenessProbe": {"exec": {"command": ping}, "periodSeconds": 10, "failureThreshold": 3},
-                     "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
-                     "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
-                     "volumeMounts": [{"name": "data", "mountPath": "/data"}],
-                 }]}},
-             "volumeClaimTemplates": [{
-                 "metadata": {"name": "data"},
-                 "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}],
-         }},
-    ]
-
-
-# ---------------------------------------------------------------- writing
-def _write(objects, path, lab, app_ref, image):
-    import yaml
-
-    os.makedirs(path, exist_ok=True)
-    files = []
-    for n, obj in enumerate(objects, 1):
-        filename = f"{n:02d}-{obj['kind'].lower()}-{obj['metadata']['name']}.yaml"
-        note = obj["metadata"].get("annotations", {}).get(NOTE, "")
-        header = "".join(f"# {line}\n" for line in _wrap(note)) if note else ""
-        with open(os.path.join(path, filename), "w", encoding="utf-8") as f:
-            f.write(header + yaml.safe_dump(obj, sort_keys=False, allow_unicode=True))
-        files.append(filename)
-    with open(os.path.join(path, "README.md"), "w", encoding="utf-8") as f:
-        f.write(_readme(objects, files, lab, app_ref, image))
-    return files
-
-
-def _readme(objects, files, lab, app_ref, image):
-    own_app = app_ref != FINPAY_APP
-    module = app_ref.split(":")[0]
-    lines = [
-        "# Your lab as Kubernetes", "",
-        f"The objects for the lab you ran (state={lab.state!r}, app {lab.app.name!r}), one file each, "
-        "applied in file order:", "",
-        *[f"- `{name}`: {obj['kind']} `{obj['metadata']['name']}`" for name, obj in zip(files, objects)], "",
-        "## Apply", "",
-        "```sh",
-        f"docker build -t {image} --build-arg PYTHON={sys.version_info[0]}.{sys.version_info[1]} .   "
-        "# at the repo root; push it where your cluster pulls from",
-        "kubectl apply -f .               # in this folder: Secrets, Redis, the Deployment, its Service"
-        + (", the HPA" if any(o["kind"] == "HorizontalPodAutoscaler" for o in objects) else ""),
-        f"kubectl rollout status deployment/{_dns_name(lab.app.name)}",
-        f"kubectl port-forward service/{_dns_name(lab.app.name)} 8080:80",
-        "curl -s -X POST localhost:8080/balance -d '{\"user\": \"Ravi\"}'",
-        "```", "",
-    ]
-    if own_app:
-        lines += ["## Your own app", "",
-                  f"The pods run `--app {app_ref}`: export your app from the notebook and put the file in the "
-                  "image (the Dockerfile copies the repo; or add a `COPY` line):", "",
-                  "```python", "from finpay_lab.serve import export",
-                  f"export(app, \"{module}.py\")   # at the repo root, before docker build", "```", ""]
-    lines += [
-        "## What maps to what", "",
-        "- **replicas** are the lab's pods; with an HPA the Deployment leaves them to it.",
-        "- **readinessProbe** `/readyz`: the lab's `ready`; a pod draining after SIGTERM, or whose "
-        "Redis does not answer, gets no traffic.",
-        "- **livenessProbe** `/healthz`: a pod that stops answering is restarted, like `restart=True`.",
-        f"- **preStop** sleeps {PRESTOP_SECONDS} s so the Service forgets the pod before it is told to stop; "
-        "then `finpay_lab.serve` finishes what is in flight and exits 0, as `lab.scale` drains a pod.",
-        "- **Secrets** are generated here, fresh each time: apply once, and keep them (a new "
-        "FINPAY_SECRET logs every customer out).",
-    ]
-    if lab.state == "memory":
-        lines.append("- **state='memory'**: each pod keeps its own books and sessions, exactly as in the lab, "
-                     "so more than one replica shows the course's lost sessions. Use state='redis' for a "
-                     "cluster.")
-    if lab.state == "redis":
-        lines.append("- **Redis** is a StatefulSet: `redis-0` keeps its name and its volume across restarts, "
-                     "and its append-only file brings the data back.")
-    if getattr(lab, "db", None) or getattr(lab, "db_url", None):
-        lines.append("- **The database**: in a cluster a managed PostgreSQL (RDS, Cloud SQL, …) is the usual "
-                     "choice; these manifests do not include one, and this build of `finpay_lab.serve` does not "
-                     "read DATABASE_URL yet.")
-    return "\n".join(lines) + "\n"
-
-
-def _wrap(text, width=88):
-    out, line = [], ""
-    for word in text.split():
-        if line and len(line) + 1 + len(word) > width:
-            out.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    return out + ([line] if line else [])
 
 
 def _dns_name(name):

@@ -131,17 +131,21 @@ def lab_rows(demand, service, period, plot=None):
     first = decisions[0].time
     reach = next((d.time for d in decisions if d.new_replicas == 30), None)
     periods = None if reach is None else round((reach - first) / period) + 1
-    print(f"lab, {demand:g} pods' worth of {service * 1e3:g} ms requests ({demand / service:,.0f}/s), "
-          f"period {period:g} s: {' → '.join(map(str, path))}: "
-          f"{periods} periods to ask for 30, 30 ready after {ready30 and f'{ready30:.1f}'} s")
+    print(
+        f"lab, {demand:g} pods' worth of {service * 1e3:g} ms requests ({demand / service:,.0f}/s), "
+        f"period {period:g} s: {' → '.join(map(str, path))}: "
+        f"{periods} periods to ask for 30, 30 ready after {ready30 and f'{ready30:.1f}'} s"
+    )
     held = sum(1 for d in decisions if not d.scaled and d.unready and (reach is None or d.time < reach))
     print(f"    {held} of those periods held back by new pods counted not ready (0%)")
     climb = ready30 or run.duration
     pre, _, _ = lab_climb(demand, service, period, hpa=False)
-    print(f"    p99 while climbing (first {climb:.1f} s): {climb_window(run, climb):,.0f} ms with the HPA, "
-          f"{climb_window(pre, climb):,.0f} ms pre-scaled with lab.scale(30); "
-          f"whole run p99 {run.latency_quantiles()[0.99] * 1e3:,.0f} vs {pre.latency_quantiles()[0.99] * 1e3:,.0f} ms; "
-          f"late sends {run.late} vs {pre.late}")
+    print(
+        f"    p99 while climbing (first {climb:.1f} s): {climb_window(run, climb):,.0f} ms with the HPA, "
+        f"{climb_window(pre, climb):,.0f} ms pre-scaled with lab.scale(30); "
+        f"whole run p99 {run.latency_quantiles()[0.99] * 1e3:,.0f} vs {pre.latency_quantiles()[0.99] * 1e3:,.0f} ms; "
+        f"late sends {run.late} vs {pre.late}"
+    )
     if plot:
         fl.plots.replicas(run).savefig(plot, dpi=90)
         print(f"wrote {plot}")
@@ -153,7 +157,9 @@ def main():
     parser.add_argument("--verbose", action="store_true", help="print every decision's arithmetic")
     parser.add_argument("--plot", metavar="PNG", help="draw a made-up surge through views/replicas.py")
     parser.add_argument("--lab", action="store_true", help="also climb with a real lab (about a minute)")
-    parser.add_argument("--service", type=float, default=0.05, help="seconds each request occupies its pod (--lab)")
+    parser.add_argument(
+        "--service", type=float, default=0.05, help="seconds each request occupies its pod (--lab)"
+    )
     parser.add_argument("--period", type=float, default=0.5, help="the HPA's period in seconds (--lab)")
     parser.add_argument("--lab-plot", metavar="PNG", help="draw the lab's run with fl.plots.replicas")
     args = parser.parse_args()

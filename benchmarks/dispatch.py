@@ -95,8 +95,10 @@ def main():
     print(f"{'  lab.run':<40}{lab_tput:>10,.0f}")
     print(f"{'  multiprocessing Pool.imap(chunksize=1)':<40}{imap:>10,.0f}{lab_tput / imap:>11.1f}×")
     print(f"\nscale 1 → 30 pods: {scale_s * 1e3:.0f} ms; unique memory per idle pod: {uss / 2**20:.1f} MiB")
-    print(f"\ntargets: round trip ≥ 5× faster than Pool.apply: {'met' if apply / call >= 5 else 'NOT met'}; "
-          f"throughput ≥ 1.5× Pool.imap: {'met' if lab_tput / imap >= 1.5 else 'NOT met'}")
+    print(
+        f"\ntargets: round trip ≥ 5× faster than Pool.apply: {'met' if apply / call >= 5 else 'NOT met'}; "
+        f"throughput ≥ 1.5× Pool.imap: {'met' if lab_tput / imap >= 1.5 else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

@@ -33,10 +33,16 @@ SECRET = "benchmark-secret"
 
 
 def start_pod(name, redis_url):
-    env = dict(os.environ, POD_NAME=name, REDIS_URL=redis_url, FINPAY_SECRET=SECRET, FINPAY_SMS_LOG=os.devnull)
+    env = dict(
+        os.environ, POD_NAME=name, REDIS_URL=redis_url, FINPAY_SECRET=SECRET, FINPAY_SMS_LOG=os.devnull
+    )
     env.pop("DATABASE_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "finpay_lab.serve", "--host", "127.0.0.1", "--port", "0"],
-                            stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "finpay_lab.serve", "--host", "127.0.0.1", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     line = proc.stdout.readline()
     port = int(line.split("http://127.0.0.1:")[1].split()[0])
     client = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
@@ -57,7 +63,9 @@ def _get(conn, path):
 
 
 def post(conn, endpoint, params):
-    conn.request("POST", f"/{endpoint}", body=json.dumps(params), headers={"Content-Type": "application/json"})
+    conn.request(
+        "POST", f"/{endpoint}", body=json.dumps(params), headers={"Content-Type": "application/json"}
+    )
     response = conn.getresponse()
     reply = json.loads(response.read())
     if response.status != 200:
@@ -139,8 +147,16 @@ def main():
             conn.close()
             balance = lambda i: {"user": "Ravi"}  # noqa: E731
             pay = lambda i: {"sender": "Ravi", "receiver": "Landlord", "amount": 1, "token": token}  # noqa: E731
-            rows.append(("balance", "serve (HTTP, 2 pods)", *serve_figures(ports, "balance", balance, args.n, args.clients)))
-            rows.append(("pay", "serve (HTTP, 2 pods)", *serve_figures(ports, "pay", pay, args.n, args.clients)))
+            rows.append(
+                (
+                    "balance",
+                    "serve (HTTP, 2 pods)",
+                    *serve_figures(ports, "balance", balance, args.n, args.clients),
+                )
+            )
+            rows.append(
+                ("pay", "serve (HTTP, 2 pods)", *serve_figures(ports, "pay", pay, args.n, args.clients))
+            )
         finally:
             for proc, _ in pods:
                 proc.terminate()
@@ -150,13 +166,24 @@ def main():
     with fl.Lab(pods=2, state="redis", redis="real") as lab:
         token = lab.call("login", user="Ravi").value["token"]
         pay = lambda i: {"sender": "Ravi", "receiver": "Landlord", "amount": 1, "token": token}  # noqa: E731
-        rows.insert(1, ("balance", "lab (pipes, 2 pods)", *lab_figures(lab, "balance", lambda i: {"user": "Ravi"}, args.n)))
+        rows.insert(
+            1,
+            (
+                "balance",
+                "lab (pipes, 2 pods)",
+                *lab_figures(lab, "balance", lambda i: {"user": "Ravi"}, args.n),
+            ),
+        )
         rows.append(("pay", "lab (pipes, 2 pods)", *lab_figures(lab, "pay", pay, args.n)))
-    print(f"\nFinPay on 2 pods, one real redis-server, {args.n} requests per figure, {os.cpu_count()} cores\n")
+    print(
+        f"\nFinPay on 2 pods, one real redis-server, {args.n} requests per figure, {os.cpu_count()} cores\n"
+    )
     print(f"{'endpoint':<9}{'dispatch':<24}{'requests/s':>12}{'p50 ms':>10}{'p99 ms':>10}")
     for endpoint, how, rps, p50, p99 in rows:
         print(f"{endpoint:<9}{how:<24}{rps:>12,.0f}{p50:>10.2f}{p99:>10.2f}")
-    print("\nrequests/s: serve with", args.clients, "client threads in flight; lab with lab.run's pipelining.")
+    print(
+        "\nrequests/s: serve with", args.clients, "client threads in flight; lab with lab.run's pipelining."
+    )
     print("p50/p99: one request at a time (lab.call; one keep-alive HTTP connection per pod).")
 
 

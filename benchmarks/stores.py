@@ -159,10 +159,29 @@ def pgbench(url, seconds, workdir):
     script = os.path.join(workdir, "transfer.sql")
     with open(script, "w") as f:
         f.write(PGBENCH_SCRIPT)
-    user, password, host, port, dbname = re.match(r"postgresql://([^:]+):([^@]+)@([^:/]+):(\d+)/(\w+)", url).groups()
+    user, password, host, port, dbname = re.match(
+        r"postgresql://([^:]+):([^@]+)@([^:/]+):(\d+)/(\w+)", url
+    ).groups()
     out = subprocess.run(
-        [find_binary("pgbench"), "-n", "-f", script, "-c", str(CLIENTS), "-j", str(CLIENTS), "-T", str(seconds),
-         "-h", host, "-p", port, "-U", user, dbname],
+        [
+            find_binary("pgbench"),
+            "-n",
+            "-f",
+            script,
+            "-c",
+            str(CLIENTS),
+            "-j",
+            str(CLIENTS),
+            "-T",
+            str(seconds),
+            "-h",
+            host,
+            "-p",
+            port,
+            "-U",
+            user,
+            dbname,
+        ],
         env={**os.environ, "PGPASSWORD": password},  # the environment, not the command line
         capture_output=True,
         text=True,
@@ -183,8 +202,16 @@ RECEIVERS = [f"b{i:03d}" for i in range(1, 501)]  # credited: the second half
 def payments(tokens, n, rng, tag):
     for k in range(n):
         sender = rng.choice(SENDERS)
-        yield "pay", {"sender": sender, "receiver": rng.choice(RECEIVERS), "amount": rng.randint(1, 100),
-                      "token": tokens[sender], "key": f"{tag}-{k}"}
+        yield (
+            "pay",
+            {
+                "sender": sender,
+                "receiver": rng.choice(RECEIVERS),
+                "amount": rng.randint(1, 100),
+                "token": tokens[sender],
+                "key": f"{tag}-{k}",
+            },
+        )
 
 
 def lab_pay(seconds, before=None, **lab_options):
@@ -216,9 +243,19 @@ def round_trips(redis, n):
     with fl.Lab(pods=1, state="redis", redis=redis) as lab:
         token = lab.call("login", user="Ravi").value["token"]
         medians = {}
-        for endpoint, params in (("pay", lambda i: {"sender": "Ravi", "receiver": "Meena", "amount": 1,
-                                                      "token": token, "key": f"{redis}-{i}"}),
-                                 ("balance", lambda i: {"user": "Ravi"})):
+        for endpoint, params in (
+            (
+                "pay",
+                lambda i: {
+                    "sender": "Ravi",
+                    "receiver": "Meena",
+                    "amount": 1,
+                    "token": token,
+                    "key": f"{redis}-{i}",
+                },
+            ),
+            ("balance", lambda i: {"user": "Ravi"}),
+        ):
             times = []
             for i in range(n + 100):
                 t = time.perf_counter()
@@ -234,9 +271,14 @@ def round_trips(redis, n):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=6, help="how long each row runs (default 6)")
-    parser.add_argument("--calls", type=int, default=1000, help="lab.call round trips per median (default 1000)")
-    parser.add_argument("--durable", action="store_true",
-                        help="also SQLite synchronous=FULL and PostgreSQL fsync=on (pgbench, the layer)")
+    parser.add_argument(
+        "--calls", type=int, default=1000, help="lab.call round trips per median (default 1000)"
+    )
+    parser.add_argument(
+        "--durable",
+        action="store_true",
+        help="also SQLite synchronous=FULL and PostgreSQL fsync=on (pgbench, the layer)",
+    )
     args = parser.parse_args()
     rows = {}
     workdir = tempfile.mkdtemp(prefix="finpay-bench-")
@@ -265,10 +307,14 @@ def main():
                 check_books(lab.db_url, n)
                 rows["finpay_lab.stores.sql, PostgreSQL, fsync=off"] = ("4 processes", tps)
 
-            rows["lab pay, db='postgres', state='memory'"] = ("4 pods", lab_pay(args.seconds, transfers,
-                                                                                 db="postgres")[0])
+            rows["lab pay, db='postgres', state='memory'"] = (
+                "4 pods",
+                lab_pay(args.seconds, transfers, db="postgres")[0],
+            )
             rows["lab pay, db='postgres', state='redis' (real)"] = (
-                "4 pods", lab_pay(args.seconds, db="postgres", state="redis", redis="real")[0])
+                "4 pods",
+                lab_pay(args.seconds, db="postgres", state="redis", redis="real")[0],
+            )
             if args.durable:
                 for label, fsync in (("on", True),):
                     server = PostgresServer(fsync=fsync).start(workdir)
@@ -287,15 +333,21 @@ def main():
             print("PostgreSQL rows skipped: no initdb/pgbench (apt-get install postgresql)")
         rows["lab pay, db='sqlite', state='memory'"] = ("4 pods", lab_pay(args.seconds, db="sqlite")[0])
         rows["lab pay, db='sqlite', state='redis' (real)"] = (
-            "4 pods", lab_pay(args.seconds, db="sqlite", state="redis", redis="real")[0])
+            "4 pods",
+            lab_pay(args.seconds, db="sqlite", state="redis", redis="real")[0],
+        )
         for redis in ("real", "fake"):
             rows[f"lab pay, no db, state='redis' ({redis})"] = (
-                "4 pods", lab_pay(args.seconds, state="redis", redis=redis)[0])
+                "4 pods",
+                lab_pay(args.seconds, state="redis", redis=redis)[0],
+            )
         calls = {redis: round_trips(redis, args.calls) for redis in ("real", "fake")}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
-    print(f"\nA transfer (2 UPDATEs + 1 INSERT, one transaction) or a FinPay pay, {args.seconds} s per row, "
-          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}\n")
+    print(
+        f"\nA transfer (2 UPDATEs + 1 INSERT, one transaction) or a FinPay pay, {args.seconds} s per row, "
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}\n"
+    )
     width = max(map(len, rows))
     print(f"{'store':<{width}}  {'clients':<12}  {'per second':>12}")
     for name, (clients, tps) in rows.items():
@@ -304,16 +356,21 @@ def main():
     for endpoint in ("pay", "balance"):
         real, fake = calls["real"][endpoint], calls["fake"][endpoint]
         print(f"{'  ' + endpoint:<42}{real * 1e6:>10.0f}µs{fake * 1e6:>10.0f}µs{fake / real:>7.2f}×")
-    real, fake = rows["lab pay, no db, state='redis' (real)"][1], rows["lab pay, no db, state='redis' (fake)"][1]
+    real, fake = (
+        rows["lab pay, no db, state='redis' (real)"][1],
+        rows["lab pay, no db, state='redis' (fake)"][1],
+    )
     print(f"{'  pay, 4 pods, lab.run (throughput)':<42}{real:>10,.0f}/s{fake:>10,.0f}/s{real / fake:>7.2f}×")
     if postgres:
         pg = rows["pgbench, PostgreSQL (the lab's), fsync=off"][1]
         lab_pg = rows["lab pay, db='postgres', state='memory'"][1]
         lab_sqlite = rows["lab pay, db='sqlite', state='memory'"][1]
-        print(f"\ntargets: lab pay with PostgreSQL ≥ 50% of pgbench: {lab_pg / pg:.0%} "
-              f"({'met' if lab_pg >= 0.5 * pg else 'NOT met'}); with SQLite ≥ pgbench: {lab_sqlite / pg:.0%} "
-              f"({'met' if lab_sqlite >= pg else 'NOT met'}); embedded Redis ≤ 1.5× real per request: "
-              + ", ".join(f"{e} {calls['fake'][e] / calls['real'][e]:.2f}×" for e in ("pay", "balance")))
+        print(
+            f"\ntargets: lab pay with PostgreSQL ≥ 50% of pgbench: {lab_pg / pg:.0%} "
+            f"({'met' if lab_pg >= 0.5 * pg else 'NOT met'}); with SQLite ≥ pgbench: {lab_sqlite / pg:.0%} "
+            f"({'met' if lab_sqlite >= pg else 'NOT met'}); embedded Redis ≤ 1.5× real per request: "
+            + ", ".join(f"{e} {calls['fake'][e] / calls['real'][e]:.2f}×" for e in ("pay", "balance"))
+        )
 
 
 if __name__ == "__main__":

@@ -68,7 +68,6 @@ __all__ = [
 __version__ = "0.1.0"
 
 
-
 def _finpay_app():
     from .services.finpay import app
 

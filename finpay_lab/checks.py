@@ -30,8 +30,10 @@ def check(answer, expected, *, hint, explain="", name="this exercise", tolerance
     forms. ``tolerance`` allows numbers within that relative distance of ``expected``.
     """
     if any(answer is u for u in UNANSWERED):
-        print(f"✏️  Not answered yet: set answer for {name} in the cell above, run it, then run this "
-              "cell again. (Stuck? The cell after this one can load a solution.)")
+        print(
+            f"✏️  Not answered yet: set answer for {name} in the cell above, run it, then run this "
+            "cell again. (Stuck? The cell after this one can load a solution.)"
+        )
         return False
     try:
         if callable(expected):
@@ -70,8 +72,11 @@ def to_review(answer, expected: dict) -> list:
 def _same(answer, expected):
     """``answer`` equals ``expected`` as a person means it. Where the expected answer is a
     set, any collection of the same items is right: the list ``['Meena', 'Anil']`` too."""
-    if isinstance(expected, set | frozenset) and isinstance(answer, Iterable) \
-            and not isinstance(answer, str | bytes | dict):
+    if (
+        isinstance(expected, set | frozenset)
+        and isinstance(answer, Iterable)
+        and not isinstance(answer, str | bytes | dict)
+    ):
         return sorted((_normal(v) for v in answer), key=repr) == _normal(expected)
     return _normal(answer) == _normal(expected)
 

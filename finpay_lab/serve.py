@@ -83,8 +83,10 @@ def load_app(spec: str) -> App:
             except AttributeError:
                 pass
         if module is None:
-            raise BadInput(f"--app {spec}: cannot import {module_name} ({exc}); is its file on PYTHONPATH "
-                           "(or in the working directory)?") from exc
+            raise BadInput(
+                f"--app {spec}: cannot import {module_name} ({exc}); is its file on PYTHONPATH "
+                "(or in the working directory)?"
+            ) from exc
     app = getattr(module, name, None)
     if not isinstance(app, App):
         raise BadInput(f"--app {spec}: {module_name}.{name} is {type(app).__name__}, not an fl.App")
@@ -105,19 +107,21 @@ def export(app, path) -> str:
     if not path.endswith(".py") or not module.isidentifier():
         raise BadInput(f"export writes a Python module: a path like 'myapp.py', not {path!r:.60}")
     blob = base64.b64encode(wire.ship_app(app)).decode()
-    lines = [blob[i:i + 100] for i in range(0, len(blob), 100)]
+    lines = [blob[i : i + 100] for i in range(0, len(blob), 100)]
     version = list(sys.version_info[:2])
-    text = (f'"""The fl.App {app.name!r} (endpoints: {", ".join(sorted(app.endpoints)) or "none"}), exported by\n'
-            "finpay_lab.serve.export. Serve it with:\n\n"
-            f"    python -m finpay_lab.serve --app {module}:app --port {DEFAULT_PORT}\n\n"
-            "It holds the app by value (its handlers and the globals they use), as the lab ships it\n"
-            'to its pods; it loads on the Python version that wrote it."""\n\n'
-            "import base64\nimport sys\n\nimport dill\n\n"
-            f"if list(sys.version_info[:2]) != {version}:\n"
-            f"    raise ImportError('this app was exported with Python {version[0]}.{version[1]}: run it on that "
-            "version (the image\\'s base), or export it again from a notebook on this one')\n\n"
-            "_BLOB = (\n" + "".join(f'    "{line}"\n' for line in lines) + ")\n"
-            "app = dill.loads(base64.b64decode(_BLOB))\n")
+    text = (
+        f'"""The fl.App {app.name!r} (endpoints: {", ".join(sorted(app.endpoints)) or "none"}), exported by\n'
+        "finpay_lab.serve.export. Serve it with:\n\n"
+        f"    python -m finpay_lab.serve --app {module}:app --port {DEFAULT_PORT}\n\n"
+        "It holds the app by value (its handlers and the globals they use), as the lab ships it\n"
+        'to its pods; it loads on the Python version that wrote it."""\n\n'
+        "import base64\nimport sys\n\nimport dill\n\n"
+        f"if list(sys.version_info[:2]) != {version}:\n"
+        f"    raise ImportError('this app was exported with Python {version[0]}.{version[1]}: run it on that "
+        "version (the image\\'s base), or export it again from a notebook on this one')\n\n"
+        "_BLOB = (\n" + "".join(f'    "{line}"\n' for line in lines) + ")\n"
+        "app = dill.loads(base64.b64decode(_BLOB))\n"
+    )
     with open(path, "w", encoding="utf-8") as f:
         f.write(text)
     return f"{module}:app"
@@ -142,8 +146,11 @@ class HttpApp:
         loop = asyncio.get_running_loop()
         if path in ("/healthz", "/readyz", "/"):
             if method not in ("GET", "HEAD"):
-                return await _send(send, 405, pod.reply(False, None, f"{path} answers GET; call an endpoint "
-                                                                      "with POST /<endpoint>"))
+                return await _send(
+                    send,
+                    405,
+                    pod.reply(False, None, f"{path} answers GET; call an endpoint with POST /<endpoint>"),
+                )
             if path == "/healthz":
                 return await _send(send, 200, pod.reply(True, "alive", None))
             if path == "/":
@@ -153,17 +160,40 @@ class HttpApp:
             return await _send(send, 200 if ready else 503, pod.reply(ready, "ready" if ready else None, why))
         endpoint = path[1:]
         if method != "POST":
-            return await _send(send, 405, pod.reply(False, None, f"call an endpoint with POST {path} and "
-                                                    'its parameters as a JSON object, like {"user": "Ravi"}'))
+            return await _send(
+                send,
+                405,
+                pod.reply(
+                    False,
+                    None,
+                    f"call an endpoint with POST {path} and "
+                    'its parameters as a JSON object, like {"user": "Ravi"}',
+                ),
+            )
         body = await self._body(scope, receive)
         if body is None:
-            return await _send(send, 413, pod.reply(False, None, f"the request body is over {self.max_body:,} "
-                                                    "bytes: send the endpoint's parameters only"))
+            return await _send(
+                send,
+                413,
+                pod.reply(
+                    False,
+                    None,
+                    f"the request body is over {self.max_body:,} bytes: send the endpoint's parameters only",
+                ),
+            )
         try:
             params = json.loads(body) if body.strip() else {}
         except ValueError as exc:
-            return await _send(send, 400, pod.reply(False, None, f"the body is not JSON ({exc}): send the "
-                                                    'parameters as a JSON object, like {"user": "Ravi"}'))
+            return await _send(
+                send,
+                400,
+                pod.reply(
+                    False,
+                    None,
+                    f"the body is not JSON ({exc}): send the "
+                    'parameters as a JSON object, like {"user": "Ravi"}',
+                ),
+            )
         status, reply = await loop.run_in_executor(self.pool, pod.call, endpoint, params)
         await _send(send, status, reply)
 
@@ -185,8 +215,13 @@ class HttpApp:
 
 
 async def _send(send, status, body):
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -225,7 +260,9 @@ def listen(host, port):
     """The listening socket (port 0: one the OS picks). Made with ``proto=IPPROTO_TCP``, not
     0: asyncio turns on TCP_NODELAY only for sockets that say they are TCP, and without it
     every reply waits ~40 ms (Nagle's algorithm meets the client's delayed ACK)."""
-    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock = socket.socket(
+        socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP
+    )
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(socket.SOMAXCONN)
@@ -234,22 +271,38 @@ def listen(host, port):
 
 def _environment():
     database = os.environ.get("DATABASE_URL") or None
-    if database is not None and not (database.startswith(("postgresql://", "postgres://"))
-                                     or (database.startswith("sqlite:///") and len(database) > len("sqlite:///"))):
-        raise LabError(f"DATABASE_URL={database.split('@')[-1]!r:.60} is no database this pod can open: use "
-                       "postgresql://user:password@host:5432/dbname (or sqlite:///an/absolute/path.db for one pod)")
-    return {"redis_url": os.environ.get("REDIS_URL") or None, "secret": os.environ.get("FINPAY_SECRET") or None,
-            "name": os.environ.get("POD_NAME") or socket.gethostname(), "sms_log": os.environ.get("FINPAY_SMS_LOG"),
-            "db_url": database}
+    if database is not None and not (
+        database.startswith(("postgresql://", "postgres://"))
+        or (database.startswith("sqlite:///") and len(database) > len("sqlite:///"))
+    ):
+        raise LabError(
+            f"DATABASE_URL={database.split('@')[-1]!r:.60} is no database this pod can open: use "
+            "postgresql://user:password@host:5432/dbname (or sqlite:///an/absolute/path.db for one pod)"
+        )
+    return {
+        "redis_url": os.environ.get("REDIS_URL") or None,
+        "secret": os.environ.get("FINPAY_SECRET") or None,
+        "name": os.environ.get("POD_NAME") or socket.gethostname(),
+        "sms_log": os.environ.get("FINPAY_SMS_LOG"),
+        "db_url": database,
+    }
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m finpay_lab.serve", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--app", default=DEFAULT_APP, help=f"MODULE:NAME of an fl.App (default {DEFAULT_APP})")
+    parser.add_argument(
+        "--app", default=DEFAULT_APP, help=f"MODULE:NAME of an fl.App (default {DEFAULT_APP})"
+    )
     parser.add_argument("--host", default="0.0.0.0", help="address to listen on (default 0.0.0.0)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"(default {DEFAULT_PORT}; 0: any free port)")
-    parser.add_argument("--drain-seconds", type=float, default=defaults.SERVE_DRAIN_SECONDS,
-                        help="after SIGTERM, keep serving this long with /readyz failing")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PORT, help=f"(default {DEFAULT_PORT}; 0: any free port)"
+    )
+    parser.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=defaults.SERVE_DRAIN_SECONDS,
+        help="after SIGTERM, keep serving this long with /readyz failing",
+    )
     args = parser.parse_args(argv)
     try:
         env = _environment()
@@ -261,16 +314,25 @@ def main(argv=None):
         import secrets
 
         env["secret"] = secrets.token_hex(16)
-        print("finpay_lab.serve: FINPAY_SECRET is not set: this pod signs tokens with its own secret, which no "
-              "other pod shares (set it, from a Secret, for more than one pod)", file=sys.stderr, flush=True)
+        print(
+            "finpay_lab.serve: FINPAY_SECRET is not set: this pod signs tokens with its own secret, which no "
+            "other pod shares (set it, from a Secret, for more than one pod)",
+            file=sys.stderr,
+            flush=True,
+        )
     pod = Pod(app, env["name"], env["redis_url"], env["secret"], env["sms_log"], db_url=env["db_url"])
     sock = listen(args.host, args.port)
     http = HttpApp(pod)
 
     import uvicorn
 
-    config = uvicorn.Config(http, lifespan="off", log_level="warning", access_log=False,
-                            timeout_graceful_shutdown=defaults.SERVE_GRACEFUL_TIMEOUT)
+    config = uvicorn.Config(
+        http,
+        lifespan="off",
+        log_level="warning",
+        access_log=False,
+        timeout_graceful_shutdown=defaults.SERVE_GRACEFUL_TIMEOUT,
+    )
     server = _server_class()(config)
     server.pod, server.drain_seconds = pod, max(0.0, args.drain_seconds)
 
@@ -278,14 +340,20 @@ def main(argv=None):
         try:
             pod.start()
         except BaseException as exc:  # a startup hook failed: the container fails, visibly
-            print(f"finpay_lab.serve: a startup hook of {app.name} failed: {_cause(exc)}", file=sys.stderr, flush=True)
+            print(
+                f"finpay_lab.serve: a startup hook of {app.name} failed: {_cause(exc)}",
+                file=sys.stderr,
+                flush=True,
+            )
             os._exit(1)
 
     threading.Thread(target=start, name="startup", daemon=True).start()
     port = sock.getsockname()[1]
     books = f", db={_safe(env['db_url'])}" if env["db_url"] else ""
-    print(f"finpay_lab.serve: {app.name} on http://{args.host}:{port} as {pod.name} (state={pod.kind!r}{books})",
-          flush=True)
+    print(
+        f"finpay_lab.serve: {app.name} on http://{args.host}:{port} as {pod.name} (state={pod.kind!r}{books})",
+        flush=True,
+    )
     server.run(sockets=[sock])
     for pool in (http.pool, http.probes):
         pool.shutdown(wait=False, cancel_futures=True)

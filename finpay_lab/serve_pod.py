@@ -42,18 +42,32 @@ def _traced(fn):
 class Pod:
     """The app, its state and its readiness: everything but HTTP."""
 
-    def __init__(self, app, name, redis_url=None, secret=None, sms_log=None, sms_seconds=defaults.SMS_SECONDS,
-                 db_url=None):
+    def __init__(
+        self,
+        app,
+        name,
+        redis_url=None,
+        secret=None,
+        sms_log=None,
+        sms_seconds=defaults.SMS_SECONDS,
+        db_url=None,
+    ):
         self.app = app
         self.name = name
         self.kind = "redis" if redis_url else "memory"
         self.db = Connections(db_url) if db_url else None
         # What the lab tells each pod (runtime/lab.py, Lab.__init__), from the environment.
         self.config = {
-            "name": name, "state": self.kind, "redis_url": redis_url, "seed": defaults.SEED, "restarts": 0,
-            "accounts": dict(app.default_accounts), "secret": secret,
+            "name": name,
+            "state": self.kind,
+            "redis_url": redis_url,
+            "seed": defaults.SEED,
+            "restarts": 0,
+            "accounts": dict(app.default_accounts),
+            "secret": secret,
             "gateway": sms_log or os.path.join(tempfile.gettempdir(), f"finpay-sms-{name}.jsonl"),
-            "sms_seconds": sms_seconds, "db_url": db_url,
+            "sms_seconds": sms_seconds,
+            "db_url": db_url,
         }
         self.served = App(app.name)  # the same handlers, traced; App.handle does the rest
         for endpoint, fn in app.endpoints.items():
@@ -67,9 +81,16 @@ class Pod:
         """Open the default accounts where the store has none, then run the startup hooks.
         A store that does not answer yet is retried (alive, not ready); a hook that fails
         is fatal, as a crashing container is (its restarts show the error)."""
-        context = pod_loop.PodContext(self.name, os.getpid(), 0, self.config,
-                                      random.Random(f"{defaults.SEED}:{self.name}:0"), self.state, db=self.db,
-                                      settings=dict(getattr(self.app, "settings", None) or {}))
+        context = pod_loop.PodContext(
+            self.name,
+            os.getpid(),
+            0,
+            self.config,
+            random.Random(f"{defaults.SEED}:{self.name}:0"),
+            self.state,
+            db=self.db,
+            settings=dict(getattr(self.app, "settings", None) or {}),
+        )
         pod_loop.install(context)  # what fl.this_pod() answers in a handler
         while True:
             try:
@@ -137,7 +158,9 @@ class Pod:
     def reply(self, ok, value, error):
         if type(error) is str and len(error) > defaults.ERROR_LIMIT:
             error = error[: defaults.ERROR_LIMIT - 1] + "…"
-        return json.dumps({"ok": ok, "value": value, "error": error, "pod": self.name}, ensure_ascii=False).encode()
+        return json.dumps(
+            {"ok": ok, "value": value, "error": error, "pod": self.name}, ensure_ascii=False
+        ).encode()
 
 
 def _unreachable(exc):

@@ -24,7 +24,9 @@ def strip(nb: dict) -> bool:
             continue
         if cell.get("metadata", {}).get("keep_output"):
             for out in cell.get("outputs", []):
-                if out.get("output_type") == "display_data" and "application/vnd.jupyter.widget-view+json" in out.get("data", {}):
+                if out.get(
+                    "output_type"
+                ) == "display_data" and "application/vnd.jupyter.widget-view+json" in out.get("data", {}):
                     raise SystemExit("a keep_output cell must not hold a widget")
             continue
         if cell.get("outputs") or cell.get("execution_count") is not None:
@@ -35,7 +37,9 @@ def strip(nb: dict) -> bool:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="only report; exit 1 if a notebook needs stripping")
+    parser.add_argument(
+        "--check", action="store_true", help="only report; exit 1 if a notebook needs stripping"
+    )
     parser.add_argument("paths", nargs="+")
     args = parser.parse_args(argv)
     dirty = []

@@ -16,8 +16,16 @@ def test_all_lists_exactly_the_public_names():
 
 def test_lab_signature_matches_the_contract():
     params = inspect.signature(fl.Lab).parameters
-    expected = {"pods": 3, "state": "memory", "balancer": "round_robin", "app": None,
-                "redis": "fake", "restart": False, "accounts": None, "seed": 0}
+    expected = {
+        "pods": 3,
+        "state": "memory",
+        "balancer": "round_robin",
+        "app": None,
+        "redis": "fake",
+        "restart": False,
+        "accounts": None,
+        "seed": 0,
+    }
     for name, default in expected.items():
         assert params[name].default == default, name
 

@@ -5,16 +5,27 @@ import pytest
 import finpay_lab as fl
 
 
-@pytest.mark.parametrize("endpoint,params,error", [
-    ("pay_rent", {}, "unknown endpoint 'pay_rent' (this app has: add_balance, "),
-    ("add_balance", {"user": "Ravi"}, "add_balance: missing required parameter 'amount'"),
-    ("add_balance", {"user": "Ravi", "amount": "5000"}, "add_balance: amount must be int, got str '5000'"),
-    ("add_balance", {"user": "Ravi", "amount": True}, "add_balance: amount must be int, got bool True"),
-    ("add_balance", {"user": "Ravi", "amount": 1, "pin": 1234}, "add_balance: unexpected parameter 'pin'"),
-    ("add_balance", {"state": 1, "user": "R", "amount": 1}, "add_balance: 'state' is the pod's state"),
-    ("update_balance", {"amount": -5}, "amount must be a positive number of rupees, not -5"),
-    ("whoami", {"user": "Ravi", "session": "s-nope"}, "unknown session s-nope for Ravi on pod-1"),
-])
+@pytest.mark.parametrize(
+    "endpoint,params,error",
+    [
+        ("pay_rent", {}, "unknown endpoint 'pay_rent' (this app has: add_balance, "),
+        ("add_balance", {"user": "Ravi"}, "add_balance: missing required parameter 'amount'"),
+        (
+            "add_balance",
+            {"user": "Ravi", "amount": "5000"},
+            "add_balance: amount must be int, got str '5000'",
+        ),
+        ("add_balance", {"user": "Ravi", "amount": True}, "add_balance: amount must be int, got bool True"),
+        (
+            "add_balance",
+            {"user": "Ravi", "amount": 1, "pin": 1234},
+            "add_balance: unexpected parameter 'pin'",
+        ),
+        ("add_balance", {"state": 1, "user": "R", "amount": 1}, "add_balance: 'state' is the pod's state"),
+        ("update_balance", {"amount": -5}, "amount must be a positive number of rupees, not -5"),
+        ("whoami", {"user": "Ravi", "session": "s-nope"}, "unknown session s-nope for Ravi on pod-1"),
+    ],
+)
 def test_bad_requests_are_clear_errors_and_the_pod_keeps_serving(make_lab, endpoint, params, error):
     lab = make_lab(pods=1)
     before = lab.call("update_balance", amount=1).value

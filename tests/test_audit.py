@@ -1,6 +1,5 @@
 """The audit counts exactly: runs built with known losses give exactly those losses."""
 
-
 import finpay_lab as fl
 from finpay_lab.services import finpay
 
@@ -27,8 +26,10 @@ def test_payments_on_one_pod_make_pods_disagree_in_memory_only(make_lab):
     a = lab.audit()
     assert a.money_created == 0
     if lab.state == "memory":
-        assert a.divergent_balances == {"Ravi": {"pod-1": 15_000, "pod-2": 20_000, "pod-3": 20_000},
-                                        "Landlord": {"pod-1": 5_000, "pod-2": 0, "pod-3": 0}}
+        assert a.divergent_balances == {
+            "Ravi": {"pod-1": 15_000, "pod-2": 20_000, "pod-3": 20_000},
+            "Landlord": {"pod-1": 5_000, "pod-2": 0, "pod-3": 0},
+        }
         assert a.wrong_balances["Ravi"]["expected"] == 15_000 and not a.ok
         assert lab.balances()["Ravi"] == {"pod-1": 15_000, "pod-2": 20_000, "pod-3": 20_000}
     else:
@@ -64,8 +65,10 @@ def test_killed_pod_loses_exactly_its_payments_sessions_and_sms_in_memory(make_l
         assert sorted(p[0] for p in a.lost_payments) == ["p0", "p1"]
         assert a.lost_sessions == ["Ravi"]
         assert a.notifications.enqueued == 6 and a.notifications.delivered == 2
-        assert sorted(a.notifications.lost) == sorted([("Ravi", "Payment Sent: ₹1,000 to Landlord"),
-                                                       ("Landlord", "Payment Received: ₹1,000 from Ravi")] * 2)
+        assert sorted(a.notifications.lost) == sorted(
+            [("Ravi", "Payment Sent: ₹1,000 to Landlord"), ("Landlord", "Payment Received: ₹1,000 from Ravi")]
+            * 2
+        )
         assert a.wrong_balances["Landlord"] == {"expected": 2000, "seen": {"pod-1": 0, "pod-3": 0}}
         assert "sessions lost" in str(a) and "Ravi" in str(a)
     else:
@@ -95,7 +98,10 @@ def test_money_created_and_negative_balances_are_counted_to_the_rupee(backend):
         a = lab.audit()
         assert a.money_created == 1234 - 50
         assert a.negative_balances == {"Landlord": -50}
-        assert a.wrong_balances["Meena"] == {"expected": 15_000, "seen": {"pod-1" if state == "memory" else "redis": 16_234}}
+        assert a.wrong_balances["Meena"] == {
+            "expected": 15_000,
+            "seen": {"pod-1" if state == "memory" else "redis": 16_234},
+        }
         assert "₹+1,184" in str(a)
 
 

@@ -167,24 +167,50 @@ def test_the_step_load_takes_4_periods_from_3_to_30():
 
 
 # ---------------------------------------------------------------------- bad input
-@pytest.mark.parametrize("kw", [
-    {"min": 5, "max": 3}, {"min": 0, "max": 3}, {"min": 3, "max": defaults.MAX_PODS + 1},
-    {"min": True, "max": 3}, {"min": 2.5, "max": 3}, {"target": 0}, {"target": 1.5},
-    {"target": -0.8}, {"target": "0.8"}, {"target": 0.805}, {"target": math.nan},
-    {"period": 0}, {"period": -1}, {"period": math.inf}, {"tolerance": -0.1}, {"tolerance": 1},
-    {"scale_down_window": -1}, {"scale_down_window": None},
-])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"min": 5, "max": 3},
+        {"min": 0, "max": 3},
+        {"min": 3, "max": defaults.MAX_PODS + 1},
+        {"min": True, "max": 3},
+        {"min": 2.5, "max": 3},
+        {"target": 0},
+        {"target": 1.5},
+        {"target": -0.8},
+        {"target": "0.8"},
+        {"target": 0.805},
+        {"target": math.nan},
+        {"period": 0},
+        {"period": -1},
+        {"period": math.inf},
+        {"tolerance": -0.1},
+        {"tolerance": 1},
+        {"scale_down_window": -1},
+        {"scale_down_window": None},
+    ],
+)
 def test_bad_hpa_arguments(kw):
     args = {"min": 3, "max": 30, "target": 0.8, **kw}
     with pytest.raises(fl.BadInput, match=r"HPA \w+ (must|is|can)"):
         fl.HPA(**args)
 
 
-@pytest.mark.parametrize("args", [
-    (-1.0, 3, [0.5]), (0.0, -1, [0.5]), (0.0, 3.0, [0.5]), (0.0, 3, "abc"), (0.0, 3, [-0.1]),
-    (0.0, 3, [math.nan]), (0.0, 3, 0.5), (0.0, 3, [0.5], -1), (0.0, 3, [0.5], 0, True),
-    (math.inf, 3, [0.5]),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        (-1.0, 3, [0.5]),
+        (0.0, -1, [0.5]),
+        (0.0, 3.0, [0.5]),
+        (0.0, 3, "abc"),
+        (0.0, 3, [-0.1]),
+        (0.0, 3, [math.nan]),
+        (0.0, 3, 0.5),
+        (0.0, 3, [0.5], -1),
+        (0.0, 3, [0.5], 0, True),
+        (math.inf, 3, [0.5]),
+    ],
+)
 def test_bad_decide_arguments_change_nothing(args):
     h = hpa()
     h.decide(1.0, 3, [0.5] * 3)
@@ -203,7 +229,10 @@ def test_time_runs_forward():
 
 def test_exported():
     assert fl.HPA is autoscaler.HPA and "HPA" in fl.__all__
-    assert repr(fl.HPA(3, 30, 0.8)) == "HPA(min=3, max=30, target=0.8, period=1, tolerance=0.1, scale_down_window=5)"
+    assert (
+        repr(fl.HPA(3, 30, 0.8))
+        == "HPA(min=3, max=30, target=0.8, period=1, tolerance=0.1, scale_down_window=5)"
+    )
 
 
 # ---------------------------------------------------------------------- the metric
@@ -213,13 +242,13 @@ def rec(pod, received, service):
 
 def test_utilization_from_records_places_each_handler_before_its_reply():
     records = [
-        rec("pod-1", 1.5, 0.2),   # [1.3, 1.5]: 0.2 inside [1, 2]
-        rec("pod-1", 1.1, 0.3),   # [0.8, 1.1]: only 0.1 inside
+        rec("pod-1", 1.5, 0.2),  # [1.3, 1.5]: 0.2 inside [1, 2]
+        rec("pod-1", 1.1, 0.3),  # [0.8, 1.1]: only 0.1 inside
         rec("pod-1", 1.45, 0.1),  # [1.35, 1.45] overlaps the first: counted once
-        rec("pod-2", 2.2, 0.5),   # [1.7, 2.2]: 0.3 inside
-        rec("pod-2", 0.5, 0.4),   # before the interval
+        rec("pod-2", 2.2, 0.5),  # [1.7, 2.2]: 0.3 inside
+        rec("pod-2", 0.5, 0.4),  # before the interval
         Response(ok=False, error="pod-2 died", pod="pod-2", received=1.9),  # no reply: 0
-        rec("pod-4", 3.0, 2.5),   # [0.5, 3.0] covers it all: 1.0
+        rec("pod-4", 3.0, 2.5),  # [0.5, 3.0] covers it all: 1.0
     ]
     got = utilization.from_records(records, 1.0, 2.0, pods=["pod-1", "pod-2", "pod-3"])
     assert got == pytest.approx({"pod-1": 0.3, "pod-2": 0.3, "pod-3": 0.0, "pod-4": 1.0})
@@ -238,7 +267,9 @@ def test_utilization_from_counters():
     before = {("pod-1", 101): (1.0, 0.50), ("pod-2", 102): (1.0, 3.0)}
     after = {("pod-1", 101): (2.0, 1.25), ("pod-2", 102): (2.0, 4.0), ("pod-3", 103): (2.0, 0.1)}
     # pod-1: 0.75 s busy in 1 s; pod-2: always busy; pod-3 is new: no full period, left out.
-    assert utilization.from_counters(before, after) == pytest.approx({("pod-1", 101): 0.75, ("pod-2", 102): 1.0})
+    assert utilization.from_counters(before, after) == pytest.approx(
+        {("pod-1", 101): 0.75, ("pod-2", 102): 1.0}
+    )
     with pytest.raises(fl.BadInput):
         utilization.from_counters({"p": (2.0, 1.0)}, {"p": (1.0, 2.0)})
 
@@ -248,7 +279,11 @@ def test_replicas_figure_from_plain_data(tmp_path):
     from finpay_lab.views.replicas import replicas
 
     h = fl.HPA(min=3, max=30, target=0.8)
-    decisions = [h.decide(0.0, 3, [1.0] * 3), h.decide(1.0, 4, [1.0] * 3, unready=1), h.decide(2.0, 4, [1.0] * 4)]
+    decisions = [
+        h.decide(0.0, 3, [1.0] * 3),
+        h.decide(1.0, 4, [1.0] * 3, unready=1),
+        h.decide(2.0, 4, [1.0] * 4),
+    ]
     demand = [(0.0, 300.0), (1.0, 1000.0), (2.0, 1000.0), (3.0, 1000.0)]
     ready = [(0.0, 3), (2.0, 4), (3.0, 5)]
     latency = {"p50": [(0.5, 5.0), (1.5, 40.0)], "p99": [(0.5, 9.0), (1.5, 900.0)]}
@@ -266,10 +301,18 @@ def test_replicas_figure_from_plain_data(tmp_path):
     assert (tmp_path / "replicas.png").stat().st_size > 10_000
 
 
-@pytest.mark.parametrize("kw", [
-    {"demand": [(0, -1)]}, {"demand": "abc"}, {"ready": [(0, 1, 2)]}, {"latency": {"p42": []}},
-    {"latency": [(0, 1)]}, {"per_pod": 0}, {"decisions": [1, 2]},
-])
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"demand": [(0, -1)]},
+        {"demand": "abc"},
+        {"ready": [(0, 1, 2)]},
+        {"latency": {"p42": []}},
+        {"latency": [(0, 1)]},
+        {"per_pod": 0},
+        {"decisions": [1, 2]},
+    ],
+)
 def test_replicas_figure_bad_input(kw):
     from finpay_lab.views.replicas import replicas
 

@@ -134,15 +134,27 @@ def test_params_a_pod_cannot_read_are_an_error_reply(lab, monkeypatch):
     unchanged(lab, before)
 
 
-@pytest.mark.parametrize("call", [
-    lambda lab: lab.call(["x"]),
-    lambda lab: lab.call(None),
-    lambda lab: lab.call("__peek__", prefix=5),
-    lambda lab: lab.call("__stats__"),
-    lambda lab: lab.peek("pod-2", prefix=5),
-    lambda lab: lab.run([(["x"], {})]),
-    lambda lab: lab.run([("__peek__", {"prefix": 5})]),
-], ids=["list-endpoint", "none-endpoint", "raw-peek", "raw-stats", "peek-prefix", "run-list-endpoint", "run-raw-peek"])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda lab: lab.call(["x"]),
+        lambda lab: lab.call(None),
+        lambda lab: lab.call("__peek__", prefix=5),
+        lambda lab: lab.call("__stats__"),
+        lambda lab: lab.peek("pod-2", prefix=5),
+        lambda lab: lab.run([(["x"], {})]),
+        lambda lab: lab.run([("__peek__", {"prefix": 5})]),
+    ],
+    ids=[
+        "list-endpoint",
+        "none-endpoint",
+        "raw-peek",
+        "raw-stats",
+        "peek-prefix",
+        "run-list-endpoint",
+        "run-raw-peek",
+    ],
+)
 def test_requests_that_killed_a_pod_are_refused_at_the_lab(lab, call):
     before = snapshot(lab)
     with pytest.raises(fl.BadInput):
@@ -257,6 +269,8 @@ def test_pod_stats_of_a_dead_pod_says_it_is_dead():
 
 def test_lab_errors_render_as_one_sentence_in_jupyter():
     err = fl.BadInput("depth must be a whole number of requests from 1 to 64, not 0")
-    assert err._render_traceback_() == ["BadInput: depth must be a whole number of requests from 1 to 64, not 0"]
+    assert err._render_traceback_() == [
+        "BadInput: depth must be a whole number of requests from 1 to 64, not 0"
+    ]
     assert fl.LabError("closed")._render_traceback_() == ["LabError: closed"]
     assert not hasattr(ValueError("x"), "_render_traceback_")  # only the lab's own errors

@@ -19,11 +19,19 @@ def pay(n, users=("Ravi",)):
 
 def test_round_robin_goes_in_name_order_and_skips_dead_pods():
     with fl.Lab(pods=3) as lab:
-        assert [lab.call("add_balance", user="R", amount=1).pod for _ in range(4)] == \
-            ["pod-1", "pod-2", "pod-3", "pod-1"]
+        assert [lab.call("add_balance", user="R", amount=1).pod for _ in range(4)] == [
+            "pod-1",
+            "pod-2",
+            "pod-3",
+            "pod-1",
+        ]
         lab.kill("pod-2")
-        assert [lab.call("add_balance", user="R", amount=1).pod for _ in range(4)] == \
-            ["pod-3", "pod-1", "pod-3", "pod-1"]
+        assert [lab.call("add_balance", user="R", amount=1).pod for _ in range(4)] == [
+            "pod-3",
+            "pod-1",
+            "pod-3",
+            "pod-1",
+        ]
 
 
 def test_random_is_reproducible_under_a_seed_and_uses_every_pod():
@@ -107,7 +115,9 @@ def test_sticky_lab_remaps_only_the_dead_pods_users():
 
 def test_pod_argument_bypasses_the_balancer():
     with fl.Lab(pods=3, balancer="sticky") as lab:
-        assert {lab.call("add_balance", user="Ravi", amount=1, pod="pod-2").pod for _ in range(5)} == {"pod-2"}
+        assert {lab.call("add_balance", user="Ravi", amount=1, pod="pod-2").pod for _ in range(5)} == {
+            "pod-2"
+        }
 
 
 def test_unknown_balancer_is_a_clear_error():

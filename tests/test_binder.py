@@ -19,8 +19,9 @@ def python312():
     candidates += ["/usr/bin/python3.12", "/usr/local/bin/python3.12", "/opt/homebrew/bin/python3.12"]
     for path in candidates:
         if path and os.path.exists(path):
-            ok = subprocess.run([path, "-c", "import sys, venv; assert sys.version_info[:2] == (3, 12)"],
-                                capture_output=True)
+            ok = subprocess.run(
+                [path, "-c", "import sys, venv; assert sys.version_info[:2] == (3, 12)"], capture_output=True
+            )
             if ok.returncode == 0:
                 return path
     return None
@@ -57,13 +58,23 @@ def test_every_notebook_runs_in_a_fresh_binder_environment(tmp_path):
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
     # a copy of the repo, so the install cannot touch the working tree
     repo = tmp_path / "repo"
-    shutil.copytree(ROOT, repo, ignore=shutil.ignore_patterns(".git", ".venv", "*.egg-info", "__pycache__",
-                                                              "artifacts", ".pytest_cache"))
+    shutil.copytree(
+        ROOT,
+        repo,
+        ignore=shutil.ignore_patterns(
+            ".git", ".venv", "*.egg-info", "__pycache__", "artifacts", ".pytest_cache"
+        ),
+    )
     subprocess.run(pip + ["-r", "binder/requirements.txt"], check=True, cwd=repo)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV", "JUPYTER"))}
     env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
-    done = subprocess.run([str(venv / "bin" / "python"), "-c", RUN_ALL], cwd=repo, env=env,
-                          capture_output=True, text=True, timeout=1500)
+    done = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", RUN_ALL],
+        cwd=repo,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
     assert done.stdout.count(": ok in ") == len(glob.glob(str(ROOT / "notebooks" / "*.ipynb")))
-

@@ -25,8 +25,14 @@ CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parent / "artifacts"
 NOTEBOOK = {
     "cells": [
-        {"cell_type": "code", "id": "dashboard", "execution_count": None, "metadata": {}, "outputs": [],
-         "source": "import finpay_lab as fl\nlab = fl.Lab(pods=3)\nfl.dashboard(lab)"},
+        {
+            "cell_type": "code",
+            "id": "dashboard",
+            "execution_count": None,
+            "metadata": {},
+            "outputs": [],
+            "source": "import finpay_lab as fl\nlab = fl.Lab(pods=3)\nfl.dashboard(lab)",
+        }
     ],
     "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
     "nbformat": 4,
@@ -60,7 +66,11 @@ def ours(procs):
     alive = []
     for p in procs:
         try:
-            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE and "finpay_lab" in " ".join(p.cmdline()):
+            if (
+                p.is_running()
+                and p.status() != psutil.STATUS_ZOMBIE
+                and "finpay_lab" in " ".join(p.cmdline())
+            ):
                 alive.append(p)
         except psutil.NoSuchProcess:
             pass
@@ -79,18 +89,40 @@ def jupyter(tmp_path):
     settings = home / "settings" / "@jupyterlab" / "apputils-extension"
     settings.mkdir(parents=True)
     (settings / "notification.jupyterlab-settings").write_text(json.dumps({"fetchNews": "false"}))
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_RUNTIME_DIR=str(home / "runtime"),
-               JUPYTERLAB_SETTINGS_DIR=str(home / "settings"), JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
-               IPYTHONDIR=str(home / "ipython"), PYTHONUNBUFFERED="1")
+    env = dict(
+        os.environ,
+        JUPYTER_CONFIG_DIR=str(home / "config"),
+        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(home / "settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
+        IPYTHONDIR=str(home / "ipython"),
+        PYTHONUNBUFFERED="1",
+    )
     token, port = secrets.token_hex(16), free_port()
     log = (tmp_path / "jupyter.log").open("wb")
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter", "lab", "--no-browser", f"--IdentityProvider.token={token}",
-         "--ServerApp.ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
-         f"--ServerApp.root_dir={root}", "--LabApp.news_url=None",
-         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
-         "--LabApp.extension_manager=readonly", "--allow-root"],  # no network; CI may be root
-        cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "jupyter",
+            "lab",
+            "--no-browser",
+            f"--IdentityProvider.token={token}",
+            "--ServerApp.ip=127.0.0.1",
+            f"--port={port}",
+            "--ServerApp.port_retries=0",
+            f"--ServerApp.root_dir={root}",
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            "--LabApp.extension_manager=readonly",
+            "--allow-root",
+        ],  # no network; CI may be root
+        cwd=root,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     seen = []  # every descendant ever seen: a kernel's pods included
     try:
@@ -102,7 +134,8 @@ def jupyter(tmp_path):
             except OSError:
                 if server.poll() is not None or time.monotonic() > deadline:
                     raise AssertionError(
-                        "JupyterLab did not start:\n" + (tmp_path / "jupyter.log").read_text()[-3000:]) from None
+                        "JupyterLab did not start:\n" + (tmp_path / "jupyter.log").read_text()[-3000:]
+                    ) from None
                 time.sleep(0.3)
         yield {"base": base, "token": token, "server": server, "seen": seen}
     finally:
@@ -161,8 +194,14 @@ def test_dashboard_in_jupyterlab(jupyter):
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update"])
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+            ],
+        )
         try:
             page = browser.new_page(viewport={"width": 1100, "height": 1000})
             page.set_default_timeout(60_000)

@@ -62,6 +62,7 @@ def test_pause_holds_requests_until_resume():
 
 def test_redis_down_fails_requests_clearly_then_recovers_with_data():
     with fl.Lab(pods=2, state="redis") as lab:
+
         def workload():
             for _ in range(10):
                 yield "balance", {"user": "Ravi"}
@@ -89,13 +90,16 @@ def test_redis_slow_adds_the_delay_to_every_command():
         assert before and before[len(before) // 2] < 0.1
 
 
-@pytest.mark.parametrize("call", [
-    lambda: fl.chaos.kill(at=-1),
-    lambda: fl.chaos.kill(after=2.5),
-    lambda: fl.chaos.monkey(every=0),
-    lambda: fl.chaos.pause(seconds=-1),
-    lambda: fl.chaos.redis_slow(delay=5),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: fl.chaos.kill(at=-1),
+        lambda: fl.chaos.kill(after=2.5),
+        lambda: fl.chaos.monkey(every=0),
+        lambda: fl.chaos.pause(seconds=-1),
+        lambda: fl.chaos.redis_slow(delay=5),
+    ],
+)
 def test_bad_faults_are_clear_errors(call):
     with pytest.raises(fl.BadInput):
         call()
@@ -113,8 +117,10 @@ def test_payments_cut_off_by_a_redis_outage_are_in_doubt_not_wrong():
     """A pay that failed with 'Redis is unreachable' may have moved the money first; with
     an idempotency key the audit finds its receipt and counts it, so the books agree."""
     with fl.Lab(pods=3, state="redis") as lab:
-        run = lab.run(fl.load.constant(rps=200, seconds=1.5, mix={"pay": 1}, seed=3),
-                      chaos=[fl.chaos.redis_down(at=0.5, seconds=0.4)])
+        run = lab.run(
+            fl.load.constant(rps=200, seconds=1.5, mix={"pay": 1}, seed=3),
+            chaos=[fl.chaos.redis_down(at=0.5, seconds=0.4)],
+        )
         assert any(not r.ok and "Redis is unreachable" in r.error for r in run.requests)
         assert len(run.setup) > 0 and all(r.endpoint == "login" for r in run.setup)
         a = run.audit()

@@ -22,13 +22,16 @@ def test_design_md_finpay_example():
     with fl.Lab(pods=3, state="redis", accounts={"Ravi": 20000, "Landlord": 0}) as lab:
         s = lab.call("login", user="Ravi").value
         assert set(s) == {"session", "token"}
-        assert lab.call("pay", sender="Ravi", receiver="Landlord", amount=5000,
-                        token=s["token"], key="rent-nov").ok
+        assert lab.call(
+            "pay", sender="Ravi", receiver="Landlord", amount=5000, token=s["token"], key="rent-nov"
+        ).ok
         assert lab.call("balance", user="Ravi").value == 15000
         assert lab.call("whoami", user="Ravi", session=s["session"]).ok
         assert lab.call("notify", user="Ravi", message="Payment Sent").ok
-        run = lab.run(fl.load.salary_day(seconds=5, seed=1),
-                      chaos=[fl.chaos.kill("pod-2", after=300), fl.chaos.monkey(every=1.0)])
+        run = lab.run(
+            fl.load.salary_day(seconds=5, seed=1),
+            chaos=[fl.chaos.kill("pod-2", after=300), fl.chaos.monkey(every=1.0)],
+        )
         assert any(e.kind == "fault" and e.pod == "pod-2" for e in run.events)
         a = lab.audit()
         assert a.ok and run.audit().ok

@@ -8,7 +8,9 @@ import finpay_lab as fl
 from finpay_lab.runtime.history import Cause
 from finpay_lab.stores.postgres_server import have_postgres
 
-needs_postgres = pytest.mark.skipif(not have_postgres(), reason="no PostgreSQL server binaries on this machine")
+needs_postgres = pytest.mark.skipif(
+    not have_postgres(), reason="no PostgreSQL server binaries on this machine"
+)
 SQL = ["sqlite", pytest.param("postgres", marks=needs_postgres)]
 
 
@@ -108,11 +110,18 @@ def test_after_commit_a_retry_with_the_same_key_is_answered_from_the_receipt(db)
 def test_times_counts_across_every_pod_of_the_lab():
     with finpay_lab("sqlite", pods=3) as lab:
         tok = token(lab)
-        run = lab.run([("pay", {"sender": "Ravi", "receiver": "Meena", "amount": 10, "token": tok, "key": f"k{i}"})
-                       for i in range(30)], chaos=[fl.chaos.crash_at("after_debit", endpoint="pay", times=2)])
+        run = lab.run(
+            [
+                ("pay", {"sender": "Ravi", "receiver": "Meena", "amount": 10, "token": tok, "key": f"k{i}"})
+                for i in range(30)
+            ],
+            chaos=[fl.chaos.crash_at("after_debit", endpoint="pay", times=2)],
+        )
         crashed = [r for r in run.requests if r.cause == Cause.CRASHED]
         exits = [e for e in lab.history.events if e.kind == "exited"]
-        assert len(exits) == 2 and all(e.detail == "SIGKILL" for e in exits)  # two firings in the lab, not per pod
+        assert len(exits) == 2 and all(
+            e.detail == "SIGKILL" for e in exits
+        )  # two firings in the lab, not per pod
         assert len(crashed) >= 2  # each killed pod also fails the requests queued behind it
         a = lab.audit()
         assert a.money_created == 0 and a.wrong_balances == {} and a.double_debits == []
@@ -128,10 +137,18 @@ def test_a_point_nobody_reaches_never_fires():
         assert all(p.status == "ready" for p in lab.pods)
 
 
-@pytest.mark.parametrize("kwargs,match", [
-    ({"times": 0}, "times"), ({"times": 1.5}, "times"), ({"times": True}, "times"), ({"times": "1"}, "times"),
-    ({"endpoint": "teleport"}, "no such endpoint"), ({"point": 7}, "string"), ({"point": ""}, "string"),
-])
+@pytest.mark.parametrize(
+    "kwargs,match",
+    [
+        ({"times": 0}, "times"),
+        ({"times": 1.5}, "times"),
+        ({"times": True}, "times"),
+        ({"times": "1"}, "times"),
+        ({"endpoint": "teleport"}, "no such endpoint"),
+        ({"point": 7}, "string"),
+        ({"point": ""}, "string"),
+    ],
+)
 def test_bad_crash_at_arguments_are_refused_and_change_nothing(kwargs, match):
     args = {"point": "after_debit", "endpoint": "pay", "times": 1, **kwargs}
     with finpay_lab("sqlite") as lab:
@@ -192,8 +209,11 @@ def withdraw_naive_sql(state, db, user: str, amount: int):
 def withdraw_atomic_sql(state, db, user: str, amount: int):
     """One statement that reads and writes: the database applies one after the other."""
     fl.pause_point("after_read")
-    if not db.execute("UPDATE accounts SET balance = balance - :amount WHERE name = :user AND balance >= :amount",
-                      amount=amount, user=user):
+    if not db.execute(
+        "UPDATE accounts SET balance = balance - :amount WHERE name = :user AND balance >= :amount",
+        amount=amount,
+        user=user,
+    ):
         raise fl.Rejected("insufficient funds")
     return db.query("SELECT balance FROM accounts WHERE name = :user", user=user)[0]["balance"]
 

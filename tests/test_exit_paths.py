@@ -94,10 +94,12 @@ def test_a_close_interrupted_at_any_step_is_finished_by_the_next(monkeypatch, st
     lab.pause("pod-2")
     pids = [p.pid for p in lab.pods] + [lab._guardian.pid, lab._redis.pid]
     workdir = lab._workdir
-    target = {"pod join": (lab._pods["pod-1"].process, "join"),
-              "guardian join": (lab._guardian, "join"),
-              "redis stop": (lab._redis, "stop"),
-              "work dir removal": (lab_module.shutil, "rmtree")}[step]
+    target = {
+        "pod join": (lab._pods["pod-1"].process, "join"),
+        "guardian join": (lab._guardian, "join"),
+        "redis stop": (lab._redis, "stop"),
+        "work dir removal": (lab_module.shutil, "rmtree"),
+    }[step]
     _interrupt_once(monkeypatch, *target)
     with pytest.raises(KeyboardInterrupt):
         lab.close()
@@ -116,8 +118,15 @@ def test_a_close_interrupted_at_any_step_is_finished_by_the_next(monkeypatch, st
 # ---------------------------------------------------------------- garbage collection
 
 
-@pytest.mark.parametrize("redis", ["fake", pytest.param("real", marks=pytest.mark.skipif(
-    not HAVE_REDIS_SERVER, reason="redis-server is not on PATH"))])
+@pytest.mark.parametrize(
+    "redis",
+    [
+        "fake",
+        pytest.param(
+            "real", marks=pytest.mark.skipif(not HAVE_REDIS_SERVER, reason="redis-server is not on PATH")
+        ),
+    ],
+)
 def test_a_garbage_collected_redis_lab_stops_its_redis_helper_and_server(redis):
     lab = fl.Lab(pods=2, state="redis", redis=redis)  # a cell that is run again drops it
     helper = lab._redis.pid
@@ -195,7 +204,9 @@ def test_a_killed_real_redis_helper_leaves_no_socket_dir():
     made it was SIGKILLed and could not clean up."""
     lab = fl.Lab(pods=1, state="redis", redis="real")
     try:
-        socket_dirs = [os.path.join(lab._workdir, d) for d in os.listdir(lab._workdir) if d.startswith("finpay-redis-")]
+        socket_dirs = [
+            os.path.join(lab._workdir, d) for d in os.listdir(lab._workdir) if d.startswith("finpay-redis-")
+        ]
         assert len(socket_dirs) == 1 and os.path.exists(os.path.join(socket_dirs[0], "redis.sock"))
         os.kill(lab._redis.pid, signal.SIGKILL)
         assert gone(lab._redis.pid)
@@ -210,13 +221,17 @@ def test_a_process_killed_after_its_labs_closed_leaves_no_multiprocess_temp_dir(
     shutdown's last step): the lab's signal handler removes multiprocess's pymp-* dir.
     SIGKILL of the process alone: the fork server removes it as it exits
     (forkserver_cleanup.py)."""
-    proc = run_script(tmp_path, """
+    proc = run_script(
+        tmp_path,
+        """
         import multiprocess.util
         lab = fl.Lab(pods=2, app=app)
         lab.close()
         print(json.dumps(multiprocess.util.get_temp_dir()), flush=True)
         time.sleep(60)
-    """, guard=False)
+    """,
+        guard=False,
+    )
     with proc.stdout:
         mp_tempdir = json.loads(proc.stdout.readline())
     assert os.path.isdir(mp_tempdir)

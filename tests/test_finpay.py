@@ -51,7 +51,8 @@ def test_tokens_are_checked_on_any_pod_without_state(make_lab):
     assert r.ok  # stateless auth: pod-3 verifies the signature with the shared secret
     secret = lab._config["secret"]
     cases = {
-        s["token"][:-3] + ("AAA" if not s["token"].endswith("AAA") else "BBB"): "invalid token: the signature",
+        s["token"][:-3]
+        + ("AAA" if not s["token"].endswith("AAA") else "BBB"): "invalid token: the signature",
         auth.sign("Ravi", "not-the-secret"): "invalid token: the signature",
         auth.sign("Ravi", secret, ttl=-5): "expired token",
         s["token"].replace("Ravi", "Meena", 1): "invalid token: the signature",
@@ -97,22 +98,27 @@ def test_notifications_reach_the_gateway(make_lab):
     while len(lab.sms()) < 3 and time.monotonic() < deadline:
         time.sleep(0.02)
     got = sorted((m["to"], m["text"]) for m in lab.sms())
-    assert got == [("Landlord", "Payment Received: ₹5,000 from Ravi"), ("Meena", "Salary credited"),
-                   ("Ravi", "Payment Sent: ₹5,000 to Landlord")]
+    assert got == [
+        ("Landlord", "Payment Received: ₹5,000 from Ravi"),
+        ("Meena", "Salary credited"),
+        ("Ravi", "Payment Sent: ₹5,000 to Landlord"),
+    ]
 
 
 def test_a_killed_pods_queued_sms_are_lost_in_memory_and_delivered_from_redis(make_lab):
     lab = make_lab(pods=2, accounts=CAST, sms_seconds=0.3)
     s = login(lab)
     for i in range(3):
-        assert lab.call("pay", sender="Ravi", receiver="Landlord", amount=100, token=s["token"],
-                        key=f"k{i}", pod="pod-2").ok
+        assert lab.call(
+            "pay", sender="Ravi", receiver="Landlord", amount=100, token=s["token"], key=f"k{i}", pod="pod-2"
+        ).ok
     lab.kill("pod-2")  # the first SMS is being sent, five wait in pod-2's queue
     a = lab.audit()
     if lab.state == "memory":
         assert a.notifications.enqueued == 6 and a.notifications.delivered == 0
         assert sorted(a.notifications.lost) == sorted(
-            [("Ravi", "Payment Sent: ₹100 to Landlord"), ("Landlord", "Payment Received: ₹100 from Ravi")] * 3)
+            [("Ravi", "Payment Sent: ₹100 to Landlord"), ("Landlord", "Payment Received: ₹100 from Ravi")] * 3
+        )
     else:
         assert (a.notifications.enqueued, a.notifications.delivered, a.notifications.lost) == (6, 6, [])
         assert {m["pod"] for m in lab.sms()} == {"pod-1"}  # reclaimed by the survivor

@@ -16,14 +16,20 @@ from finpay_lab.stores.postgres_server import have_postgres
 
 from .test_serve import servers  # noqa: F401 - a fixture
 
-needs_postgres = pytest.mark.skipif(not have_postgres(), reason="no PostgreSQL server binaries on this machine")
+needs_postgres = pytest.mark.skipif(
+    not have_postgres(), reason="no PostgreSQL server binaries on this machine"
+)
 DBS = [None, "sqlite", pytest.param("postgres", marks=needs_postgres)]
 SQL = ["sqlite", pytest.param("postgres", marks=needs_postgres)]
 
 
 def books(lab, *users):
     if lab.db is not None:
-        return {r["name"]: r["balance"] for r in lab.sql("SELECT name, balance FROM accounts") if r["name"] in users}
+        return {
+            r["name"]: r["balance"]
+            for r in lab.sql("SELECT name, balance FROM accounts")
+            if r["name"] in users
+        }
     return {u: next(iter(lab.balances()[u].values())) for u in users}
 
 
@@ -154,8 +160,16 @@ def soak(lab, seed=11):
             lab.kill(rng.choice(live))
             lab.soak_kills += 1
         sender, receiver = rng.sample(users, 2)
-        yield "pay", {"sender": sender, "receiver": receiver, "amount": rng.randint(1, 400),
-                      "token": tokens[sender], "key": f"soak-{n}"}
+        yield (
+            "pay",
+            {
+                "sender": sender,
+                "receiver": receiver,
+                "amount": rng.randint(1, 400),
+                "token": tokens[sender],
+                "key": f"soak-{n}",
+            },
+        )
 
 
 @pytest.mark.slow
@@ -170,9 +184,11 @@ def test_soak_with_kills_and_a_redis_crash_loses_no_rupee(db):
         crashed = [r for r in pays if r.cause == Cause.CRASHED]
         a = run.audit(wait=5)
         committed = lab.sql("SELECT count(*) AS n FROM payments")[0]["n"]
-        print(f"\nsoak db={db}: {len(pays)} payments, {lab.soak_kills} kills, {len(crashed)} caught in flight, "
-              f"{committed} committed, ₹{a.money_created:+,} created, {len(a.double_debits)} double debits, "
-              f"{time.perf_counter() - t0:.1f} s")
+        print(
+            f"\nsoak db={db}: {len(pays)} payments, {lab.soak_kills} kills, {len(crashed)} caught in flight, "
+            f"{committed} committed, ₹{a.money_created:+,} created, {len(a.double_debits)} double debits, "
+            f"{time.perf_counter() - t0:.1f} s"
+        )
         assert a.money_created == 0 and a.double_debits == [] and a.negative_balances == {}
         assert a.lost_payments == [] and a.wrong_balances == {}
         total = lab.sql("SELECT sum(balance) AS total FROM accounts")[0]["total"]
@@ -196,8 +212,9 @@ def test_a_served_pod_keeps_its_books_in_database_url(servers, tmp_path):  # noq
     assert status == 422 and "CHECK balance >= 0" in reply["error"]
     pod.stop()
     with sqlite3.connect(f"{tmp_path}/books.db") as conn:
-        assert dict(conn.execute("SELECT name, balance FROM accounts WHERE name IN ('Ravi', 'Landlord')")) == \
-            {"Ravi": 8_000, "Landlord": 12_000}
+        assert dict(
+            conn.execute("SELECT name, balance FROM accounts WHERE name IN ('Ravi', 'Landlord')")
+        ) == {"Ravi": 8_000, "Landlord": 12_000}
     again = servers("pod-b", env={"DATABASE_URL": url})  # a new pod opens only what is missing
     again.wait_ready()
     assert again.post("balance", user="Ravi")[1]["value"] == 8_000

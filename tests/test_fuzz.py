@@ -39,12 +39,24 @@ def junk_text(**kw):
     return st.text(**kw).filter(lambda t: t not in NOT_JUNK)
 
 
-junk = st.one_of(st.none(), st.booleans(), st.floats(allow_nan=True), junk_text(max_size=20),
-                 st.lists(st.integers(), max_size=3), st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
-                 st.integers(min_value=-(10**20), max_value=10**20))
-bad_amount = st.one_of(st.integers(max_value=0), st.integers(min_value=MAX_PAYMENT + 1, max_value=10**30),
-                       st.floats(), junk_text(max_size=8), st.booleans(), st.none(),
-                       st.decimals(allow_nan=False).map(str))
+junk = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.floats(allow_nan=True),
+    junk_text(max_size=20),
+    st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=3), st.integers(), max_size=2),
+    st.integers(min_value=-(10**20), max_value=10**20),
+)
+bad_amount = st.one_of(
+    st.integers(max_value=0),
+    st.integers(min_value=MAX_PAYMENT + 1, max_value=10**30),
+    st.floats(),
+    junk_text(max_size=8),
+    st.booleans(),
+    st.none(),
+    st.decimals(allow_nan=False).map(str),
+)
 stranger = junk_text(min_size=0, max_size=30)
 
 
@@ -72,8 +84,12 @@ def refused(lab, endpoint, params):
     return r
 
 
-fuzz = settings(max_examples=EXAMPLES, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+fuzz = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def pay_corruptions(token):
@@ -87,10 +103,16 @@ def pay_corruptions(token):
         junk_text(max_size=60).map(lambda t: dict(good, token=t)),  # forged token
         st.sampled_from(list(good)).map(lambda k: {x: v for x, v in good.items() if x != k}),  # missing field
         st.tuples(junk_text(min_size=1, max_size=8), junk).map(
-            lambda kv: dict(good, **{kv[0]: kv[1]})),  # unexpected field
+            lambda kv: dict(good, **{kv[0]: kv[1]})
+        ),  # unexpected field
         junk.filter(lambda k: not isinstance(k, str) and k is not None).map(lambda k: dict(good, key=k)),
-        st.sampled_from(["sender", "receiver", "token"]).flatmap(lambda f: junk.map(lambda j: dict(good, **{f: j}))).filter(
-            lambda p: not (p["sender"] == "Ravi" and p["token"] == token and p["receiver"] in ("Landlord", "Meena"))),
+        st.sampled_from(["sender", "receiver", "token"])
+        .flatmap(lambda f: junk.map(lambda j: dict(good, **{f: j})))
+        .filter(
+            lambda p: (
+                not (p["sender"] == "Ravi" and p["token"] == token and p["receiver"] in ("Landlord", "Meena"))
+            )
+        ),
     )
 
 
@@ -101,17 +123,29 @@ def test_pay(lab, data):
 
 
 @fuzz
-@given(params=st.one_of(stranger.map(lambda u: {"user": u}), junk.map(lambda j: {"user": j}),
-                        st.just({}), st.tuples(junk, junk).map(lambda j: {"user": "Ravi", "x": j[0]})))
+@given(
+    params=st.one_of(
+        stranger.map(lambda u: {"user": u}),
+        junk.map(lambda j: {"user": j}),
+        st.just({}),
+        st.tuples(junk, junk).map(lambda j: {"user": "Ravi", "x": j[0]}),
+    )
+)
 def test_balance(lab, params):
     refused(lab, "balance", params)
 
 
 @fuzz
-@given(params=st.one_of(stranger.map(lambda u: {"user": u}), junk.map(lambda j: {"user": j}),
-                        st.integers().filter(lambda n: not 1 <= n <= 50).map(lambda n: {"user": "Ravi", "limit": n}),
-                        junk.filter(lambda j: not isinstance(j, int) or isinstance(j, bool)).map(
-                            lambda j: {"user": "Ravi", "limit": j})))
+@given(
+    params=st.one_of(
+        stranger.map(lambda u: {"user": u}),
+        junk.map(lambda j: {"user": j}),
+        st.integers().filter(lambda n: not 1 <= n <= 50).map(lambda n: {"user": "Ravi", "limit": n}),
+        junk.filter(lambda j: not isinstance(j, int) or isinstance(j, bool)).map(
+            lambda j: {"user": "Ravi", "limit": j}
+        ),
+    )
+)
 def test_statement(lab, params):
     refused(lab, "statement", params)
 
@@ -123,34 +157,58 @@ def test_login(lab, params):
 
 
 @fuzz
-@given(params=st.one_of(st.tuples(st.sampled_from(list(CAST)), junk_text(max_size=20)).map(
-    lambda t: {"user": t[0], "session": t[1]}), junk.map(lambda j: {"user": "Ravi", "session": j}),
-    st.just({"user": "Ravi"})))
+@given(
+    params=st.one_of(
+        st.tuples(st.sampled_from(list(CAST)), junk_text(max_size=20)).map(
+            lambda t: {"user": t[0], "session": t[1]}
+        ),
+        junk.map(lambda j: {"user": "Ravi", "session": j}),
+        st.just({"user": "Ravi"}),
+    )
+)
 def test_whoami(lab, params):
     refused(lab, "whoami", params)
 
 
 @fuzz
-@given(params=st.one_of(stranger.map(lambda u: {"user": u, "message": "hi"}),
-                        st.text(min_size=161, max_size=300).map(lambda m: {"user": "Ravi", "message": m}),
-                        st.just({"user": "Ravi", "message": ""}), junk.map(lambda j: {"user": "Ravi", "message": j})
-                        .filter(lambda p: not isinstance(p["message"], str))))
+@given(
+    params=st.one_of(
+        stranger.map(lambda u: {"user": u, "message": "hi"}),
+        st.text(min_size=161, max_size=300).map(lambda m: {"user": "Ravi", "message": m}),
+        st.just({"user": "Ravi", "message": ""}),
+        junk.map(lambda j: {"user": "Ravi", "message": j}).filter(
+            lambda p: not isinstance(p["message"], str)
+        ),
+    )
+)
 def test_notify(lab, params):
     refused(lab, "notify", params)
 
 
 @fuzz
-@given(params=st.one_of(st.tuples(stranger, stranger).map(lambda t: {"user_a": t[0], "user_b": t[1]}),
-                        junk.map(lambda j: {"user_a": j, "user_b": "Ravi"}).filter(lambda p: not isinstance(p["user_a"], str)),
-                        st.just({"user_a": "Ravi"})))
+@given(
+    params=st.one_of(
+        st.tuples(stranger, stranger).map(lambda t: {"user_a": t[0], "user_b": t[1]}),
+        junk.map(lambda j: {"user_a": j, "user_b": "Ravi"}).filter(
+            lambda p: not isinstance(p["user_a"], str)
+        ),
+        st.just({"user_a": "Ravi"}),
+    )
+)
 def test_fraud_check(lab, params):
     refused(lab, "fraud_check", params)
 
 
 @fuzz
-@given(params=st.one_of(st.integers(max_value=0).map(lambda a: {"amount": a}), junk.map(lambda j: {"amount": j}).filter(
-    lambda p: not isinstance(p["amount"], int) or isinstance(p["amount"], bool) or p["amount"] <= 0),
-    st.just({})))
+@given(
+    params=st.one_of(
+        st.integers(max_value=0).map(lambda a: {"amount": a}),
+        junk.map(lambda j: {"amount": j}).filter(
+            lambda p: not isinstance(p["amount"], int) or isinstance(p["amount"], bool) or p["amount"] <= 0
+        ),
+        st.just({}),
+    )
+)
 def test_update_balance(lab, params):
     refused(lab, "update_balance", params)
 
@@ -160,8 +218,13 @@ fuzz_arguments = settings(fuzz, max_examples=ARGUMENT_EXAMPLES)
 
 
 def _number_in(x, low, high, low_open=False):
-    return (not isinstance(x, bool) and isinstance(x, int | float) and not math.isnan(x)
-            and (low < x if low_open else low <= x) and x <= high)
+    return (
+        not isinstance(x, bool)
+        and isinstance(x, int | float)
+        and not math.isnan(x)
+        and (low < x if low_open else low <= x)
+        and x <= high
+    )
 
 
 def _is_pod_count(x):
@@ -172,8 +235,12 @@ BAD_LAB_ARGS = {
     "pods": junk.filter(lambda x: not _is_pod_count(x)),
     "state": junk.filter(lambda x: x not in ("memory", "redis")),
     "balancer": junk.filter(lambda x: not (isinstance(x, str) and x in STRATEGIES)),
-    "redis": junk.filter(lambda x: x not in ("fake", "real")
-                         and not (isinstance(x, str) and x.startswith(("redis://", "rediss://", "unix://")))),
+    "redis": junk.filter(
+        lambda x: (
+            x not in ("fake", "real")
+            and not (isinstance(x, str) and x.startswith(("redis://", "rediss://", "unix://")))
+        )
+    ),
     "restart": junk.filter(lambda x: not isinstance(x, bool)),
     "seed": junk.filter(lambda x: x is not None and (isinstance(x, bool) or not isinstance(x, int | str))),
     "sms_seconds": junk.filter(lambda x: not _number_in(x, 0, 60)),
@@ -200,9 +267,11 @@ bad_calls = st.one_of(
     junk.filter(lambda e: not isinstance(e, str)).map(lambda e: {"endpoint": e}),
     junk_text(max_size=10).map(lambda e: {"endpoint": "__" + e}),
     junk.filter(lambda p: p is not None and p not in ("pod-1", "pod-2")).map(
-        lambda p: {"endpoint": "balance", "user": "Ravi", "pod": p}),
+        lambda p: {"endpoint": "balance", "user": "Ravi", "pod": p}
+    ),
     junk.filter(lambda t: t is not None and not _is_timeout(t)).map(
-        lambda t: {"endpoint": "balance", "user": "Ravi", "timeout": t}),
+        lambda t: {"endpoint": "balance", "user": "Ravi", "timeout": t}
+    ),
     junk_text(max_size=20).map(lambda e: {"endpoint": e, "user": "Ravi"}),  # an unknown endpoint
 )
 
@@ -224,17 +293,23 @@ bad_items = st.one_of(
     junk,
     st.tuples(junk),
     st.tuples(junk, junk, junk, junk),
-    junk.filter(lambda a: not _number_in(a, 0, defaults.MAX_RUN_AT)).map(lambda a: (a, "balance", {"user": "Ravi"})),
+    junk.filter(lambda a: not _number_in(a, 0, defaults.MAX_RUN_AT)).map(
+        lambda a: (a, "balance", {"user": "Ravi"})
+    ),
     junk.filter(lambda e: not isinstance(e, str)).map(lambda e: (e, {"user": "Ravi"})),
     junk.filter(lambda p: not isinstance(p, dict)).map(lambda p: ("balance", p)),
 )
 bad_runs = st.one_of(
     st.tuples(st.integers(0, 5), bad_items).map(
-        lambda n_item: {"workload": [("balance", {"user": "Ravi"})] * n_item[0] + [n_item[1]]}),
+        lambda n_item: {"workload": [("balance", {"user": "Ravi"})] * n_item[0] + [n_item[1]]}
+    ),
     junk.filter(lambda d: d is not None and not (_is_pod_count(d) and 1 <= d <= defaults.MAX_DEPTH)).map(
-        lambda d: {"workload": [("balance", {"user": "Ravi"})], "depth": d}),
-    st.one_of(junk.filter(lambda c: c is not None and (not isinstance(c, list | tuple) or c)), st.lists(junk, min_size=1, max_size=3)).map(
-        lambda c: {"workload": [("balance", {"user": "Ravi"})], "chaos": c}),
+        lambda d: {"workload": [("balance", {"user": "Ravi"})], "depth": d}
+    ),
+    st.one_of(
+        junk.filter(lambda c: c is not None and (not isinstance(c, list | tuple) or c)),
+        st.lists(junk, min_size=1, max_size=3),
+    ).map(lambda c: {"workload": [("balance", {"user": "Ravi"})], "chaos": c}),
 )
 
 

@@ -49,7 +49,9 @@ def lesson_copies(tmp_path):
             if cell["cell_type"] == "markdown":
                 text = re.sub(r"\[([^\]]+)\]\(glossary\.md#[\w-]+\)", r"\1", "".join(cell["source"]))
                 cell["source"] = text.splitlines(keepends=True)
-        (tmp_path / path.name).write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+        (tmp_path / path.name).write_text(
+            json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8"
+        )
     return sorted(tmp_path.glob("*.ipynb"))
 
 
@@ -169,6 +171,8 @@ def test_a_longer_phrase_wins_over_the_word_inside_it():
 def test_a_lesson_that_links_the_glossary_links_every_term_it_uses(path):
     """`python scripts/link_glossary.py` has run on every lesson (run it again after writing
     one): each links the glossary, and the first use of every term it uses is a link."""
-    assert any("glossary.md#" in text for text in markdown(path)), f"run python scripts/link_glossary.py {path}"
+    assert any("glossary.md#" in text for text in markdown(path)), (
+        f"run python scripts/link_glossary.py {path}"
+    )
     result = run_script("--check", path)
     assert result.returncode == 0, result.stdout

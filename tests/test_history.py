@@ -18,8 +18,12 @@ def test_calls_and_events_are_recorded_in_order_with_times():
         assert r1.latency == pytest.approx(r1.received - r1.sent)
         assert 0 < r1.service <= r1.latency
         kinds = [(e.pod, e.kind) for e in lab.history.events]
-        assert sorted(kinds[:4]) == [("pod-1", "ready"), ("pod-1", "started"), ("pod-2", "ready"),
-                                     ("pod-2", "started")]  # the pods start concurrently
+        assert sorted(kinds[:4]) == [
+            ("pod-1", "ready"),
+            ("pod-1", "started"),
+            ("pod-2", "ready"),
+            ("pod-2", "started"),
+        ]  # the pods start concurrently
         assert kinds[4:] == [("pod-2", "killed"), ("pod-2", "exited")]
         assert "pod-2 exited: SIGKILL" in lab.history.event_log()
         assert r1.user == "Ravi"

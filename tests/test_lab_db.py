@@ -18,7 +18,9 @@ from finpay_lab.stores.postgres_server import have_postgres
 from .conftest import gone
 from .test_lifecycle import run_script
 
-needs_postgres = pytest.mark.skipif(not have_postgres(), reason="no PostgreSQL server binaries on this machine")
+needs_postgres = pytest.mark.skipif(
+    not have_postgres(), reason="no PostgreSQL server binaries on this machine"
+)
 DATABASES = ["sqlite", pytest.param("postgres", marks=needs_postgres)]
 
 shop = fl.App("shop")
@@ -84,7 +86,9 @@ def test_an_unknown_db_spec_is_refused_before_anything_starts(db):
     assert {d for d in set(os.listdir("/tmp")) - dirs if d.startswith("finpay-lab-")} == set()
 
 
-@pytest.mark.parametrize("kwargs", [{"redis_persistence": "sometimes"}, {"redis_persistence": "aof", "redis": "fake"}])
+@pytest.mark.parametrize(
+    "kwargs", [{"redis_persistence": "sometimes"}, {"redis_persistence": "aof", "redis": "fake"}]
+)
 def test_a_bad_redis_persistence_is_refused_before_anything_starts(kwargs):
     before = children()
     with pytest.raises(fl.BadInput, match="redis_persistence"):
@@ -118,7 +122,9 @@ def test_lab_sql_without_a_database_says_how_to_get_one():
 @pytest.mark.parametrize("kind", DATABASES)
 def test_a_handler_naming_db_gets_its_requests_transaction(kind):
     with fl.Lab(pods=2, app=shop, db=kind) as lab:
-        assert lab.db.kind == kind and lab.db_url.startswith("sqlite://" if kind == "sqlite" else "postgresql://")
+        assert lab.db.kind == kind and lab.db_url.startswith(
+            "sqlite://" if kind == "sqlite" else "postgresql://"
+        )
         assert lab.call("make_table").ok
         assert lab.call("add", name="tea", qty=3).value == 1  # rows affected
         assert lab.sql("SELECT name, qty FROM items") == [{"name": "tea", "qty": 3}]  # committed
@@ -195,14 +201,18 @@ def test_a_garbage_collected_postgres_lab_stops_its_server():
 @needs_postgres
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
 def test_a_killed_lab_process_takes_its_postgres_with_it(tmp_path, sig):
-    proc = run_script(tmp_path, """
+    proc = run_script(
+        tmp_path,
+        """
         import psutil
         lab = fl.Lab(pods=2, db="postgres", app=app)
         helper = lab.db.server.pid
         print(json.dumps([helper] + [p.pid for p in psutil.Process(helper).children(recursive=True)]
                          + [p.pid for p in lab.pods]), flush=True)
         time.sleep(60)
-    """, guard=False)
+    """,
+        guard=False,
+    )
     with proc.stdout:
         pids = json.loads(proc.stdout.readline())
     assert len(pids) >= 4

@@ -38,12 +38,15 @@ def make_dry_run(folder, target):
     # Run as a top-level make even under `make test`: a nested make prints "Entering
     # directory '/tmp/pytest-of-…'" lines, which name pytest too.
     env = {k: v for k, v in os.environ.items() if k not in ("MAKELEVEL", "MAKEFLAGS", "MFLAGS")}
-    return subprocess.run(["make", "-n", target], cwd=folder, capture_output=True, text=True, check=True,
-                          env=env).stdout
+    return subprocess.run(
+        ["make", "-n", target], cwd=folder, capture_output=True, text=True, check=True, env=env
+    ).stdout
 
 
 def test_make_test_collects_the_lessons_not_a_scratch_notebook(course_copy):
-    pytest_line = next(line for line in make_dry_run(course_copy, "test").splitlines() if "bin/pytest" in line)
+    pytest_line = next(
+        line for line in make_dry_run(course_copy, "test").splitlines() if "bin/pytest" in line
+    )
     collected = re.findall(r"notebooks/\S+\.ipynb", pytest_line)
     assert collected == ["notebooks/00_welcome.ipynb", "notebooks/01_stateless_vs_stateful.ipynb"]
 
@@ -63,15 +66,32 @@ def test_make_lab_opens_the_welcome_lesson(course_copy):
 
 
 # ---------------------------------------------------------------- self-checks
-@pytest.mark.parametrize("answer", [["Meena", "Anil"], ("anil", " MEENA "), {"Anil", "Meena"},
-                                    frozenset({"Meena", "Anil"}), {"Meena": 1, "Anil": 2}.keys()])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        ["Meena", "Anil"],
+        ("anil", " MEENA "),
+        {"Anil", "Meena"},
+        frozenset({"Meena", "Anil"}),
+        {"Meena": 1, "Anil": 2}.keys(),
+    ],
+)
 def test_a_set_question_accepts_any_collection_of_the_same_names(answer, capsys):
     assert checks.check(answer, {"Meena", "Anil"}, hint="look at lost_sessions", name="Exercise 3.1")
     assert capsys.readouterr().out.startswith("✅ Right.")
 
 
-@pytest.mark.parametrize("answer", [["Meena"], ["Meena", "Anil", "Ravi"], ["Meena", "Meena", "Anil"],
-                                    "Meena Anil", {"Meena": 1, "Anil": 2}, 2])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        ["Meena"],
+        ["Meena", "Anil", "Ravi"],
+        ["Meena", "Meena", "Anil"],
+        "Meena Anil",
+        {"Meena": 1, "Anil": 2},
+        2,
+    ],
+)
 def test_a_set_question_still_refuses_other_names(answer, capsys):
     assert not checks.check(answer, {"Meena", "Anil"}, hint="look at lost_sessions")
     out = capsys.readouterr().out
@@ -101,7 +121,10 @@ def test_the_review_hint_ignores_case_as_the_check_does(capsys):
     assert checks.to_review(answer, MATRIX) == []
     assert checks.check(answer, MATRIX, hint="h")  # the hint and the verdict agree
     assert checks.to_review(None, MATRIX) == list(MATRIX)  # unanswered: everything to review
-    assert checks.to_review({"Payment API": "database"}, MATRIX) == ["Session Management", "Notification Queue"]
+    assert checks.to_review({"Payment API": "database"}, MATRIX) == [
+        "Session Management",
+        "Notification Queue",
+    ]
 
 
 def test_exercise_6_2_uses_the_case_blind_review():
@@ -183,8 +206,15 @@ def story(lab):
     ravi = lab.call("login", user="Ravi", pod="pod-1").value
     meena = lab.call("login", user="Meena", pod="pod-2").value
     for i in range(30):
-        lab.call("pay", sender="Ravi", receiver="Anil", amount=10 + i, token=ravi["token"], key=f"rent-{i}",
-                 pod=f"pod-{i % 3 + 1}")
+        lab.call(
+            "pay",
+            sender="Ravi",
+            receiver="Anil",
+            amount=10 + i,
+            token=ravi["token"],
+            key=f"rent-{i}",
+            pod=f"pod-{i % 3 + 1}",
+        )
     lab.call("whoami", user="Meena", session=meena["session"], pod="pod-3")  # unknown there
     deadline = time.monotonic() + 30  # every SMS out first, so the kill loses books, not SMS
     while len(lab.sms()) < 60 and time.monotonic() < deadline:
@@ -207,5 +237,9 @@ def test_the_audit_of_a_trimmed_history_counts_as_if_nothing_was_dropped(monkeyp
     assert trimmed.lost_sessions == ["Meena"]
     assert (trimmed.notifications.enqueued, trimmed.notifications.delivered) == (60, 60)
     assert str(trimmed) == str(whole)
-    assert (trimmed.lost_payments, trimmed.wrong_balances, trimmed.money_created, trimmed.notifications) == \
-        (whole.lost_payments, whole.wrong_balances, whole.money_created, whole.notifications)
+    assert (trimmed.lost_payments, trimmed.wrong_balances, trimmed.money_created, trimmed.notifications) == (
+        whole.lost_payments,
+        whole.wrong_balances,
+        whole.money_created,
+        whole.notifications,
+    )

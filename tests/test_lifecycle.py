@@ -76,17 +76,22 @@ def run_script(tmp_path, body, guard=True):
         code = code.replace("\nlab = ", "\nif __name__ == '__main__':\n    lab = ")
     path = tmp_path / "script.py"
     path.write_text(code)
-    return subprocess.Popen([sys.executable, str(path)], stdout=subprocess.PIPE, text=True,
-                            cwd=tmp_path, start_new_session=True)
+    return subprocess.Popen(
+        [sys.executable, str(path)], stdout=subprocess.PIPE, text=True, cwd=tmp_path, start_new_session=True
+    )
 
 
 @pytest.mark.parametrize("state,redis", [("memory", "fake"), ("redis", "fake")])
 def test_sigkill_of_the_lab_process_takes_its_pods_and_redis_with_it(tmp_path, state, redis):
-    proc = run_script(tmp_path, f"""
+    proc = run_script(
+        tmp_path,
+        f"""
         lab = fl.Lab(pods=3, state={state!r}, redis={redis!r}, app=app)
         print(json.dumps([p.pid for p in lab.pods] + [lab._redis.pid]), flush=True)
         time.sleep(60)
-    """, guard=False)
+    """,
+        guard=False,
+    )
     with proc.stdout:
         pids = [p for p in json.loads(proc.stdout.readline()) if p]
     assert len(pids) == (4 if state == "redis" else 3)
@@ -97,13 +102,17 @@ def test_sigkill_of_the_lab_process_takes_its_pods_and_redis_with_it(tmp_path, s
 
 def test_a_paused_pod_dies_with_a_sigkilled_lab_thanks_to_the_guardian(tmp_path):
     """A SIGSTOPped pod runs nothing, not even its watchdog: the guardian thaws and kills it."""
-    proc = run_script(tmp_path, """
+    proc = run_script(
+        tmp_path,
+        """
         lab = fl.Lab(pods=3, app=app)
         lab.pause("pod-2")
         print(json.dumps({"pods": [p.pid for p in lab.pods], "guardian": lab._guardian.pid,
                           "workdir": lab._workdir}), flush=True)
         time.sleep(60)
-    """, guard=False)
+    """,
+        guard=False,
+    )
     with proc.stdout:
         info = json.loads(proc.stdout.readline())
     # SIGSTOP takes effect when the kernel next schedules the pod: under load that is after
@@ -126,10 +135,14 @@ def status_becomes(pid, status, within):
 
 def test_handlers_from_a_script_main_run_in_pods_and_the_script_exit_stops_them(tmp_path):
     for guard in (True, False):
-        proc = run_script(tmp_path, """
+        proc = run_script(
+            tmp_path,
+            """
             lab = fl.Lab(pods=2, app=app)
             print(json.dumps([lab.call("hello").value for _ in range(2)] + [p.pid for p in lab.pods]))
-        """, guard=guard)
+        """,
+            guard=guard,
+        )
         with proc.stdout:
             out = json.loads(proc.stdout.readline())
         assert proc.wait(timeout=30) == 0

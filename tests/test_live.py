@@ -54,7 +54,9 @@ def test_tiles_match_the_pods(lab, board):
     for pod in pods:
         tile = text(board.tiles[pod.name].html)
         assert tile.startswith(f"{pod.name} {pod.status} pid {pod.pid} ")
-        assert "restarts 0" in tile and "served 0" in tile and "in its memory: 0 sessions 0 queued SMS" in tile
+        assert (
+            "restarts 0" in tile and "served 0" in tile and "in its memory: 0 sessions 0 queued SMS" in tile
+        )
     assert "3 pods: 3 ready" in text(board.header)
     assert "state: memory each pod remembers on its own" in text(board.state_info)
 
@@ -182,7 +184,10 @@ def test_closing_the_lab_stops_its_threads():
     assert board.add_button.disabled and board.load_button.disabled
     # the toggle and the tiles tell the truth: nothing loads, every pod is stopped
     assert not board.load_button.value and board.load_button.description == "start load"
-    assert [text(t.html).split()[:2] for t in board.tiles.values()] == [["pod-1", "stopped"], ["pod-2", "stopped"]]
+    assert [text(t.html).split()[:2] for t in board.tiles.values()] == [
+        ["pod-1", "stopped"],
+        ["pod-2", "stopped"],
+    ]
     assert all(t.kill.disabled for t in board.tiles.values())
     board.close()  # still fine afterwards
 

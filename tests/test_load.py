@@ -15,10 +15,14 @@ def arrivals(shape):
 
 def test_same_seed_same_plan_other_seed_other_plan():
     with fl.Lab(pods=1) as lab:
-        a = [(t, e, {k: v for k, v in p.items() if k not in ("token", "session", "key")})
-             for t, e, p in fl.load.constant(rps=100, seconds=1, seed=3).plan(lab)]
-        b = [(t, e, {k: v for k, v in p.items() if k not in ("token", "session", "key")})
-             for t, e, p in fl.load.constant(rps=100, seconds=1, seed=3).plan(lab)]
+        a = [
+            (t, e, {k: v for k, v in p.items() if k not in ("token", "session", "key")})
+            for t, e, p in fl.load.constant(rps=100, seconds=1, seed=3).plan(lab)
+        ]
+        b = [
+            (t, e, {k: v for k, v in p.items() if k not in ("token", "session", "key")})
+            for t, e, p in fl.load.constant(rps=100, seconds=1, seed=3).plan(lab)
+        ]
         c = [(t, e) for t, e, _ in fl.load.constant(rps=100, seconds=1, seed=4).plan(lab)]
     assert a == b and [(t, e) for t, e, _ in a] != c
 
@@ -26,7 +30,7 @@ def test_same_seed_same_plan_other_seed_other_plan():
 def test_constant_rate_and_mix_are_what_was_asked():
     shape = fl.load.constant(rps=500, seconds=4, seed=1)
     times = arrivals(shape)
-    assert abs(len(times) - 2000) < 4 * 2000 ** 0.5  # Poisson: within four sigma
+    assert abs(len(times) - 2000) < 4 * 2000**0.5  # Poisson: within four sigma
     assert times == sorted(times) and times[0] >= 0 and times[-1] < 4
     with fl.Lab(pods=1) as lab:
         kinds = collections.Counter(e for _, e, _ in shape.plan(lab))
@@ -64,15 +68,18 @@ def test_payments_in_a_plan_carry_tokens_and_unique_keys():
         assert lab.audit().money_created == 0
 
 
-@pytest.mark.parametrize("call", [
-    lambda: fl.load.constant(rps=-1),
-    lambda: fl.load.constant(rps="fast"),
-    lambda: fl.load.constant(seconds=0),
-    lambda: fl.load.constant(mix={"steal": 1}),
-    lambda: fl.load.constant(mix={"pay": 0}),
-    lambda: fl.load.step(levels=()),
-    lambda: fl.load.salary_day(peak=-2),
-])
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: fl.load.constant(rps=-1),
+        lambda: fl.load.constant(rps="fast"),
+        lambda: fl.load.constant(seconds=0),
+        lambda: fl.load.constant(mix={"steal": 1}),
+        lambda: fl.load.constant(mix={"pay": 0}),
+        lambda: fl.load.step(levels=()),
+        lambda: fl.load.salary_day(peak=-2),
+    ],
+)
 def test_bad_shapes_are_clear_errors(call):
     with pytest.raises(fl.BadInput):
         call()

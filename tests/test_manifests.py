@@ -63,7 +63,9 @@ def test_the_validator_is_strict():
     deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbes"] = {}
     with pytest.raises(kubernetes_validate.ValidationError):
         validate(deployment)
-    deployment = json.loads(json.dumps(deployment).replace('"containerPort": 8080', '"containerPort": "8080"'))
+    deployment = json.loads(
+        json.dumps(deployment).replace('"containerPort": 8080', '"containerPort": "8080"')
+    )
     del deployment["spec"]["template"]["spec"]["containers"][0]["readinessProbes"]
     with pytest.raises(kubernetes_validate.ValidationError):
         validate(deployment)
@@ -104,7 +106,9 @@ def test_secrets_are_generated_never_the_lab_s_own(redis_lab):
 
 
 def test_the_hpa_is_the_lab_s_autoscaler(redis_lab, monkeypatch):
-    monkeypatch.setattr(redis_lab, "autoscaler", hpa(min=2, max=12, target=0.65, scale_down_window=7.0), raising=False)
+    monkeypatch.setattr(
+        redis_lab, "autoscaler", hpa(min=2, max=12, target=0.65, scale_down_window=7.0), raising=False
+    )
     kinds = by_kind(to_kubernetes(redis_lab))
     spec = kinds["HorizontalPodAutoscaler"][0]["spec"]
     assert (spec["minReplicas"], spec["maxReplicas"]) == (2, 12)
@@ -130,7 +134,11 @@ def test_the_dockerfile_runs_what_the_deployment_runs(memory_lab):
     deployment = by_kind(to_kubernetes(memory_lab))["Deployment"][0]
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     cmd, port = _dockerfile_cmd_and_port()
-    assert cmd == container["command"] == [*serve.COMMAND, "--app", serve.DEFAULT_APP, "--port", str(serve.DEFAULT_PORT)]
+    assert (
+        cmd
+        == container["command"]
+        == [*serve.COMMAND, "--app", serve.DEFAULT_APP, "--port", str(serve.DEFAULT_PORT)]
+    )
     assert port == container["ports"][0]["containerPort"] == serve.DEFAULT_PORT
     text = (ROOT / "Dockerfile").read_text()
     assert "pip install ." in text and "\nUSER 10001" in text  # not root
@@ -141,7 +149,9 @@ def test_the_deployment_s_command_serves_its_probes(memory_lab, tmp_path):
     """Run the Deployment's own command (on a free port here) and ask its probes' paths."""
     from .test_serve import Server
 
-    container = by_kind(to_kubernetes(memory_lab))["Deployment"][0]["spec"]["template"]["spec"]["containers"][0]
+    container = by_kind(to_kubernetes(memory_lab))["Deployment"][0]["spec"]["template"]["spec"]["containers"][
+        0
+    ]
     command = container["command"]
     assert command[:3] == ["python", "-m", "finpay_lab.serve"]
     server = Server("pod-x", args=command[3:])  # the Deployment's args; the test's --port 0 wins
@@ -155,7 +165,9 @@ def test_the_deployment_s_command_serves_its_probes(memory_lab, tmp_path):
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
         assert container["lifecycle"]["preStop"]["exec"]["command"][0] == "sleep"
-        assert {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}} in container["env"]
+        assert {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}} in container[
+            "env"
+        ]
     finally:
         server.stop()
 
@@ -182,7 +194,11 @@ def test_a_learner_s_app_is_served_from_its_exported_module(tmp_path):
         objects = to_kubernetes(lab, tmp_path)
     deployment = by_kind(objects)["Deployment"][0]
     assert deployment["metadata"]["name"] == "counter-app"
-    assert deployment["spec"]["template"]["spec"]["containers"][0]["command"][-3:] == ["counter_app:app", "--port", "8080"]
+    assert deployment["spec"]["template"]["spec"]["containers"][0]["command"][-3:] == [
+        "counter_app:app",
+        "--port",
+        "8080",
+    ]
     assert 'export(app, "counter_app.py")' in (tmp_path / "README.md").read_text()
     for obj in objects:
         validate(obj)
@@ -190,8 +206,9 @@ def test_a_learner_s_app_is_served_from_its_exported_module(tmp_path):
 
 def test_the_server_runs_as_the_readme_says():
     """`python -m finpay_lab.serve --help` works: the entry point the image runs exists."""
-    done = subprocess.run([sys.executable, "-m", "finpay_lab.serve", "--help"], capture_output=True, text=True,
-                          timeout=30)
+    done = subprocess.run(
+        [sys.executable, "-m", "finpay_lab.serve", "--help"], capture_output=True, text=True, timeout=30
+    )
     assert done.returncode == 0 and "--app" in done.stdout and "--port" in done.stdout
 
 
@@ -200,7 +217,8 @@ def test_the_lab_and_the_app_reach_manifests_and_export_through_the_package(memo
     views/ and serve through the package's lazy attributes, never by import)."""
     objects = memory_lab.to_kubernetes()
     assert [(o["kind"], o["metadata"]["name"]) for o in objects] == [
-        (o["kind"], o["metadata"]["name"]) for o in to_kubernetes(memory_lab)]
+        (o["kind"], o["metadata"]["name"]) for o in to_kubernetes(memory_lab)
+    ]
     for obj in objects:
         validate(obj)
     app = fl.App("counter")

@@ -95,13 +95,22 @@ def _kill_and_wait(pid):
 REAL = [pytest.mark.real_redis, needs_redis_server]
 
 
-@pytest.mark.parametrize(("kind", "victim"), [  # the embedded server lives inside its helper
-    ("fake", "helper"), pytest.param("real", "helper", marks=REAL), pytest.param("real", "server", marks=REAL)])
+@pytest.mark.parametrize(
+    ("kind", "victim"),
+    [  # the embedded server lives inside its helper
+        ("fake", "helper"),
+        pytest.param("real", "helper", marks=REAL),
+        pytest.param("real", "server", marks=REAL),
+    ],
+)
 def test_a_killed_redis_gives_redis_unavailable_and_an_event(kind, victim):
     with fl.Lab(pods=1, state="redis", redis=kind) as lab:
         helper = psutil.Process(lab._redis.pid)
-        pid = helper.pid if victim == "helper" else next(
-            p.pid for p in helper.children() if "redis-server" in " ".join(p.cmdline()))
+        pid = (
+            helper.pid
+            if victim == "helper"
+            else next(p.pid for p in helper.children() if "redis-server" in " ".join(p.cmdline()))
+        )
         _kill_and_wait(pid)
         for look in (lab.balances, lambda: lab.audit(wait=0)):
             with pytest.raises(fl.RedisUnavailable, match="does not answer") as caught:
@@ -173,8 +182,10 @@ def test_no_command_reaches_redis_without_the_password(kind):
         port, password = _port(server.url), _password(server.url)
         crore = b"*3\r\n$3\r\nSET\r\n$13\r\nbalance:Mallo\r\n$9\r\n990000000\r\n"
         reply = _raw(port, crore + b"GET balance:Ravi\r\nAUTH wrong-password\r\n")
-        assert reply == (b"-NOAUTH Authentication required.\r\n-NOAUTH Authentication required.\r\n"
-                         b"-WRONGPASS invalid username-password pair or user is disabled.\r\n")
+        assert reply == (
+            b"-NOAUTH Authentication required.\r\n-NOAUTH Authentication required.\r\n"
+            b"-WRONGPASS invalid username-password pair or user is disabled.\r\n"
+        )
         with pytest.raises(redis.AuthenticationError):
             redis.Redis(port=port).set("balance:Mallo", 1)
         # AUTH and a command in one packet: the command runs, after the password

@@ -34,7 +34,15 @@ def test_notebook_is_stripped_except_checked_cells(path):
 
 def test_the_course_has_its_lessons_in_order():
     names = [pathlib.Path(p).stem for p in NOTEBOOKS]
-    assert names == ["00_welcome", "01_stateless_vs_stateful", "02_pods_and_load_balancing",
-                     "03_sessions_and_crashes", "04_notification_queue", "05_salary_day",
-                     "06_databases_and_caches", "07_externalize_state", "08_deploys_and_statefulsets",
-                     "09_capstone"]
+    assert names == [
+        "00_welcome",
+        "01_stateless_vs_stateful",
+        "02_pods_and_load_balancing",
+        "03_sessions_and_crashes",
+        "04_notification_queue",
+        "05_salary_day",
+        "06_databases_and_caches",
+        "07_externalize_state",
+        "08_deploys_and_statefulsets",
+        "09_capstone",
+    ]

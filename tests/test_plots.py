@@ -43,8 +43,9 @@ def runs():
 
 def with_fault(run, start, end, pod="pod-3", detail="pause pod-3 for 0.3 s"):
     """The run with one chaos fault added to its events (t and end are lab times)."""
-    event = fl.PodEvent(run.started + start, pod, "fault", detail,
-                        end=None if end is None else run.started + end)
+    event = fl.PodEvent(
+        run.started + start, pod, "fault", detail, end=None if end is None else run.started + end
+    )
     return fl.Run(run.lab, run.requests, run.events + [event], run.started, run.ended)
 
 
@@ -81,7 +82,9 @@ def test_timeline_has_a_lane_per_pod_and_marks_failures_deaths_and_restarts(runs
         assert to_hex(dots.get_facecolor()[0]) == plots.pod_colour(pod)
     killed = one(e for e in run.events if e.kind == "killed")
     deaths = one(by_gid(ax, "deaths"))
-    assert list(deaths.get_xdata()) == [killed.t - run.started] and list(deaths.get_ydata()) == [1]  # pod-2's lane
+    assert list(deaths.get_xdata()) == [killed.t - run.started] and list(deaths.get_ydata()) == [
+        1
+    ]  # pod-2's lane
     ready = one(by_gid(ax, "ready")).get_offsets()
     assert len(ready) == (1 if restart else 0)  # the replacement pod-2 coming back
     if restart:
@@ -92,6 +95,7 @@ def test_timeline_has_a_lane_per_pod_and_marks_failures_deaths_and_restarts(runs
 
 def test_timeline_puts_requests_no_pod_could_take_on_their_own_lane():
     with fl.Lab(pods=1) as lab:
+
         def workload():
             for i in range(40):
                 if i == 20:
@@ -175,8 +179,10 @@ def test_latency_shows_p50_p95_p99_in_ms(runs):
 def test_latency_switches_to_a_log_scale_when_the_range_is_wide(runs):
     run = runs[False]
     # due=None: the panel counts from send for these, so their latency is what it draws
-    slow = [dataclasses.replace(r, latency=r.latency * 500, due=None) if i % 10 == 0 else r
-            for i, r in enumerate(run.requests)]
+    slow = [
+        dataclasses.replace(r, latency=r.latency * 500, due=None) if i % 10 == 0 else r
+        for i, r in enumerate(run.requests)
+    ]
     wide = fl.Run(run.lab, slow, run.events, run.started, run.ended)
     assert one(plots.latency(wide).axes).get_yscale() == "log"
     assert one(plots.latency(run).axes).get_yscale() == "linear"
@@ -207,7 +213,9 @@ def test_compare_puts_two_runs_side_by_side_on_shared_axes(runs):
         assert [bar.get_width() for bar in ax.patches] == [run.failed, run.ok]
     for ax, run in ((top_a, a), (top_b, b)):  # both counted from their own start
         assert ax.get_xlim()[0] < 0.05
-        assert sum(p.get_height() * p.get_width() for c in ax.containers for p in c) == pytest.approx(len(run.requests))
+        assert sum(p.get_height() * p.get_width() for c in ax.containers for p in c) == pytest.approx(
+            len(run.requests)
+        )
     assert "requests/s" in top_a.get_ylabel() and "(s)" in top_a.get_xlabel()
 
 
@@ -228,7 +236,9 @@ def test_scaling_takes_runs_and_refuses_nonsense(runs):
     run = runs[True]
     ax = one(plots.scaling({3: run, 6: 2 * run.throughput}).axes)
     assert list(one(by_gid(ax, "measured")).get_ydata()) == [run.throughput, 2 * run.throughput]
-    assert list(one(by_gid(ax, "ideal")).get_ydata()) == pytest.approx([0, run.throughput, 2 * run.throughput])
+    assert list(one(by_gid(ax, "ideal")).get_ydata()) == pytest.approx(
+        [0, run.throughput, 2 * run.throughput]
+    )
     for bad in ({}, {0: 10.0}, {"3": 10.0}, {3: "fast"}, [1, 2]):
         with pytest.raises(fl.BadInput):
             plots.scaling(bad)
@@ -236,8 +246,10 @@ def test_scaling_takes_runs_and_refuses_nonsense(runs):
 
 # ---------------------------------------------------------------------- balances, losses
 def test_balances_groups_one_bar_per_pod_by_customer():
-    data = {"Ravi": {"pod-1": 6000, "pod-2": 1000, "pod-3": 1000},
-            "Priya": {"pod-1": 2500, "pod-2": 2500, "pod-3": 2500}}
+    data = {
+        "Ravi": {"pod-1": 6000, "pod-2": 1000, "pod-3": 1000},
+        "Priya": {"pod-1": 2500, "pod-2": 2500, "pod-3": 2500},
+    }
     fig = plots.balances(data)
     save(fig, "balances_memory")
     ax = one(fig.axes)
@@ -263,8 +275,13 @@ def test_balances_shows_the_customers_pods_disagree_on_first():
     data = {f"cust-{i:03}": {"pod-1": 10000, "pod-2": 10000} for i in range(40)}
     data["cust-031"] = {"pod-1": 10500, "pod-2": 10000}
     ax = one(plots.balances(data, limit=5).axes)
-    assert [t.get_text() for t in ax.get_xticklabels()] == ["cust-000", "cust-001", "cust-002",
-                                                           "cust-003", "cust-031 ≠"]
+    assert [t.get_text() for t in ax.get_xticklabels()] == [
+        "cust-000",
+        "cust-001",
+        "cust-002",
+        "cust-003",
+        "cust-031 ≠",
+    ]
     assert "5 of 40 shown" in ax.get_xlabel() and "disagree on 1 of 40" in ax.get_title()
     ax = one(plots.balances(data, users=["cust-031"]).axes)
     assert [t.get_text() for t in ax.get_xticklabels()] == ["cust-031 ≠"]
@@ -284,27 +301,41 @@ def test_balances_takes_a_lab():
 
 
 def audit(**fields):
-    base = dict(divergent_balances={}, wrong_balances={}, lost_sessions=[], lost_payments=[],
-                negative_balances={}, double_debits=[], money_created=0,
-                notifications=SimpleNamespace(lost=[]))
+    base = dict(
+        divergent_balances={},
+        wrong_balances={},
+        lost_sessions=[],
+        lost_payments=[],
+        negative_balances={},
+        double_debits=[],
+        money_created=0,
+        notifications=SimpleNamespace(lost=[]),
+    )
     return SimpleNamespace(**{**base, **fields})
 
 
 def test_losses_shows_what_each_customer_lost():
-    a = audit(divergent_balances={"Ravi": {"pod-1": 6000, "pod-2": 1000}},
-              wrong_balances={"Ravi": {"expected": 6000, "seen": {"pod-2": 1000}}},
-              lost_sessions=["Ravi", "Asha", "Ravi"],
-              lost_payments=[("rent-nov", "Meera", "Landlord", 5000)],
-              notifications=SimpleNamespace(lost=[("Asha", "Payment Sent"), ("Asha", "OTP"), ("Meera", "OTP")]),
-              negative_balances={"Meera": -500}, money_created=5000)
+    a = audit(
+        divergent_balances={"Ravi": {"pod-1": 6000, "pod-2": 1000}},
+        wrong_balances={"Ravi": {"expected": 6000, "seen": {"pod-2": 1000}}},
+        lost_sessions=["Ravi", "Asha", "Ravi"],
+        lost_payments=[("rent-nov", "Meera", "Landlord", 5000)],
+        notifications=SimpleNamespace(lost=[("Asha", "Payment Sent"), ("Asha", "OTP"), ("Meera", "OTP")]),
+        negative_balances={"Meera": -500},
+        money_created=5000,
+    )
     fig = plots.losses(a)
     save(fig, "losses")
     ax = one(fig.axes)
     widths = {label: [b.get_width() for b in by_gid(ax, label)] for label, _ in plots.LOSSES}
     # Asha 3, Meera 3 (a payment, an alert, a balance below zero), Ravi 3: ties go by name
     assert [t.get_text() for t in ax.get_yticklabels()] == ["Asha", "Meera", "Ravi"]
-    assert widths == {"lost sessions": [1, 0, 2], "lost payments": [0, 1, 0],
-                      "lost SMS alerts": [2, 1, 0], "wrong balance": [0, 1, 1]}
+    assert widths == {
+        "lost sessions": [1, 0, 2],
+        "lost payments": [0, 1, 0],
+        "lost SMS alerts": [2, 1, 0],
+        "wrong balance": [0, 1, 1],
+    }
     assert "3 affected" in ax.get_title() and "₹5,000 created" in ax.get_title()
     assert "(count)" in ax.get_xlabel()
     assert legend_labels(ax) == [label for label, _ in plots.LOSSES]
@@ -322,8 +353,9 @@ def test_losses_of_a_clean_audit_says_nothing_was_lost():
     fig = plots.losses(audit())
     save(fig, "losses_none")
     assert one(by_gid(one(fig.axes), "nothing-lost")).get_text().startswith("Nothing lost")
-    text = one(by_gid(one(plots.losses(audit(money_created=-300, double_debits=[("p1", 2)])).axes),
-                      "nothing-lost")).get_text()
+    text = one(
+        by_gid(one(plots.losses(audit(money_created=-300, double_debits=[("p1", 2)])).axes), "nothing-lost")
+    ).get_text()
     assert "₹300 destroyed" in text and "1 payment applied twice" in text
     with pytest.raises(fl.BadInput, match="audit"):
         plots.losses({"lost_sessions": []})
@@ -349,15 +381,21 @@ def test_pod_colours_are_stable_and_failures_have_their_own():
 
 
 def test_public_names_and_no_global_matplotlib_state():
-    assert sorted(plots.__all__) == sorted(n for n in vars(plots) if not n.startswith("_")
-                                           and callable(getattr(plots, n))
-                                           and getattr(plots, n).__module__ == plots.__name__)
+    assert sorted(plots.__all__) == sorted(
+        n
+        for n in vars(plots)
+        if not n.startswith("_")
+        and callable(getattr(plots, n))
+        and getattr(plots, n).__module__ == plots.__name__
+    )
     before = dict(matplotlib.rcParams)
     plots.scaling({1: 10.0, 2: 20.0})
     assert dict(matplotlib.rcParams) == before
     # rcParams.copy(): reading rcParams["backend"] would itself import pyplot
-    code = ("import matplotlib as m, sys; before = m.rcParams.copy(); import finpay_lab.views.plots; "
-            "assert dict.__eq__(m.rcParams.copy(), before); assert 'matplotlib.pyplot' not in sys.modules")
+    code = (
+        "import matplotlib as m, sys; before = m.rcParams.copy(); import finpay_lab.views.plots; "
+        "assert dict.__eq__(m.rcParams.copy(), before); assert 'matplotlib.pyplot' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
 
 

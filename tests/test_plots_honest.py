@@ -52,8 +52,10 @@ def runs():
 
 def with_faults(run, *faults):
     """The run with chaos faults added: (start, end or None, detail), times from its start."""
-    extra = [fl.PodEvent(run.started + a, None, "fault", detail, end=None if b is None else run.started + b)
-             for a, b, detail in faults]
+    extra = [
+        fl.PodEvent(run.started + a, None, "fault", detail, end=None if b is None else run.started + b)
+        for a, b, detail in faults
+    ]
     return fl.Run(run.lab, run.requests, run.events + extra, run.started, run.ended)
 
 
@@ -62,7 +64,9 @@ def by_gid(ax, gid):
 
 
 def bars_area(ax, label=None):
-    return sum(p.get_height() * p.get_width() for c in ax.containers if label in (None, c.get_label()) for p in c)
+    return sum(
+        p.get_height() * p.get_width() for c in ax.containers if label in (None, c.get_label()) for p in c
+    )
 
 
 def drawn(fig):
@@ -118,7 +122,9 @@ def test_demand_is_drawn_over_the_throughput_of_an_overloaded_run(runs):
     ax = fig.axes[0]
     (line,) = by_gid(ax, "demand")
     due, edges = line.get_data().values, line.get_data().edges
-    assert sum(d * (b - a) for d, a, b in zip(due, edges, edges[1:], strict=False)) == pytest.approx(len(planned))
+    assert sum(d * (b - a) for d, a, b in zip(due, edges, edges[1:], strict=False)) == pytest.approx(
+        len(planned)
+    )
     assert "demand (requests due/s)" in [t.get_text() for t in ax.get_legend().get_texts()]
     # 3 pods of 10 ms handlers answer at most ~300/s: the demand (600/s) stands well above
     served = [sum(p.get_height() for c in ax.containers for p in c if p.get_x() == x) for x in edges[:-1]]
@@ -175,8 +181,10 @@ def test_pods_one_to_eight_take_the_okabe_ito_colours():
 
 
 def test_thirty_pods_have_thirty_looks_never_told_by_colour_alone(runs):
-    looks = [(plots.pod_colour(f"pod-{i}"), plots.pod_marker(f"pod-{i}"), plots.pod_hatch(f"pod-{i}"))
-             for i in range(1, 31)]
+    looks = [
+        (plots.pod_colour(f"pod-{i}"), plots.pod_marker(f"pod-{i}"), plots.pod_hatch(f"pod-{i}"))
+        for i in range(1, 31)
+    ]
     assert len(set(looks)) == 30
     assert len({(c, m) for c, m, _ in looks}) == 30 and len({(c, h) for c, _, h in looks}) == 30
     run = runs["thirty"]
@@ -198,8 +206,13 @@ def test_thirty_pods_have_thirty_looks_never_told_by_colour_alone(runs):
 
 # ---------------------------------------------------------------------- labels apart
 def test_fault_labels_on_the_timeline_never_overlap(runs):
-    run = with_faults(runs["kill"], (0.20, 0.5, "pause pod-3 for 0.3 s"), (0.21, None, "kill pod-1 (SIGKILL)"),
-                      (0.22, 0.4, "redis down for 0.2 s"), (0.9, None, "kill pod-2 (SIGKILL)"))
+    run = with_faults(
+        runs["kill"],
+        (0.20, 0.5, "pause pod-3 for 0.3 s"),
+        (0.21, None, "kill pod-1 (SIGKILL)"),
+        (0.22, 0.4, "redis down for 0.2 s"),
+        (0.9, None, "kill pod-2 (SIGKILL)"),
+    )
     for figure in (plots.timeline, plots.overview):
         fig = figure(run)
         renderer = drawn(fig)
@@ -226,9 +239,13 @@ def test_the_dashboard_chart_labels_never_overlap():
 def test_every_figure_has_a_one_line_caption(runs):
     run = runs["kill"]
     figures = {
-        "timeline": plots.timeline(run), "throughput": plots.throughput(run), "latency": plots.latency(run),
-        "overview": plots.overview(run), "compare": plots.compare(run, runs["overload"]),
-        "scaling": plots.scaling({1: 100.0, 2: 180.0}), "trace": plots.trace(run),
+        "timeline": plots.timeline(run),
+        "throughput": plots.throughput(run),
+        "latency": plots.latency(run),
+        "overview": plots.overview(run),
+        "compare": plots.compare(run, runs["overload"]),
+        "scaling": plots.scaling({1: 100.0, 2: 180.0}),
+        "trace": plots.trace(run),
         "balances": plots.balances({"Ravi": {"pod-1": 10, "pod-2": 20}}),
         "losses": plots.losses(SimpleNamespace(lost_sessions=["Ravi", "Asha"], notifications=None)),
     }
@@ -290,7 +307,14 @@ def test_trace_shows_redis_and_refuses_nonsense():
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()][-1] == "redis" and by_gid(ax, "lane:redis")
     assert "Redis" in fig.alt and "0 failed" in fig.alt
-    for bad in ({"n": 0}, {"n": 31}, {"n": 2.5}, {"around": -1}, {"around": run.duration + 1}, {"around": "now"}):
+    for bad in (
+        {"n": 0},
+        {"n": 31},
+        {"n": 2.5},
+        {"around": -1},
+        {"around": run.duration + 1},
+        {"around": "now"},
+    ):
         with pytest.raises(fl.BadInput):
             plots.trace(run, **bad)
     with pytest.raises(fl.BadInput, match="needs a Run"):

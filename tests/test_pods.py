@@ -65,11 +65,13 @@ def test_request_in_flight_on_a_killed_pod_fails_with_a_crash_error():
 
 def test_pipelined_requests_on_a_killed_pod_all_fail_and_the_rest_succeed():
     with fl.Lab(pods=2, app=slow_app()) as lab:
+
         def workload():
             for i in range(8):
                 yield "nap", {"seconds": 0.05}
                 if i == 5:
                     lab.kill("pod-2")
+
         run = lab.run(workload())
         crashed = [r for r in run.requests if not r.ok]
         assert crashed and all(r.pod == "pod-2" and "pod-2 crashed (SIGKILL)" in r.error for r in crashed)

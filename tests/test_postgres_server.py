@@ -243,6 +243,7 @@ def test_a_forked_child_that_exits_leaves_the_parents_server_alone(tmp_path):
             print(conn.execute("SELECT 1").fetchone()[0], flush=True)
         server.stop()
     """)
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True,
-                         timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
     assert out.stdout.split() == ["1"], out.stderr

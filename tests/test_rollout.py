@@ -27,8 +27,11 @@ def versioned(version):
 
 def steps(lab, since=0):
     """(kind, pod) of the rollout's events, in order."""
-    return [(e.kind, e.pod) for e in lab.history.events[since:]
-            if e.kind in ("started", "ready", "stopping", "stopped", "rollout")]
+    return [
+        (e.kind, e.pod)
+        for e in lab.history.events[since:]
+        if e.kind in ("started", "ready", "stopping", "stopped", "rollout")
+    ]
 
 
 def test_rollout_restart_replaces_every_pod_with_new_names_each_old_one_after_a_new_one_is_ready():
@@ -55,10 +58,18 @@ def test_rollout_restart_replaces_every_pod_with_new_names_each_old_one_after_a_
             lowest, highest = min(lowest, ready), max(highest, running)
         assert (lowest, highest) == (3, 4)
         order = [(k, p) for k, p in steps(lab, first) if k in ("ready", "stopping")]
-        assert order == [("ready", "pod-4"), ("stopping", "pod-1"), ("ready", "pod-5"), ("stopping", "pod-2"),
-                         ("ready", "pod-6"), ("stopping", "pod-3")]
+        assert order == [
+            ("ready", "pod-4"),
+            ("stopping", "pod-1"),
+            ("ready", "pod-5"),
+            ("stopping", "pod-2"),
+            ("ready", "pod-6"),
+            ("stopping", "pod-3"),
+        ]
         kinds = [e.detail for e in lab.history.events if e.kind == "rollout"]
-        assert kinds[0].startswith("rolling update of 3 pods to the same app (max_surge=1, max_unavailable=0)")
+        assert kinds[0].startswith(
+            "rolling update of 3 pods to the same app (max_surge=1, max_unavailable=0)"
+        )
         assert kinds[-1].endswith("pod-1, pod-2, pod-3 → pod-4, pod-5, pod-6")
         assert "→ pod-4, pod-5, pod-6, done in" in repr(rollout)
 
@@ -79,7 +90,12 @@ def test_max_unavailable_without_surge_removes_first_then_adds():
         first = len(lab.history.events)
         lab.rollout(max_surge=0, max_unavailable=1)
         order = [(k, p) for k, p in steps(lab, first) if k in ("started", "stopping")]
-        assert order == [("stopping", "pod-1"), ("started", "pod-3"), ("stopping", "pod-2"), ("started", "pod-4")]
+        assert order == [
+            ("stopping", "pod-1"),
+            ("started", "pod-3"),
+            ("stopping", "pod-2"),
+            ("started", "pod-4"),
+        ]
         assert [p.name for p in lab.pods] == ["pod-3", "pod-4"]
 
 
@@ -125,14 +141,25 @@ def test_a_rollout_logs_everyone_out_and_loses_queued_sms_in_memory_mode_not_in_
         else:  # in Redis, nobody notices
             assert [r.value for r in answers] == users
             assert audit.lost_sessions == []
-            assert (audit.notifications.enqueued, audit.notifications.lost, audit.notifications.pending) == (6, [], 6)
+            assert (audit.notifications.enqueued, audit.notifications.lost, audit.notifications.pending) == (
+                6,
+                [],
+                6,
+            )
 
 
 def test_rollout_rejects_bad_input_and_changes_nothing():
     with fl.Lab(pods=2, app=versioned("v1")) as lab:
         before = lab.pods
-        for kwargs in ({"max_surge": 0, "max_unavailable": 0}, {"max_surge": -1}, {"max_surge": 1.5},
-                       {"max_unavailable": True}, {"max_surge": "1"}, {"app": "v2"}, {"app": versioned}):
+        for kwargs in (
+            {"max_surge": 0, "max_unavailable": 0},
+            {"max_surge": -1},
+            {"max_surge": 1.5},
+            {"max_unavailable": True},
+            {"max_surge": "1"},
+            {"app": "v2"},
+            {"app": versioned},
+        ):
             with pytest.raises(fl.BadInput):
                 lab.rollout(**kwargs)
         with pytest.raises(fl.BadInput, match="max_surge=0 with max_unavailable=0"):

@@ -56,7 +56,9 @@ def test_solutions_are_files_loaded_on_purpose(lesson):
         if solution_file(cell):
             code = [line for line in cell.source.splitlines() if not line.startswith("#")]
             assert not code, f"cell {i}: a loader runs nothing until the learner asks: {code}"
-            assert re.search(r"fl\.checks\.\w+\(", nb.cells[i - 1].source), f"cell {i}: a loader follows its check"
+            assert re.search(r"fl\.checks\.\w+\(", nb.cells[i - 1].source), (
+                f"cell {i}: a loader follows its check"
+            )
         else:
             assert "solution" not in cell.metadata.get("tags", []), f"cell {i}: solution code in the lesson"
 

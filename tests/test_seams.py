@@ -18,8 +18,10 @@ from finpay_lab.runtime.history import History, PodEvent
 
 def test_end_event_gives_an_event_its_end_and_keeps_the_rest():
     history = History()
-    history.events += [PodEvent(1.0, None, "fault", "redis down for 2 s", None, None),
-                       PodEvent(1.5, "pod-1", "ready", "", 7)]
+    history.events += [
+        PodEvent(1.0, None, "fault", "redis down for 2 s", None, None),
+        PodEvent(1.5, "pod-1", "ready", "", 7),
+    ]
     history.end_event(0, 3.0)
     assert history.events[0] == PodEvent(1.0, None, "fault", "redis down for 2 s", None, 3.0)
     assert history.events[1].kind == "ready"
@@ -30,7 +32,12 @@ def test_record_event_lands_in_the_history_at_the_labs_time():
         before = lab.now()
         lab.record_event("pod-1", "fault", "a test's fault", end=before + 1)
         event = lab.history.events[-1]
-        assert (event.pod, event.kind, event.detail, event.end) == ("pod-1", "fault", "a test's fault", before + 1)
+        assert (event.pod, event.kind, event.detail, event.end) == (
+            "pod-1",
+            "fault",
+            "a test's fault",
+            before + 1,
+        )
         assert before <= event.t <= lab.now()
 
 

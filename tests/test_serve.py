@@ -32,17 +32,28 @@ class Server:
     """One ``python -m finpay_lab.serve`` process."""
 
     def __init__(self, name, redis_url=None, args=(), cwd=None, env=None):
-        environ = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "FINPAY_SECRET")}
+        environ = {
+            k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "FINPAY_SECRET")
+        }
         self.sms_dir = tempfile.mkdtemp(prefix="finpay-serve-test-")  # its SMS gateway's log, removed at stop
-        environ.update(POD_NAME=name, FINPAY_SECRET=SECRET, FINPAY_SMS_LOG=os.path.join(self.sms_dir, "sms.jsonl"),
-                       **(env or {}))
+        environ.update(
+            POD_NAME=name,
+            FINPAY_SECRET=SECRET,
+            FINPAY_SMS_LOG=os.path.join(self.sms_dir, "sms.jsonl"),
+            **(env or {}),
+        )
         if redis_url:
             environ["REDIS_URL"] = redis_url
         self.name = name
         # The test's own address comes last, so it wins over a --port in args (a Deployment's command).
-        self.proc = subprocess.Popen([sys.executable, "-m", "finpay_lab.serve", *args, "--host", "127.0.0.1",
-                                      "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     cwd=cwd, env=environ)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "finpay_lab.serve", *args, "--host", "127.0.0.1", "--port", "0"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=cwd,
+            env=environ,
+        )
         self.stderr = []
         self.reader = threading.Thread(target=lambda: self.stderr.extend(self.proc.stderr), daemon=True)
         self.reader.start()
@@ -108,7 +119,9 @@ def servers():
     yield start
     for server in started:
         server.stop()
-    assert not [p for p in psutil.Process().children(recursive=True) if "finpay_lab.serve" in " ".join(p.cmdline())]
+    assert not [
+        p for p in psutil.Process().children(recursive=True) if "finpay_lab.serve" in " ".join(p.cmdline())
+    ]
 
 
 @pytest.fixture
@@ -179,14 +192,24 @@ BAD = [
     ("POST", "/balance", b'{"user": 5}', 400, "balance: user must be str, got int 5"),
     ("POST", "/balance", b"{}", 400, "balance: missing required parameter 'user'"),
     ("POST", "/balance", b'{"user": "Ravi", "pod": "pod-1"}', 400, "balance: unexpected parameter 'pod'"),
-    ("POST", "/pay", b'{"sender": "Ravi", "receiver": "Meena", "amount": true, "token": "x"}', 400,
-     "pay: amount must be int, got bool True"),
+    (
+        "POST",
+        "/pay",
+        b'{"sender": "Ravi", "receiver": "Meena", "amount": true, "token": "x"}',
+        400,
+        "pay: amount must be int, got bool True",
+    ),
     ("POST", "/balance", b'{"user": "' + b"x" * 70_000 + b'"}', 413, "the request body is over 65,536 bytes"),
     ("GET", "/balance", None, 405, "call an endpoint with POST /balance"),
     ("POST", "/readyz", b"{}", 405, "/readyz answers GET"),
     ("POST", "/balance", b'{"user": "Nobody"}', 422, "unknown customer 'Nobody'"),
-    ("POST", "/pay", b'{"sender": "Ravi", "receiver": "Meena", "amount": 5, "token": "forged"}', 422,
-     "invalid token"),
+    (
+        "POST",
+        "/pay",
+        b'{"sender": "Ravi", "receiver": "Meena", "amount": 5, "token": "forged"}',
+        422,
+        "invalid token",
+    ),
 ]
 
 
@@ -197,7 +220,10 @@ def test_bad_requests_get_a_4xx_and_the_lab_s_words_and_the_pod_keeps_serving(se
         got, reply = pod.request(method, path, raw=raw)
         assert (got, reply["ok"], reply["pod"]) == (status, False, "pod-a"), (path, raw and raw[:60], reply)
         assert words in reply["error"], (path, reply["error"])
-        assert pod.post("balance", user="Ravi") == (200, {"ok": True, "value": 20_000, "error": None, "pod": "pod-a"})
+        assert pod.post("balance", user="Ravi") == (
+            200,
+            {"ok": True, "value": 20_000, "error": None, "pod": "pod-a"},
+        )
     assert pod.proc.poll() is None
 
 
@@ -212,14 +238,20 @@ def divide(state, a: int, b: int):
     pod = servers("pod-a", args=["--app", "buggy:app"], cwd=tmp_path)
     pod.wait_ready()
     status, reply = pod.post("divide", a=1, b=0)
-    assert status == 500 and reply["error"] == "divide failed: ZeroDivisionError: integer division or modulo by zero"
+    assert (
+        status == 500
+        and reply["error"] == "divide failed: ZeroDivisionError: integer division or modulo by zero"
+    )
     assert pod.post("divide", a=7, b=2)[1]["value"] == 3
 
 
 def test_a_pod_whose_redis_does_not_answer_is_alive_but_not_ready(servers):
     with socket_closed_port() as port:
         pod = servers("pod-a", f"redis://127.0.0.1:{port}/0")
-        assert pod.request("GET", "/healthz") == (200, {"ok": True, "value": "alive", "error": None, "pod": "pod-a"})
+        assert pod.request("GET", "/healthz") == (
+            200,
+            {"ok": True, "value": "alive", "error": None, "pod": "pod-a"},
+        )
         # Not ready from the first moment; the reason names the store once its first try
         # has failed (the server answers probes before that try ends: poll, never ready).
         deadline = time.monotonic() + GUARD
@@ -249,9 +281,16 @@ class socket_closed_port:
 
 
 def test_a_database_url_it_cannot_open_is_refused_with_a_clear_error():
-    env = dict(os.environ, DATABASE_URL="mysql://x@localhost/finpay")  # served with a database: test_finpay_db.py
-    done = subprocess.run([sys.executable, "-m", "finpay_lab.serve", "--port", "0"], env=env,
-                          capture_output=True, text=True, timeout=GUARD)
+    env = dict(
+        os.environ, DATABASE_URL="mysql://x@localhost/finpay"
+    )  # served with a database: test_finpay_db.py
+    done = subprocess.run(
+        [sys.executable, "-m", "finpay_lab.serve", "--port", "0"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=GUARD,
+    )
     assert done.returncode == 2
     assert "is no database this pod can open: use postgresql://" in done.stderr
 
@@ -277,7 +316,10 @@ def test_sigterm_fails_readiness_finishes_the_request_in_flight_and_exits_0(serv
     status, ready = pod.request("GET", "/readyz")
     assert status == 503 and ready["error"].startswith("draining: SIGTERM received")
     assert pod.request("GET", "/healthz")[0] == 200  # alive: do not restart it
-    assert pod.post("ping") == (200, {"ok": True, "value": "pong", "error": None, "pod": "pod-a"})  # still serving
+    assert pod.post("ping") == (
+        200,
+        {"ok": True, "value": "pong", "error": None, "pod": "pod-a"},
+    )  # still serving
 
     pod.proc.send_signal(signal.SIGTERM)  # the drain is over: stop accepting, finish what is in flight
     _wait_for(lambda: _refused(pod.port), "the pod to stop accepting")
@@ -364,9 +406,11 @@ def _notebook_app(source):
 def test_the_app_is_found_by_module_and_name():
     assert serve.load_app("finpay_lab.finpay:app") is fl.finpay.app  # a lazy name of the package
     assert serve.load_app("finpay_lab.services.finpay:app") is fl.finpay.app
-    for spec, words in [("finpay_lab.finpay", "--app must be MODULE:NAME"),
-                        ("nosuchmodule:app", "cannot import nosuchmodule"),
-                        ("finpay_lab.finpay:CAST", "finpay_lab.finpay.CAST is dict, not an fl.App")]:
+    for spec, words in [
+        ("finpay_lab.finpay", "--app must be MODULE:NAME"),
+        ("nosuchmodule:app", "cannot import nosuchmodule"),
+        ("finpay_lab.finpay:CAST", "finpay_lab.finpay.CAST is dict, not an fl.App"),
+    ]:
         with pytest.raises(fl.BadInput, match=words):
             serve.load_app(spec)
 
@@ -380,10 +424,19 @@ def update_balance(state, amount: int, user="Ravi"):
     return state.incr(f"balance:{user}", amount, initial=BONUS)
 """)
     assert serve.export(app, tmp_path / "counter.py") == "counter:app"
-    done = subprocess.run([sys.executable, "-c", "from finpay_lab.serve import load_app; from finpay_lab import "
-                           "MemoryState; a = load_app('counter:app'); print(a.handle(MemoryState(), "
-                           "'update_balance', {'amount': 5}))"], cwd=tmp_path, capture_output=True, text=True,
-                          timeout=GUARD)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from finpay_lab.serve import load_app; from finpay_lab import "
+            "MemoryState; a = load_app('counter:app'); print(a.handle(MemoryState(), "
+            "'update_balance', {'amount': 5}))",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=GUARD,
+    )
     assert done.stdout.strip() == "(True, 1005, None)", done.stderr
     for bad in ("counter.txt", "my-app.py"):
         with pytest.raises(fl.BadInput, match="export writes a Python module"):
@@ -433,8 +486,23 @@ def ping(state):
     return "pong"
 """)
     serve.export(app, tmp_path / "broken.py")
-    done = subprocess.run([sys.executable, "-m", "finpay_lab.serve", "--app", "broken:app", "--host", "127.0.0.1",
-                           "--port", "0"], cwd=tmp_path, capture_output=True, text=True, timeout=GUARD,
-                          env={k: v for k, v in os.environ.items() if k != "REDIS_URL"})
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "finpay_lab.serve",
+            "--app",
+            "broken:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=GUARD,
+        env={k: v for k, v in os.environ.items() if k != "REDIS_URL"},
+    )
     assert done.returncode == 1
     assert "a startup hook of broken failed: RuntimeError: no such queue" in done.stderr

@@ -29,8 +29,16 @@ def soak_workload(lab, seed=7):
             lab.kill(rng.choice(live))
             kills += 1
         sender, receiver = rng.sample(users, 2)
-        yield "pay", {"sender": sender, "receiver": receiver, "amount": rng.randint(1, 300),
-                      "token": tokens[sender], "key": f"soak-{n}"}
+        yield (
+            "pay",
+            {
+                "sender": sender,
+                "receiver": receiver,
+                "amount": rng.randint(1, 300),
+                "token": tokens[sender],
+                "key": f"soak-{n}",
+            },
+        )
     lab.soak_kills = kills
 
 
@@ -61,14 +69,18 @@ def test_memory_soak_losses_match_the_pods_own_records():
         # answering is gone (its books died with it); one whose pod never died since, stays.
         deaths = [(e.pod, e.t) for e in lab.history.events if e.kind == "exited"]
         acknowledged = [r for r in run.requests if r.endpoint == "pay" and r.ok]
-        doomed = {r.value["payment"] for r in acknowledged
-                  if any(pod == r.pod and t > r.received for pod, t in deaths)}
+        doomed = {
+            r.value["payment"]
+            for r in acknowledged
+            if any(pod == r.pod and t > r.received for pod, t in deaths)
+        }
         assert doomed and {p[0] for p in a.lost_payments} == doomed
         assert a.money_created == 0  # each pod's books still balance; they are just wrong
         assert not a.ok and a.wrong_balances
         # every lost SMS belongs to a payment whose pod died after queueing it
-        doomed_sms = {(m["to"], m["text"]) for r in acknowledged if r.value["payment"] in doomed
-                      for m in r.value["sms"]}
+        doomed_sms = {
+            (m["to"], m["text"]) for r in acknowledged if r.value["payment"] in doomed for m in r.value["sms"]
+        }
         assert a.notifications.lost and set(a.notifications.lost) <= doomed_sms
         n = a.notifications
         assert n.enqueued == n.delivered + len(n.lost) + n.pending

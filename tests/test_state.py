@@ -162,8 +162,15 @@ def test_redis_url_connects_to_a_server_you_run():
 
 
 def test_bad_redis_and_state_arguments_change_nothing():
-    for kwargs in ({"state": "disk"}, {"redis": "mysql://x"}, {"redis": 5}, {"pods": -1},
-                   {"restart": "yes"}, {"accounts": {"Ravi": -5}}, {"app": "finpay"}):
+    for kwargs in (
+        {"state": "disk"},
+        {"redis": "mysql://x"},
+        {"redis": 5},
+        {"pods": -1},
+        {"restart": "yes"},
+        {"accounts": {"Ravi": -5}},
+        {"app": "finpay"},
+    ):
         with pytest.raises(fl.BadInput):
             fl.Lab(**kwargs)
 

@@ -104,18 +104,23 @@ def test_a_pod_that_got_sigterm_finishes_its_request_and_answers_shutting_down_t
         nap, *pings = sorted(run.requests, key=lambda r: r.id)
         assert nap.ok and nap.value == "rested"  # in flight at SIGTERM: finished
         assert [(r.ok, r.cause) for r in pings] == [(False, Cause.SHUTTING_DOWN)] * 2
-        assert pings[0].error == "pod-1 is shutting down (SIGTERM): it accepts no new requests"  # the pod's own reply
+        assert (
+            pings[0].error == "pod-1 is shutting down (SIGTERM): it accepts no new requests"
+        )  # the pod's own reply
         removal = terminations[0].wait()  # the run ended; the removal still had its propagation to wait out
         assert (removal.in_flight, removal.finished, removal.refused, removal.lost) == (1, 1, 2, 0)
         assert lab.pods == []
 
 
-@pytest.mark.parametrize(("how", "pre_stop"), [("abrupt", 0.0), ("graceful", 0.0),
-                                               ("kubernetes", 0.0), ("kubernetes", 0.8)])
+@pytest.mark.parametrize(
+    ("how", "pre_stop"), [("abrupt", 0.0), ("graceful", 0.0), ("kubernetes", 0.0), ("kubernetes", 0.8)]
+)
 def test_removals_under_a_steady_load(how, pre_stop):
     shape = fl.load.constant(rps=150, seconds=2.0, mix={"add_balance": 1})
     with fl.Lab(pods=3) as lab:
-        run = lab.run(shape, chaos=[fl.chaos.remove("pod-3", how=how, at=0.5, propagation=0.5, pre_stop=pre_stop)])
+        run = lab.run(
+            shape, chaos=[fl.chaos.remove("pod-3", how=how, at=0.5, propagation=0.5, pre_stop=pre_stop)]
+        )
         failed = [r for r in run.requests if not r.ok]
         assert all(r.pod == "pod-3" for r in failed)
         if how == "abrupt":  # whatever it held died with it
@@ -141,9 +146,16 @@ def test_a_removed_pod_is_not_restarted_and_its_name_is_never_reused():
 def test_remove_rejects_bad_input_and_changes_nothing():
     with fl.Lab(pods=2, app=slow_app()) as lab:
         before = lab.pods
-        for kwargs in ({"how": "soft"}, {"how": None}, {"propagation": -1}, {"propagation": "1"},
-                       {"pre_stop": True}, {"grace": 0}, {"grace": 1e9},
-                       {"how": "kubernetes", "pre_stop": 6.0, "grace": 5.0}):
+        for kwargs in (
+            {"how": "soft"},
+            {"how": None},
+            {"propagation": -1},
+            {"propagation": "1"},
+            {"pre_stop": True},
+            {"grace": 0},
+            {"grace": 1e9},
+            {"how": "kubernetes", "pre_stop": 6.0, "grace": 5.0},
+        ):
             with pytest.raises(fl.BadInput):
                 lab.remove("pod-1", **kwargs)
         with pytest.raises(fl.BadInput, match="no pod named"):

@@ -75,7 +75,6 @@ class Kill(Fault):
         active.lab.kill(name)
 
 
-
 @dataclass
 class Monkey(Fault):
     """Kill a random live pod every ``every`` seconds on average (exponential gaps)."""
@@ -109,8 +108,11 @@ class Pause(Fault):
     def start(self, active):
         active.target = active.pick(self.pod)
         if active.target:
-            active.record(active.target, f"pause {active.target} for {self.seconds:g} s (SIGSTOP)",
-                          end=active.began + self.seconds)
+            active.record(
+                active.target,
+                f"pause {active.target} for {self.seconds:g} s (SIGSTOP)",
+                end=active.began + self.seconds,
+            )
             active.lab.pause(active.target)
 
     def ongoing(self, active, now):
@@ -127,7 +129,9 @@ class RedisDown(Fault):
 
     def check(self, lab):
         if lab.state != "redis" or lab.redis.process is None:
-            raise BadInput("Redis faults need state='redis' with a Redis the lab runs (redis='fake' or 'real')")
+            raise BadInput(
+                "Redis faults need state='redis' with a Redis the lab runs (redis='fake' or 'real')"
+            )
 
     def start(self, active):
         active.record(None, f"redis down for {self.seconds:g} s", end=active.began + self.seconds)
@@ -147,12 +151,17 @@ class RedisSlow(Fault):
 
     def check(self, lab):
         if lab.state != "redis" or lab.redis.kind != "fake":
-            raise BadInput("redis_slow needs state='redis' with the embedded Redis (redis='fake'): it delays "
-                           "each command inside the server, which a real redis-server cannot do")
+            raise BadInput(
+                "redis_slow needs state='redis' with the embedded Redis (redis='fake'): it delays "
+                "each command inside the server, which a real redis-server cannot do"
+            )
 
     def start(self, active):
-        active.record(None, f"redis slow (+{self.delay * 1e3:g} ms a command) for {self.seconds:g} s",
-                      end=active.began + self.seconds)
+        active.record(
+            None,
+            f"redis slow (+{self.delay * 1e3:g} ms a command) for {self.seconds:g} s",
+            end=active.began + self.seconds,
+        )
         active.lab.redis.slow(self.delay)
 
     def ongoing(self, active, now):
@@ -168,8 +177,10 @@ class RedisCrash(Fault):
 
     def check(self, lab):
         if lab.state != "redis" or lab.redis.process is None:
-            raise BadInput("redis_crash needs state='redis' with a Redis the lab runs (redis='fake' or "
-                           "'real'); a StatefulSet's pods are killed with store.kill(name)")
+            raise BadInput(
+                "redis_crash needs state='redis' with a Redis the lab runs (redis='fake' or "
+                "'real'); a StatefulSet's pods are killed with store.kill(name)"
+            )
 
     def start(self, active):
         redis = active.lab.redis
@@ -265,8 +276,16 @@ def redis_crash(at=None, after=None) -> Fault:
     return RedisCrash(at=at, after=after)
 
 
-def remove(pod=None, how="graceful", at=None, after=None, propagation=defaults.PROPAGATION_DELAY, pre_stop=0.0,
-           grace=defaults.GRACE_PERIOD, seed=None) -> Fault:
+def remove(
+    pod=None,
+    how="graceful",
+    at=None,
+    after=None,
+    propagation=defaults.PROPAGATION_DELAY,
+    pre_stop=0.0,
+    grace=defaults.GRACE_PERIOD,
+    seed=None,
+) -> Fault:
     """Remove ``pod`` (or a random live pod) ``how`` ("abrupt", "graceful", "kubernetes"),
     ``at`` seconds in or ``after`` N requests; the run lasts until it is gone."""
     options = termination.check(how, propagation, pre_stop, grace)
@@ -280,6 +299,8 @@ def rollout(app=None, at=None, after=None, max_surge=1, max_unavailable=0) -> Fa
     if app is not None and not isinstance(app, App):
         raise BadInput(f"app must be an fl.App (the new version to roll out), not {type(app).__name__}")
     return Rollout(at=at, after=after, app=app, max_surge=max_surge, max_unavailable=max_unavailable)
+
+
 @dataclass
 class CrashAt(Fault):
     point: str = ""
@@ -289,13 +310,19 @@ class CrashAt(Fault):
 
     def check(self, lab):
         if self.endpoint is not None and self.endpoint not in lab.app:
-            raise BadInput(f"crash_at(endpoint={self.endpoint!r}): the lab's app has no such endpoint "
-                           f"(it has: {', '.join(sorted(lab.app.endpoints))})")
+            raise BadInput(
+                f"crash_at(endpoint={self.endpoint!r}): the lab's app has no such endpoint "
+                f"(it has: {', '.join(sorted(lab.app.endpoints))})"
+            )
 
     def start(self, active):
         self.apply(active.lab)
-        active.record(None, f"crash at {self.point!r}" + (f" in {self.endpoint}" if self.endpoint else "")
-                      + f", {self.times}×")
+        active.record(
+            None,
+            f"crash at {self.point!r}"
+            + (f" in {self.endpoint}" if self.endpoint else "")
+            + f", {self.times}×",
+        )
 
     def apply(self, lab):
         """Arm it now, outside a run: ``fl.chaos.crash_at("after_debit").apply(lab)``."""
@@ -309,8 +336,12 @@ class PauseAt(CrashAt):
 
     def start(self, active):
         active.arm = active.lab.pause_at(self.point, self.endpoint, self.times)
-        active.record(None, f"hold at {self.point!r}" + (f" in {self.endpoint}" if self.endpoint else "")
-                      + f", {self.times}×")
+        active.record(
+            None,
+            f"hold at {self.point!r}"
+            + (f" in {self.endpoint}" if self.endpoint else "")
+            + f", {self.times}×",
+        )
 
     def ongoing(self, active, now):
         # Holding until the run has sent everything and nothing but held requests is in flight.
@@ -331,7 +362,9 @@ def _point(point, endpoint, times):
     if endpoint is not None and not isinstance(endpoint, str):
         raise BadInput(f"endpoint must be an endpoint's name (a string) or None, not {endpoint!r:.40}")
     if isinstance(times, bool) or not isinstance(times, int) or times < 1:
-        raise BadInput(f"times must be a whole number >= 1 (how often the point fires in the lab), not {times!r:.40}")
+        raise BadInput(
+            f"times must be a whole number >= 1 (how often the point fires in the lab), not {times!r:.40}"
+        )
     return {"point": point, "endpoint": endpoint, "times": times}
 
 

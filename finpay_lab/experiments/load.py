@@ -52,23 +52,32 @@ class Shape:
     name: str = "load"
 
     def __post_init__(self):
-        if isinstance(self.seconds, bool) or not isinstance(self.seconds, int | float) or not 0 < self.seconds <= 600:
+        if (
+            isinstance(self.seconds, bool)
+            or not isinstance(self.seconds, int | float)
+            or not 0 < self.seconds <= 600
+        ):
             raise BadInput(f"seconds must be between 0 and 600, not {self.seconds!r}")
         if not isinstance(self.mix, dict) or any(
-                isinstance(w, bool) or not isinstance(w, int | float) or not math.isfinite(w) for w in self.mix.values()):
+            isinstance(w, bool) or not isinstance(w, int | float) or not math.isfinite(w)
+            for w in self.mix.values()
+        ):
             raise BadInput(f"mix must be a dict of weights like {DEFAULT_MIX}, got {self.mix!r}")
         unknown = set(self.mix) - KNOWN
         if unknown or not self.mix or any(w < 0 for w in self.mix.values()) or sum(self.mix.values()) <= 0:
             raise BadInput(f"mix must weight some of {sorted(KNOWN)}, got {self.mix!r}")
-        if self.users is not None and (isinstance(self.users, bool) or not isinstance(self.users, int)
-                                       or self.users < 1):
+        if self.users is not None and (
+            isinstance(self.users, bool) or not isinstance(self.users, int) or self.users < 1
+        ):
             raise BadInput(f"users must be a number of customers ≥ 1 (or None for all), not {self.users!r}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int | str):
             raise BadInput(f"seed must be a whole number or a string, not {type(self.seed).__name__}")
         planned = self.peak_rate() * self.seconds
         if planned > defaults.MAX_PLANNED_REQUESTS:
-            raise BadInput(f"this shape would plan up to {planned:,.0f} requests; the lab plans at most "
-                           f"{defaults.MAX_PLANNED_REQUESTS:,}: lower the rate or the seconds")
+            raise BadInput(
+                f"this shape would plan up to {planned:,.0f} requests; the lab plans at most "
+                f"{defaults.MAX_PLANNED_REQUESTS:,}: lower the rate or the seconds"
+            )
 
     def rate(self, t: float) -> float:
         raise NotImplementedError
@@ -114,8 +123,12 @@ class Shape:
         if kind == "pay":
             receiver = rng.choice([u for u in who if u != user] or who)
             token = logins.get(user, {}).get("token", "")
-            return "pay", {"sender": user, "receiver": receiver, "amount": rng.randint(*self.amounts),
-                           "token": token}
+            return "pay", {
+                "sender": user,
+                "receiver": receiver,
+                "amount": rng.randint(*self.amounts),
+                "token": token,
+            }
         if kind == "whoami":
             return "whoami", {"user": user, "session": logins.get(user, {}).get("session", "")}
         if kind == "notify":
@@ -194,6 +207,12 @@ def salary_day(base=50, peak=10, seconds=5, **kw) -> Shape:
 
 
 def _positive(x, what, zero_ok=False):
-    if (isinstance(x, bool) or not isinstance(x, int | float) or not math.isfinite(x) or x < 0
-            or (x == 0 and not zero_ok) or x > 100_000):
+    if (
+        isinstance(x, bool)
+        or not isinstance(x, int | float)
+        or not math.isfinite(x)
+        or x < 0
+        or (x == 0 and not zero_ok)
+        or x > 100_000
+    ):
         raise BadInput(f"{what} must be a rate between 0 and 100,000 requests/s, not {x!r}")

@@ -85,7 +85,9 @@ class App:
     settings = types.MappingProxyType({})  # {name: plain value} the handlers read as this_pod().settings
     open_books = None  # function(sql, accounts): tables and accounts a served pod's database lacks (serve.py)
     user_params = ("user",)  # the parameters naming whom a request is for, the first one present wins
-    pod_stats = None  # function(state, or None if the pod keeps nothing of its own) -> {name: count}, in the pod
+    pod_stats = (
+        None  # function(state, or None if the pod keeps nothing of its own) -> {name: count}, in the pod
+    )
 
     def __init__(self, name: str = "app", startup_delay: float = 0.0, readiness=None):
         self.name = name
@@ -146,7 +148,12 @@ class App:
         fn = self.endpoints.get(endpoint) if type(endpoint) is str else None
         if fn is None:
             known = ", ".join(sorted(self.endpoints)) or "none"
-            return False, None, f"unknown endpoint {_short(endpoint)} (this app has: {known})", Cause.BAD_REQUEST
+            return (
+                False,
+                None,
+                f"unknown endpoint {_short(endpoint)} (this app has: {known})",
+                Cause.BAD_REQUEST,
+            )
         if not isinstance(params, dict):
             return False, None, f"{endpoint}: parameters must be a dict of name=value", Cause.BAD_REQUEST
         problem = self._check(endpoint, fn, params)
@@ -166,8 +173,16 @@ class App:
             return False, None, f"{endpoint}: the database said: {exc}", Cause.DATABASE
         except Exception as exc:  # a bug, or Redis unreachable: report it, keep serving
             state.rollback()
-            if type(exc).__module__.startswith("redis") and type(exc).__name__ in ("ConnectionError", "TimeoutError"):
-                return False, None, f"{endpoint} failed: Redis is unreachable ({exc})", Cause.STORE_UNAVAILABLE
+            if type(exc).__module__.startswith("redis") and type(exc).__name__ in (
+                "ConnectionError",
+                "TimeoutError",
+            ):
+                return (
+                    False,
+                    None,
+                    f"{endpoint} failed: Redis is unreachable ({exc})",
+                    Cause.STORE_UNAVAILABLE,
+                )
             return False, None, f"{endpoint} failed: {type(exc).__name__}: {exc}", Cause.APP_ERROR
         state.commit()
         return True, value, None, None
@@ -185,10 +200,14 @@ def check_hooks(app):
     any pod starts."""
     names = app.user_params
     if not isinstance(names, tuple | list) or not all(isinstance(n, str) and n for n in names):
-        raise BadInput(f"App.user_params names the parameters that say whom a request is for: a tuple of "
-                       f"names like ('user', 'sender'), not {names!r:.40}")
+        raise BadInput(
+            f"App.user_params names the parameters that say whom a request is for: a tuple of "
+            f"names like ('user', 'sender'), not {names!r:.40}"
+        )
     if app.pod_stats is not None and not callable(app.pod_stats):
-        raise BadInput(f"App.pod_stats is a function(state) -> {{name: count}}, not {type(app.pod_stats).__name__}")
+        raise BadInput(
+            f"App.pod_stats is a function(state) -> {{name: count}}, not {type(app.pod_stats).__name__}"
+        )
 
 
 def _with_db(fn, state, params, required):
@@ -197,8 +216,10 @@ def _with_db(fn, state, params, required):
     if conn is None:
         if not required:
             return fn(state, db=None, **params)
-        raise LabError("this handler names `db`, but the lab has no database: start it with "
-                       "fl.Lab(..., db='sqlite') (or 'postgres'), or give the parameter a default, db=None")
+        raise LabError(
+            "this handler names `db`, but the lab has no database: start it with "
+            "fl.Lab(..., db='sqlite') (or 'postgres'), or give the parameter a default, db=None"
+        )
     with conn.transaction() as db:
         value = fn(state, db=db, **params)
     crash_point("after_commit")  # every db handler has this point: committed, reply not yet sent
@@ -222,7 +243,11 @@ class _Spec:
         self.required = {p.name for p in rest if p.default is p.empty}
         self.types = []
         for p in rest:
-            expected = _CHECKED_TYPES.get(p.annotation, p.annotation) if isinstance(p.annotation, str) else p.annotation
+            expected = (
+                _CHECKED_TYPES.get(p.annotation, p.annotation)
+                if isinstance(p.annotation, str)
+                else p.annotation
+            )
             if isinstance(expected, type) and expected is not p.empty:
                 self.types.append((p.name, expected))
 

@@ -114,17 +114,23 @@ class HPA:
     def __init__(self, min, max, target, period=1.0, tolerance=0.1, scale_down_window=5.0):
         for name, value in (("min", min), ("max", max)):
             if isinstance(value, bool) or not isinstance(value, int):
-                raise BadInput(f"HPA {name} must be a whole number of pods, like min=3, max=30; not {value!r}")
+                raise BadInput(
+                    f"HPA {name} must be a whole number of pods, like min=3, max=30; not {value!r}"
+                )
         if min < 1:
             raise BadInput(f"HPA min must be at least 1 pod (pass e.g. min=3), not {min}")
         if max < min:
             raise BadInput(f"HPA max must be at least min: pass max ≥ {min}, not max={max}")
         if max > defaults.MAX_PODS:
-            raise BadInput(f"HPA max can be at most {defaults.MAX_PODS} pods (the most a lab runs), not {max}")
+            raise BadInput(
+                f"HPA max can be at most {defaults.MAX_PODS} pods (the most a lab runs), not {max}"
+            )
         if not _real(target) or not 0 < target <= 1:
             raise BadInput(f"HPA target is a utilization in (0, 1], like target=0.8 for 80%; not {target!r}")
         if abs(target * 100 - round(target * 100)) > 1e-9:
-            raise BadInput(f"HPA target must be a whole percentage, as in Kubernetes (e.g. 0.8 or 0.75), not {target!r}")
+            raise BadInput(
+                f"HPA target must be a whole percentage, as in Kubernetes (e.g. 0.8 or 0.75), not {target!r}"
+            )
         if not _real(period) or not 0 < period <= defaults.MAX_TIMEOUT:
             raise BadInput(f"HPA period is seconds between decisions, > 0 (e.g. period=1.0), not {period!r}")
         if not _real(tolerance) or not 0 <= tolerance < 1:
@@ -140,8 +146,10 @@ class HPA:
         self._scale_events = []  # (time, change): what the rate limit counts (+up, −down)
 
     def __repr__(self):
-        return (f"HPA(min={self.min}, max={self.max}, target={self.target:g}, period={self.period:g}, "
-                f"tolerance={self.tolerance:g}, scale_down_window={self.scale_down_window:g})")
+        return (
+            f"HPA(min={self.min}, max={self.max}, target={self.target:g}, period={self.period:g}, "
+            f"tolerance={self.tolerance:g}, scale_down_window={self.scale_down_window:g})"
+        )
 
     @property
     def next_at(self):
@@ -167,17 +175,44 @@ class HPA:
         pct = _utilization_pct(values) if values else None
         util = None if pct is None else pct / 100
         if current == 0:
-            return self._log(now, current, values, util, 0, 0, unready, missing,
-                             "0 replicas: the Deployment was scaled to 0 by hand, so the HPA is off")
+            return self._log(
+                now,
+                current,
+                values,
+                util,
+                0,
+                0,
+                unready,
+                missing,
+                "0 replicas: the Deployment was scaled to 0 by hand, so the HPA is off",
+            )
         if current > self.max or current < self.min:
             bound = self.max if current > self.max else self.min
             self._scale_events.append((now, bound - current))
-            return self._log(now, current, values, util, bound, bound, unready, missing,
-                             f"{current} replicas is outside [{self.min}, {self.max}] → {bound}")
+            return self._log(
+                now,
+                current,
+                values,
+                util,
+                bound,
+                bound,
+                unready,
+                missing,
+                f"{current} replicas is outside [{self.min}, {self.max}] → {bound}",
+            )
         if pct is None:
-            return self._log(now, current, values, None, current, current, unready, missing,
-                             f"no utilization from any ready pod ({unready} not ready, {missing} missing)"
-                             f" → stay at {current}")
+            return self._log(
+                now,
+                current,
+                values,
+                None,
+                current,
+                current,
+                unready,
+                missing,
+                f"no utilization from any ready pod ({unready} not ready, {missing} missing)"
+                f" → stay at {current}",
+            )
         desired, why = self._recommend(current, values, pct, unready, missing)
         new, limits = self._normalize(now, current, desired)
         if new != current:
@@ -197,7 +232,10 @@ class HPA:
         up_with_unready = unready > 0 and ratio > 1.0
         if not up_with_unready and not missing:
             if self._within(ratio):
-                return current, f"{head}: {pct / 100:.2f}/{target / 100:.2f} = {ratio:.2f}, within tolerance {self.tolerance:g}"
+                return (
+                    current,
+                    f"{head}: {pct / 100:.2f}/{target / 100:.2f} = {ratio:.2f}, within tolerance {self.tolerance:g}",
+                )
             desired = math.ceil(ratio * ready)
             why = f"{head}: ceil({ready} × {pct / 100:.2f} / {target / 100:.2f}) = {desired}"
             if pct == 100:  # a busy-time metric can say no more: see "Two metrics" below
@@ -222,8 +260,14 @@ class HPA:
             return current, f"{counted}, which turns the direction round"
         desired = math.ceil(new_ratio * len(filled))
         if (new_ratio < 1.0 and desired > current) or (new_ratio > 1.0 and desired < current):
-            return current, f"{counted}: ceil({len(filled)} × {new_pct / 100:.2f} / {target / 100:.2f}) = {desired}, the wrong way"
-        return desired, f"{counted}: ceil({len(filled)} × {new_pct / 100:.2f} / {target / 100:.2f}) = {desired}"
+            return (
+                current,
+                f"{counted}: ceil({len(filled)} × {new_pct / 100:.2f} / {target / 100:.2f}) = {desired}, the wrong way",
+            )
+        return (
+            desired,
+            f"{counted}: ceil({len(filled)} × {new_pct / 100:.2f} / {target / 100:.2f}) = {desired}",
+        )
 
     def _within(self, ratio):
         return 1.0 - self.tolerance <= ratio <= 1.0 + self.tolerance
@@ -246,15 +290,22 @@ class HPA:
             limit = max(start + SCALE_UP_PODS, math.ceil(start * (1 + SCALE_UP_PERCENT / 100)), current)
             if stabilized > min(self.max, limit):
                 if limit < self.max:
-                    return limit, words + f", capped at +{limit - current} (max({start} + {SCALE_UP_PODS}, 2 × {start}) = {limit})"
+                    return (
+                        limit,
+                        words
+                        + f", capped at +{limit - current} (max({start} + {SCALE_UP_PODS}, 2 × {start}) = {limit})",
+                    )
                 return self.max, words + f", capped at max {self.max}"
         elif stabilized < current:
             start = self._period_start(now, current)
             limit = min(int(start * (1 - SCALE_DOWN_PERCENT / 100)), current)
             floor = max(self.min, limit)
             if stabilized < floor:
-                return floor, words + (f", floored at min {self.min}" if floor == self.min
-                                       else f", limited to −{current - floor} this period")
+                return floor, words + (
+                    f", floored at min {self.min}"
+                    if floor == self.min
+                    else f", limited to −{current - floor} this period"
+                )
         return stabilized, words
 
     def _period_start(self, now, current):
@@ -269,17 +320,25 @@ class HPA:
         if not _real(now) or now < 0:
             raise BadInput(f"now is the lab time in seconds (≥ 0), not {now!r}")
         if self.decisions and now < self.decisions[-1].time:
-            raise BadInput(f"now={now:g} is before the last decision ({self.decisions[-1].time:g} s): time runs forward")
+            raise BadInput(
+                f"now={now:g} is before the last decision ({self.decisions[-1].time:g} s): time runs forward"
+            )
         for name, n in (("current", current), ("unready", unready), ("missing", missing)):
             if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= defaults.MAX_PODS:
-                raise BadInput(f"{name} must be a whole number of pods from 0 to {defaults.MAX_PODS}, not {n!r}")
+                raise BadInput(
+                    f"{name} must be a whole number of pods from 0 to {defaults.MAX_PODS}, not {n!r}"
+                )
         if isinstance(utilizations, dict):
             utilizations = list(utilizations.values())
         if isinstance(utilizations, (str, bytes)) or not hasattr(utilizations, "__iter__"):
-            raise BadInput(f"utilizations must be a list of numbers ≥ 0 (one per ready pod), not {utilizations!r:.60}")
+            raise BadInput(
+                f"utilizations must be a list of numbers ≥ 0 (one per ready pod), not {utilizations!r:.60}"
+            )
         values = list(utilizations)
         if len(values) > defaults.MAX_PODS or not all(_real(u) and u >= 0 for u in values):
-            raise BadInput(f"utilizations must be a list of numbers ≥ 0 (one per ready pod), not {values!r:.60}")
+            raise BadInput(
+                f"utilizations must be a list of numbers ≥ 0 (one per ready pod), not {values!r:.60}"
+            )
         return values
 
     def _log(self, now, current, values, util, desired, new, unready, missing, text):

@@ -26,7 +26,9 @@ class Fault:
             self.at = 0.0
         if self.at is not None and (not isinstance(self.at, int | float) or self.at < 0):
             raise BadInput(f"at must be seconds ≥ 0 into the run, not {self.at!r}")
-        if self.after is not None and (isinstance(self.after, bool) or not isinstance(self.after, int) or self.after < 0):
+        if self.after is not None and (
+            isinstance(self.after, bool) or not isinstance(self.after, int) or self.after < 0
+        ):
             raise BadInput(f"after must be a number of requests ≥ 0, not {self.after!r}")
 
     def bind(self, lab, started):

@@ -23,8 +23,12 @@ def start_guardian(ctx, lifeline, workdir, close_fds=(), started=None):
     # multiprocess's own temp dir (the fork server's socket): removed at a normal exit,
     # left behind by a killed lab's process unless the guardian removes it.
     mp_tempdir = multiprocess.util.get_temp_dir() if ctx.get_start_method() == "forkserver" else None
-    process = ctx.Process(target=guardian_main, args=(lifeline, workdir, list(close_fds), mp_tempdir),
-                          name="finpay_lab guardian", daemon=True)
+    process = ctx.Process(
+        target=guardian_main,
+        args=(lifeline, workdir, list(close_fds), mp_tempdir),
+        name="finpay_lab guardian",
+        daemon=True,
+    )
     _start(process, started)
     return process
 

@@ -140,7 +140,9 @@ class History:
         if isinstance(keep, bool) or not isinstance(keep, int) or keep < 1:
             raise BadInput(f"keep must be a whole number of requests, at least 1, not {keep!r}")
         self.keep = keep
-        self._fold = fold  # fold(kept, dropped) -> kept: what the app keeps of dropped requests (the audit's counts)
+        self._fold = (
+            fold  # fold(kept, dropped) -> kept: what the app keeps of dropped requests (the audit's counts)
+        )
         self.requests: Requests = Requests()
         self.events: list[PodEvent] = []
         self.dropped = 0
@@ -157,9 +159,13 @@ class History:
     def __repr__(self):
         failed = sum(not r.ok for r in self.requests)
         if not self.dropped:
-            return f"<History: {len(self.requests)} requests ({failed} failed), {len(self.events)} pod events>"
-        return (f"<History: {self.total} requests, the oldest {self.dropped} dropped (it keeps the last "
-                f"{self.keep}); {failed} of those kept failed; {len(self.events)} pod events>")
+            return (
+                f"<History: {len(self.requests)} requests ({failed} failed), {len(self.events)} pod events>"
+            )
+        return (
+            f"<History: {self.total} requests, the oldest {self.dropped} dropped (it keeps the last "
+            f"{self.keep}); {failed} of those kept failed; {len(self.events)} pod events>"
+        )
 
     def add(self, response):
         """Record one response; past ``keep`` (and 10% more, so trimming is rare), drop the oldest."""
@@ -170,7 +176,9 @@ class History:
     def since(self, start, stop=None) -> list:
         """The requests recorded from number ``start`` (counted as ``total`` counts) to ``stop``."""
         first = max(0, start - self.dropped)
-        return self.requests[first:] if stop is None else self.requests[first:max(first, stop - self.dropped)]
+        return (
+            self.requests[first:] if stop is None else self.requests[first : max(first, stop - self.dropped)]
+        )
 
     @contextmanager
     def held(self):
@@ -193,9 +201,17 @@ class History:
         del self.requests[:n]
         self.dropped += n
         still = "; the audit still counts what they promised" if self._fold is not None else ""
-        self.events.append(PodEvent(now, None, "trimmed", (
-            f"the oldest {n:,} requests left the history ({self.dropped:,} so far): it keeps the last "
-            f"{self.keep:,}{still}")))
+        self.events.append(
+            PodEvent(
+                now,
+                None,
+                "trimmed",
+                (
+                    f"the oldest {n:,} requests left the history ({self.dropped:,} so far): it keeps the last "
+                    f"{self.keep:,}{still}"
+                ),
+            )
+        )
 
     def end_event(self, index, end):
         """Give ``events[index]`` its end time (a fault with a duration, once it ended)."""
@@ -217,8 +233,21 @@ def _frame(requests):
     rows = []
     for r in requests:
         rows.append(asdict(r))
-    columns = ["id", "endpoint", "user", "pod", "ok", "value", "error", "due", "sent", "received",
-               "latency", "service", "params"]
+    columns = [
+        "id",
+        "endpoint",
+        "user",
+        "pod",
+        "ok",
+        "value",
+        "error",
+        "due",
+        "sent",
+        "received",
+        "latency",
+        "service",
+        "params",
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -322,11 +351,15 @@ class Run:
         sent = self.latency_quantiles(since="sent")
         if sent[0.99] >= 0.9 * q[0.99]:  # the lab's queue added little: one measure says it
             return ", from when each was due"
-        return (f", from when each was due (from send, leaving out the wait in the lab's queue: "
-                f"p50 {sent[0.5] * 1e3:.2f} ms, p99 {sent[0.99] * 1e3:.2f} ms)")
+        return (
+            f", from when each was due (from send, leaving out the wait in the lab's queue: "
+            f"p50 {sent[0.5] * 1e3:.2f} ms, p99 {sent[0.99] * 1e3:.2f} ms)"
+        )
 
     def __repr__(self):
-        return f"<Run: {len(self.requests)} requests, {self.ok} ok, {self.failed} failed, {self.duration:.2f} s>"
+        return (
+            f"<Run: {len(self.requests)} requests, {self.ok} ok, {self.failed} failed, {self.duration:.2f} s>"
+        )
 
     def __str__(self):
         return self.summary()

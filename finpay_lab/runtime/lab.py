@@ -56,9 +56,22 @@ class Lab(LabDeploys, LabDatabase, LabLooks):
     """A small cluster on your machine: pods (processes), a balancer, maybe a Redis and a
     database (``db=``, see ``lab_db.py``)."""
 
-    def __init__(self, pods=3, state="memory", balancer="round_robin", app=None, redis="fake",
-                 restart=False, accounts=None, seed=defaults.SEED, start_method=None,
-                 sms_seconds=defaults.SMS_SECONDS, autoscaler=None, db=None, redis_persistence="none"):
+    def __init__(
+        self,
+        pods=3,
+        state="memory",
+        balancer="round_robin",
+        app=None,
+        redis="fake",
+        restart=False,
+        accounts=None,
+        seed=defaults.SEED,
+        start_method=None,
+        sms_seconds=defaults.SMS_SECONDS,
+        autoscaler=None,
+        db=None,
+        redis_persistence="none",
+    ):
         # Check every argument before starting anything: bad input changes nothing.
         arguments.check_lab(pods, state, app, restart, sms_seconds, start_method, seed)
         check_autoscaler(autoscaler)
@@ -98,7 +111,9 @@ class Lab(LabDeploys, LabDatabase, LabLooks):
         self._workdir = tempfile.mkdtemp(prefix="finpay-lab-")  # the gateway's log, the Redis socket
         # The event loop: the pods, their pipes, every request in flight. Its `closing`
         # refuses calls; its `closed` says everything has stopped.
-        self._loop = Loop(self.history, self._ctx, self._app_blob, self._lifeline, self._workdir, restart, self._t0)
+        self._loop = Loop(
+            self.history, self._ctx, self._app_blob, self._lifeline, self._workdir, restart, self._t0
+        )
         self._loop.make_state = store_kinds.state_factory()  # shipped to every pod
         self._follow_app()
         self.points = Points(self._loop, self._workdir)  # crash and pause points (points.py)
@@ -111,17 +126,27 @@ class Lab(LabDeploys, LabDatabase, LabLooks):
             self._start_redis()
         db_url = self._start_db()
         # What every pod is told; the secret signs login tokens, shared by every pod.
-        self._loop.config = {"state": self.state, "redis_url": self._redis.url if self.state == "redis" else None,
-                             "lab_pid": os.getpid(), "seed": self.seed, "accounts": self.accounts,
-                             "secret": secrets.token_hex(16), "db_url": db_url}
+        self._loop.config = {
+            "state": self.state,
+            "redis_url": self._redis.url if self.state == "redis" else None,
+            "lab_pid": os.getpid(),
+            "seed": self.seed,
+            "accounts": self.accounts,
+            "secret": secrets.token_hex(16),
+            "db_url": db_url,
+        }
         if self.gateway is not None:  # where pods deliver, each message taking sms_seconds
             self._loop.config.update(gateway=self.gateway.path, sms_seconds=self.sms_seconds)
         self._loop.config["_lab_fds"] = [self._lifeline_keep.fileno()]
         for hook in self.app.on_lab_start:
             hook(self)
         self._guardian = self._loop.guardian = start_guardian(
-            self._ctx, self._lifeline, self._workdir,
-            self._loop.config["_lab_fds"] if self.start_method == "fork" else (), started=self._loop.started)
+            self._ctx,
+            self._lifeline,
+            self._workdir,
+            self._loop.config["_lab_fds"] if self.start_method == "fork" else (),
+            started=self._loop.started,
+        )
         replicas.start(self._loop, self._names, pods)
 
     # ------------------------------------------------------------------ looking
@@ -168,8 +193,10 @@ class Lab(LabDeploys, LabDatabase, LabLooks):
     def __repr__(self):
         live = sum(p.alive for p in self._pods.values())
         status = "closed" if self._loop.closed else "closing" if self._loop.closing else f"{live} pods"
-        return (f"<Lab: {status}, state={self.state!r}, balancer={self.balancer.name!r}, "
-                f"{len(self.history)} requests>")
+        return (
+            f"<Lab: {status}, state={self.state!r}, balancer={self.balancer.name!r}, "
+            f"{len(self.history)} requests>"
+        )
 
     def __enter__(self):
         return self
@@ -194,12 +221,19 @@ class Lab(LabDeploys, LabDatabase, LabLooks):
                 target = self._loop.named(pod)  # a pod still starting (a restart) is waited for
                 self._loop.wait_for(lambda: target.status != PodStatus.STARTING, defaults.POD_START_TIMEOUT)
                 if not target.alive:
-                    return self._loop.fail(endpoint, params, f"{pod} is not running ({exit_cause(target.exitcode)})", pod,
-                                           cause=Cause.NO_POD)
+                    return self._loop.fail(
+                        endpoint,
+                        params,
+                        f"{pod} is not running ({exit_cause(target.exitcode)})",
+                        pod,
+                        cause=Cause.NO_POD,
+                    )
             else:
                 target = self.balancer.choose(self._loop.routable(), endpoint, params)
                 if target is None:
-                    return self._loop.fail(endpoint, params, f"no pod is ready to serve {endpoint}", cause=Cause.NO_POD)
+                    return self._loop.fail(
+                        endpoint, params, f"no pod is ready to serve {endpoint}", cause=Cause.NO_POD
+                    )
             rid = self._loop.send(target, endpoint, params, awaited=True)
             return self._loop.wait(rid, timeout)
 
@@ -273,14 +307,18 @@ class Lab(LabDeploys, LabDatabase, LabLooks):
         arguments.check_wait(wait)
         with self._lock:
             self._check_open()
-            return self._declared("audit")(self, self.history.requests if requests is None else requests, wait)
+            return self._declared("audit")(
+                self, self.history.requests if requests is None else requests, wait
+            )
 
     def _declared(self, name):
         """What the app declares for ``lab.<name>()``, else what the package's default app
         (FinPay) declares: its audit counts the ``balance:`` keys of any app."""
         hook = getattr(self.app, name) or getattr(default_app(), name)
         if hook is None:
-            raise LabError(f"the {self.app.name!r} app declares no {name} (App.{name}), and neither does the default")
+            raise LabError(
+                f"the {self.app.name!r} app declares no {name} (App.{name}), and neither does the default"
+            )
         return hook
 
     def _follow_app(self):
@@ -303,7 +341,9 @@ class Lab(LabDeploys, LabDatabase, LabLooks):
 
     def _start_redis(self):
         self._redis.start(self._workdir)
-        self._loop.event(None, "redis", f"{self._redis.kind} Redis at {self._redis.safe_url}", pid=self._redis.pid)
+        self._loop.event(
+            None, "redis", f"{self._redis.kind} Redis at {self._redis.safe_url}", pid=self._redis.pid
+        )
 
     def _running(self, name):
         """The live pod called ``name``; a clear error if there is none."""
@@ -336,8 +376,9 @@ class Lab(LabDeploys, LabDatabase, LabLooks):
             return
         self._loop.closing = True
         self._loop.restart_due.clear()
-        shutdown.close_processes(self._loop, self._guardian, self._lifeline, self._lifeline_keep,
-                                 self._farewell, word)
+        shutdown.close_processes(
+            self._loop, self._guardian, self._lifeline, self._lifeline_keep, self._farewell, word
+        )
         self._redis.stop()
         self._stop_db()
         shutil.rmtree(self._workdir, ignore_errors=True)

@@ -60,8 +60,9 @@ class LabDatabase:
         with self._lock:
             self._check_open()
             arm = self.points.arm("crash", point, endpoint, times, self.app)
-            self._loop.event(None, "armed", f"crash at {point!r}" + (f" in {endpoint}" if endpoint else "")
-                             + f", {times}×")
+            self._loop.event(
+                None, "armed", f"crash at {point!r}" + (f" in {endpoint}" if endpoint else "") + f", {times}×"
+            )
             return arm
 
     def pause_at(self, point, endpoint=None, times=1):
@@ -93,4 +94,3 @@ class LabDatabase:
     def _stop_db(self):
         if self._db is not None:
             self._db.stop()
-

@@ -21,8 +21,10 @@ class LabLooks:
         if not self._lock.acquire(timeout=-1 if timeout is None else timeout):
             return None
         try:
-            pods = [dataclasses.replace(p, status=PodStatus.PAUSED)
-                    if self._loop.is_paused(p) else p for p in self.pods]
+            pods = [
+                dataclasses.replace(p, status=PodStatus.PAUSED) if self._loop.is_paused(p) else p
+                for p in self.pods
+            ]
             held = {p.name: self.pod_stats(p.name) for p in pods if p.status in SERVING}
             return pods, held, self.state
         finally:
@@ -33,7 +35,9 @@ class LabLooks:
         ``prefix`` (``{}`` with state='redis': the pod itself holds nothing; ``{}`` for a
         dead pod too: its memory died with it)."""
         if not isinstance(prefix, str):
-            raise BadInput(f"prefix must be a string like 'balance:' (or '' for every key), not {prefix!r:.40}")
+            raise BadInput(
+                f"prefix must be a string like 'balance:' (or '' for every key), not {prefix!r:.40}"
+            )
         with self._lock:
             self._check_open()
             pod = self._loop.named(name)
@@ -55,7 +59,9 @@ class LabLooks:
             self._check_open()
             pod = self._loop.named(name)
             if not pod.alive:
-                nothing = dict(self.app.pod_stats(None)) if self.app.pod_stats is not None else {}  # as its app says it
+                nothing = (
+                    dict(self.app.pod_stats(None)) if self.app.pod_stats is not None else {}
+                )  # as its app says it
                 return {**nothing, "keys": 0, "status": PodStatus.DEAD, "cause": exit_cause(pod.exitcode)}
             if self._loop.is_paused(pod):  # asking would only wait out the timeout
                 return {"status": PodStatus.PAUSED, "cause": "SIGSTOP"}

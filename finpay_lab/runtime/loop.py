@@ -261,7 +261,9 @@ class Loop:
         now = self.now()
         sent = now if sent is None else sent
         user = request_user(params, self.user_params)  # whom it was for, as the app names them
-        r = Response(ok, value, error, pod, now - sent, endpoint, params, sent, now, service, rid, cause, user)
+        r = Response(
+            ok, value, error, pod, now - sent, endpoint, params, sent, now, service, rid, cause, user
+        )
         self.history.add(r)  # past its cap, the history drops its oldest requests
         if rid in self._awaited:
             self._answers[rid] = r
@@ -290,7 +292,9 @@ class Loop:
         # The process is in self.started before it starts: if Ctrl-C lands before the
         # lines below record the pod, close() still finds and kills it.
         blob = app_blob or self._app_blob
-        pod = start_pod(self._ctx, name, blob, self.config, self._lifeline, restarts, self.started, self.make_state)
+        pod = start_pod(
+            self._ctx, name, blob, self.config, self._lifeline, restarts, self.started, self.make_state
+        )
         return self.add(pod)
 
     def add(self, pod):

@@ -103,9 +103,16 @@ def _serve(app, state, data):
     try:
         _, endpoint, params = wire.decode_request(data)
     except Exception as exc:
-        return False, None, ("the pod could not read this request's parameters "
-                             f"({type(exc).__name__}: {exc}); pass plain values: "
-                             "str, int, float, bool, None, lists and dicts"), Cause.BAD_REQUEST
+        return (
+            False,
+            None,
+            (
+                "the pod could not read this request's parameters "
+                f"({type(exc).__name__}: {exc}); pass plain values: "
+                "str, int, float, bool, None, lists and dicts"
+            ),
+            Cause.BAD_REQUEST,
+        )
     try:
         control = _CONTROL.get(endpoint) if type(endpoint) is str else None
         if control is not None:
@@ -115,7 +122,12 @@ def _serve(app, state, data):
             _this_pod.endpoint = endpoint
         return app.serve(state, endpoint, params)
     except Exception as exc:  # pragma: no cover - App.serve never raises; a custom App might
-        return False, None, f"the pod could not handle this request: {type(exc).__name__}: {exc}", Cause.APP_ERROR
+        return (
+            False,
+            None,
+            f"the pod could not handle this request: {type(exc).__name__}: {exc}",
+            Cause.APP_ERROR,
+        )
 
 
 def _points(state, params, app=None):
@@ -170,8 +182,14 @@ def _get_ready(app_blob, config, make_state):
     app = wire.load_app(app_blob)
     name = config["name"]
     seed = f"{config.get('seed', 0)}:{name}:{config.get('restarts', 0)}"
-    _this_pod = PodContext(name, os.getpid(), config.get("restarts", 0), config, random.Random(seed),
-                           settings=dict(getattr(app, "settings", None) or {}))
+    _this_pod = PodContext(
+        name,
+        os.getpid(),
+        config.get("restarts", 0),
+        config,
+        random.Random(seed),
+        settings=dict(getattr(app, "settings", None) or {}),
+    )
     state = _this_pod.state = make_state(config["state"], config.get("redis_url"))
     if config.get("db_url"):  # one connection per pod, for every request's transaction
         _this_pod.db = store_kinds.connect_database(config["db_url"])
@@ -208,7 +226,7 @@ def _serve_forever(app, state, channel, flags, busy, wake):
             ok, value, error, cause = _serve(app, state, data)
             busy.end(time.monotonic())
             if type(error) is str and len(error) > defaults.ERROR_LIMIT:
-                error = error[:defaults.ERROR_LIMIT - 1] + "…"
+                error = error[: defaults.ERROR_LIMIT - 1] + "…"
             t1 = perf()
             replies.append(wire.encode_reply(rid, ok, value, error, t1 - t0, cause and cause.value))
             # Fast replies leave together in one write; a slow handler's reply
@@ -235,5 +253,9 @@ def _refuse_waiting(channel, name):
             os.set_blocking(channel.fd, True)
         if not batch:
             return
-        channel.send_many([wire.encode_reply(wire.request_rid(data), False, None, error, 0.0,
-                                             Cause.SHUTTING_DOWN.value) for data in batch])
+        channel.send_many(
+            [
+                wire.encode_reply(wire.request_rid(data), False, None, error, 0.0, Cause.SHUTTING_DOWN.value)
+                for data in batch
+            ]
+        )

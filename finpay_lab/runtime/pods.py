@@ -95,7 +95,9 @@ def context(method: str | None = None, preload=()):
         # Preload the pod's code in the fork server, so each pod starts in milliseconds
         # (and never re-runs a script's __main__, the default preload). forkserver_cleanup
         # removes the lab process's pymp-* dir if that process is killed.
-        ctx.set_forkserver_preload(["finpay_lab.runtime.forkserver_cleanup", "finpay_lab.runtime.pods", *preload])
+        ctx.set_forkserver_preload(
+            ["finpay_lab.runtime.forkserver_cleanup", "finpay_lab.runtime.pods", *preload]
+        )
     return ctx
 
 
@@ -116,7 +118,9 @@ class Pod:
     index: int = 0  # the number in the name, for ordering: pod-10 comes after pod-9
     busy: BusyCounter = field(default_factory=lambda: BusyCounter(None))  # its busy seconds (busy.py)
     terminating: bool = False  # being removed (termination.py): its exit is a stop, never restarted
-    lingering: bool = False  # still in the balancer's endpoints though it may have exited (Kubernetes' propagation delay)
+    lingering: bool = (
+        False  # still in the balancer's endpoints though it may have exited (Kubernetes' propagation delay)
+    )
 
     def __post_init__(self):
         self.index = pod_number(self.name) or 0
@@ -242,15 +246,27 @@ def start_pod(ctx, name, app_blob, config, lifeline, restarts=0, started=None, m
     busy = new_counter(ctx)  # the pod's busy seconds, which the lab reads without asking (busy.py)
     process = ctx.Process(
         target=pod_main,
-        args=(child_end, lifeline, app_blob, dict(config, name=name, restarts=restarts, _busy=busy), close_fds,
-              make_state),
+        args=(
+            child_end,
+            lifeline,
+            app_blob,
+            dict(config, name=name, restarts=restarts, _busy=busy),
+            close_fds,
+            make_state,
+        ),
         name=f"finpay_lab {name}",
         daemon=True,
     )
     _start(process, started)
     child_end.close()  # the lab keeps only its end, or EOF never comes when the pod dies
-    return Pod(name=name, process=process, conn=parent_end, restarts=restarts, pid=process.pid,
-               busy=BusyCounter(busy))
+    return Pod(
+        name=name,
+        process=process,
+        conn=parent_end,
+        restarts=restarts,
+        pid=process.pid,
+        busy=BusyCounter(busy),
+    )
 
 
 def gone(pid) -> bool:

@@ -117,12 +117,22 @@ class Points:
             raise BadInput(f"name the point with a string like 'after_debit', not {point!r:.40}")
         if endpoint is not None and (app is None or endpoint not in app):
             known = ", ".join(sorted(app.endpoints)) if app is not None else "none"
-            raise BadInput(f"endpoint={endpoint!r}: this lab's app has no such endpoint (it has: {known}); "
-                           "or pass endpoint=None for any endpoint")
+            raise BadInput(
+                f"endpoint={endpoint!r}: this lab's app has no such endpoint (it has: {known}); "
+                "or pass endpoint=None for any endpoint"
+            )
         if isinstance(times, bool) or not isinstance(times, int) or times < 1:
-            raise BadInput(f"times must be a whole number >= 1 (how often the point fires in the lab), not {times!r:.40}")
-        new = {"id": next(self._ids), "action": action, "point": point, "endpoint": endpoint,
-               "times": times, "dir": self._dir}
+            raise BadInput(
+                f"times must be a whole number >= 1 (how often the point fires in the lab), not {times!r:.40}"
+            )
+        new = {
+            "id": next(self._ids),
+            "action": action,
+            "point": point,
+            "endpoint": endpoint,
+            "times": times,
+            "dir": self._dir,
+        }
         self._tell([*self._loop.config.get("points", ()), new])
         return new["id"]
 

@@ -40,21 +40,28 @@ def check(max_surge, max_unavailable):
     """``(max_surge, max_unavailable)`` checked: whole numbers ≥ 0, not both 0."""
     for value, what in ((max_surge, "max_surge"), (max_unavailable, "max_unavailable")):
         if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= defaults.MAX_PODS:
-            raise BadInput(f"{what} must be a whole number of pods from 0 to {defaults.MAX_PODS}, not {value!r}")
+            raise BadInput(
+                f"{what} must be a whole number of pods from 0 to {defaults.MAX_PODS}, not {value!r}"
+            )
     if max_surge == 0 and max_unavailable == 0:
-        raise BadInput("max_surge=0 with max_unavailable=0 can never replace a pod (no room to add one, none "
-                       "may go): allow one of them, e.g. max_surge=1 (the default)")
+        raise BadInput(
+            "max_surge=0 with max_unavailable=0 can never replace a pod (no room to add one, none "
+            "may go): allow one of them, e.g. max_surge=1 (the default)"
+        )
     return max_surge, max_unavailable
 
 
 class Rollout:
     """One rolling update on ``loop``: new pods named ``pod-<next(names)>`` running ``app_blob``."""
 
-    def __init__(self, loop, names, app_blob, max_surge=1, max_unavailable=0, what="the same app",
-                 on_done=None):
+    def __init__(
+        self, loop, names, app_blob, max_surge=1, max_unavailable=0, what="the same app", on_done=None
+    ):
         self.loop, self._names, self._blob = loop, names, app_blob
         self.max_surge, self.max_unavailable = max_surge, max_unavailable
-        self.old = [p for p in loop.pods.values() if p.alive and not p.terminating and p.status != PodStatus.STOPPING]
+        self.old = [
+            p for p in loop.pods.values() if p.alive and not p.terminating and p.status != PodStatus.STOPPING
+        ]
         self.desired = len(self.old)
         self.new = []
         self.removals = []
@@ -64,8 +71,12 @@ class Rollout:
         self.seconds = None
         self._on_done = on_done
         self._started = {}  # new pod -> lab time it was started
-        loop.event(None, "rollout", f"rolling update of {self.desired} pods to {what} "
-                   f"(max_surge={max_surge}, max_unavailable={max_unavailable})")
+        loop.event(
+            None,
+            "rollout",
+            f"rolling update of {self.desired} pods to {what} "
+            f"(max_surge={max_surge}, max_unavailable={max_unavailable})",
+        )
         loop.tickers.append(self.tick)
         loop.rollout = self  # in progress: a scale, a state switch and the HPA wait for it
         self.tick()
@@ -81,19 +92,26 @@ class Rollout:
             return
         loop = self.loop
         for pod in self.new:
-            slow = pod.status == PodStatus.STARTING and loop.now() - self._started[pod.name] > defaults.POD_START_TIMEOUT
+            slow = (
+                pod.status == PodStatus.STARTING
+                and loop.now() - self._started[pod.name] > defaults.POD_START_TIMEOUT
+            )
             if not pod.alive or slow:
                 return self._fail(pod)
         # Up: new pods while the total stays within desired + max_surge.
-        while len(self.serving) + len(self.new) < self.desired + self.max_surge and len(self.new) < self.desired:
+        while (
+            len(self.serving) + len(self.new) < self.desired + self.max_surge and len(self.new) < self.desired
+        ):
             pod = loop.spawn(f"pod-{next(self._names)}", app_blob=self._blob)
             self._started[pod.name] = loop.now()
             self.new.append(pod)
         # Down: old pods while the ready ones stay at least desired - max_unavailable.
         ready = sum(p.routable for p in self.serving) + sum(p.routable for p in self.new)
-        for pod in self.serving[:max(0, ready - (self.desired - self.max_unavailable))]:
+        for pod in self.serving[: max(0, ready - (self.desired - self.max_unavailable))]:
             replacement = next((p.name for p in self.new if p.routable), "a new pod")
-            self.removals.append(Termination(loop, pod, how="graceful", why=f"rollout ({replacement} is ready)"))
+            self.removals.append(
+                Termination(loop, pod, how="graceful", why=f"rollout ({replacement} is ready)")
+            )
         if not self.serving and all(t.done for t in self.removals) and all(p.routable for p in self.new):
             self._finish()
 
@@ -113,8 +131,11 @@ class Rollout:
             self.loop.restart_due.pop(pod.name, None)
             if not pod.alive and self.loop.pods.get(pod.name) is pod:
                 del self.loop.pods[pod.name]
-        self._end("rollout", f"rolled out in {self.loop.now() - self.t0:.2f} s: "
-                  f"{', '.join(p.name for p in self.old) or 'no pods'} → {', '.join(p.name for p in self.new) or 'no pods'}")
+        self._end(
+            "rollout",
+            f"rolled out in {self.loop.now() - self.t0:.2f} s: "
+            f"{', '.join(p.name for p in self.old) or 'no pods'} → {', '.join(p.name for p in self.new) or 'no pods'}",
+        )
         if self._on_done is not None:
             self._on_done()
 
@@ -138,7 +159,13 @@ class Rollout:
 
     def __repr__(self):
         old, new = ", ".join(p.name for p in self.old), ", ".join(p.name for p in self.new)
-        state = f"failed: {self.error}" if self.error else f"done in {self.seconds:g} s" if self.done else "in progress"
+        state = (
+            f"failed: {self.error}"
+            if self.error
+            else f"done in {self.seconds:g} s"
+            if self.done
+            else "in progress"
+        )
         return f"<Rollout: {old or 'no pods'} → {new or 'no pods'}, {state}>"
 
 

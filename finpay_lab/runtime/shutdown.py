@@ -139,6 +139,7 @@ def _hold_exit_signals_over_fork():
     tests/test_exit_paths.py failed one run in three. So exit signals are blocked across
     the fork; the child puts SIG_DFL back before unblocking them, and a SIGTERM that came
     meanwhile kills it the moment it is unblocked."""
+
     def ours():
         return any(signal.getsignal(sig) is _on_exit_signal for sig in _EXIT_SIGNALS)
 

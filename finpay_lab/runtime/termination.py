@@ -59,13 +59,27 @@ def check(how, propagation, pre_stop, grace):
     if how not in HOWS:
         raise BadInput(f"how={how!r}: choose one of {', '.join(map(repr, HOWS))}")
     for value, what in ((propagation, "propagation"), (pre_stop, "pre_stop")):
-        if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= defaults.MAX_TERMINATION_SECONDS:
-            raise BadInput(f"{what} must be seconds between 0 and {defaults.MAX_TERMINATION_SECONDS:g}, not {value!r}")
-    if isinstance(grace, bool) or not isinstance(grace, int | float) or not 0 < grace <= defaults.MAX_TERMINATION_SECONDS:
-        raise BadInput(f"grace must be seconds between 0 and {defaults.MAX_TERMINATION_SECONDS:g}, not {grace!r}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not 0 <= value <= defaults.MAX_TERMINATION_SECONDS
+        ):
+            raise BadInput(
+                f"{what} must be seconds between 0 and {defaults.MAX_TERMINATION_SECONDS:g}, not {value!r}"
+            )
+    if (
+        isinstance(grace, bool)
+        or not isinstance(grace, int | float)
+        or not 0 < grace <= defaults.MAX_TERMINATION_SECONDS
+    ):
+        raise BadInput(
+            f"grace must be seconds between 0 and {defaults.MAX_TERMINATION_SECONDS:g}, not {grace!r}"
+        )
     if how == "kubernetes" and pre_stop >= grace:
-        raise BadInput(f"pre_stop={pre_stop:g} s must end within grace={grace:g} s: in Kubernetes the grace "
-                       "period counts from the start, preStop hook included")
+        raise BadInput(
+            f"pre_stop={pre_stop:g} s must end within grace={grace:g} s: in Kubernetes the grace "
+            "period counts from the start, preStop hook included"
+        )
     return {"how": how, "propagation": float(propagation), "pre_stop": float(pre_stop), "grace": float(grace)}
 
 
@@ -75,13 +89,23 @@ class Termination:
     def __repr__(self):
         return f"<Termination of {self.pod.name} ({self.how}): {self.result if self.done else 'in progress'}>"
 
-    def __init__(self, loop, pod, how="graceful", propagation=defaults.PROPAGATION_DELAY, pre_stop=0.0,
-                 grace=defaults.GRACE_PERIOD, why=""):
+    def __init__(
+        self,
+        loop,
+        pod,
+        how="graceful",
+        propagation=defaults.PROPAGATION_DELAY,
+        pre_stop=0.0,
+        grace=defaults.GRACE_PERIOD,
+        why="",
+    ):
         self.loop, self.pod, self.how = loop, pod, how
         self.propagation, self.pre_stop, self.grace = propagation, pre_stop, grace
         self.t0 = loop.now()
         self.first = loop.history.total
-        self.rids = {rid for rid, entry in pod.in_flight.items() if not entry[3]}  # the app's, not the lab's own
+        self.rids = {
+            rid for rid, entry in pod.in_flight.items() if not entry[3]
+        }  # the app's, not the lab's own
         self.sigterm_at = None
         self.done = False
         self.result = None
@@ -95,11 +119,18 @@ class Termination:
         if how == "graceful":
             if pod.status in SERVING:
                 pod.status = PodStatus.STOPPING  # out of rotation at once
-            self._event("stopping", f"{why}graceful: out of rotation, finishing {len(self.rids)} in-flight requests")
+            self._event(
+                "stopping", f"{why}graceful: out of rotation, finishing {len(self.rids)} in-flight requests"
+            )
         else:
             pod.lingering = True  # the balancer keeps routing to it until the change propagates
-            self._event("terminating", f"{why}kubernetes: endpoint removal takes {propagation:g} s, "
-                        + (f"preStop sleeps {pre_stop:g} s, then SIGTERM" if pre_stop else "SIGTERM now (no preStop)"))
+            self._event(
+                "terminating",
+                f"{why}kubernetes: endpoint removal takes {propagation:g} s, "
+                + (
+                    f"preStop sleeps {pre_stop:g} s, then SIGTERM" if pre_stop else "SIGTERM now (no preStop)"
+                ),
+            )
         loop.tickers.append(self.tick)
         self.tick()
 
@@ -124,7 +155,10 @@ class Termination:
                 pod.lingering = False
                 if pod.status in SERVING:
                     pod.status = PodStatus.STOPPING
-                self._event("unlisted", f"out of the Service's endpoints after {elapsed:.2f} s: no balancer sends to it")
+                self._event(
+                    "unlisted",
+                    f"out of the Service's endpoints after {elapsed:.2f} s: no balancer sends to it",
+                )
             if self.sigterm_at is None and elapsed >= self.pre_stop:
                 self._sigterm()
             deadline = self.grace
@@ -153,11 +187,16 @@ class Termination:
         name = self.pod.name
         mine = [r for r in self.loop.history.since(self.first) if r.pod == name]
         self.result = Removal(
-            pod=name, how=self.how, in_flight=len(self.rids),
-            finished=sum(r.id in self.rids and r.cause not in (Cause.CRASHED, Cause.SHUTTING_DOWN) for r in mine),
+            pod=name,
+            how=self.how,
+            in_flight=len(self.rids),
+            finished=sum(
+                r.id in self.rids and r.cause not in (Cause.CRASHED, Cause.SHUTTING_DOWN) for r in mine
+            ),
             lost=sum(r.cause == Cause.CRASHED for r in mine),
             refused=sum(r.cause == Cause.SHUTTING_DOWN for r in mine),
-            seconds=round(self.loop.now() - self.t0, 3))
+            seconds=round(self.loop.now() - self.t0, 3),
+        )
 
 
 def remove(loop, pod, wait=True, **options):

@@ -76,7 +76,9 @@ def from_counters(before, after):
             continue
         t0, busy0 = before[key]
         if not t1 > t0 or busy1 < busy0:
-            raise BadInput(f"samples of {key!r} must move forward in time and busy seconds: {before[key]} → {after[key]}")
+            raise BadInput(
+                f"samples of {key!r} must move forward in time and busy seconds: {before[key]} → {after[key]}"
+            )
         out[key] = min((busy1 - busy0) / (t1 - t0), 1.0)
     return out
 

@@ -94,7 +94,7 @@ def request_rid(data: bytes) -> int:
 
 def decode_request(data: bytes) -> tuple:
     """``(rid, endpoint, params)``; raises if the params cannot be unpickled here."""
-    endpoint, params = pickle.loads(memoryview(data)[_RID.size:])
+    endpoint, params = pickle.loads(memoryview(data)[_RID.size :])
     return request_rid(data), endpoint, params
 
 
@@ -143,7 +143,7 @@ class Channel:
         if not self.nonblocking:
             view = memoryview(data)
             while view:
-                view = view[os.write(self.fd, view):]
+                view = view[os.write(self.fd, view) :]
             return
         if not self._out:  # the common case: the pipe takes a small message whole
             try:
@@ -194,7 +194,7 @@ class Channel:
                 end = start + 4 + size
                 if end > len(buffer):
                     break
-                messages.append(bytes(buffer[start + 4:end]))
+                messages.append(bytes(buffer[start + 4 : end]))
                 start = end
             del buffer[:start]
         return messages

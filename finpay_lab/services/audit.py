@@ -41,8 +41,18 @@ from .books import balances, read_books
 from .promises import IN_DOUBT, Promises, fold_promises, promises_of
 
 # The two sides live in books.py and promises.py; their names still answer as audit.<name>.
-__all__ = ["IN_DOUBT", "Audit", "Notifications", "Promises", "audit", "balances", "fold_promises", "read_books",
-           "stale_reads"]
+__all__ = [
+    "IN_DOUBT",
+    "Audit",
+    "Notifications",
+    "Promises",
+    "audit",
+    "balances",
+    "fold_promises",
+    "read_books",
+    "stale_reads",
+]
+
 
 @dataclass
 class Notifications:
@@ -69,21 +79,42 @@ class Audit:
 
     @property
     def ok(self):
-        return not (self.money_created or self.negative_balances or self.double_debits or self.lost_payments
-                    or self.wrong_balances or self.divergent_balances or self.lost_sessions
-                    or self.notifications.lost or self.stale_reads)
+        return not (
+            self.money_created
+            or self.negative_balances
+            or self.double_debits
+            or self.lost_payments
+            or self.wrong_balances
+            or self.divergent_balances
+            or self.lost_sessions
+            or self.notifications.lost
+            or self.stale_reads
+        )
 
     def rows(self):
         """(finding, value, verdict) rows: the text and HTML forms are built from these."""
         n = self.notifications
-        yield "money created or destroyed", f"₹{self.money_created:+,}" if self.money_created else "₹0", \
-            not self.money_created
-        yield "negative balances", _few([f"{u} ₹{v:,}" for u, v in self.negative_balances.items()]), \
-            not self.negative_balances
+        yield (
+            "money created or destroyed",
+            f"₹{self.money_created:+,}" if self.money_created else "₹0",
+            not self.money_created,
+        )
+        yield (
+            "negative balances",
+            _few([f"{u} ₹{v:,}" for u, v in self.negative_balances.items()]),
+            not self.negative_balances,
+        )
         yield "double debits", _few([f"{p} ×{k}" for p, k in self.double_debits]), not self.double_debits
-        yield "payments lost", _few([f"{s}→{r} ₹{a:,}" for _, s, r, a in self.lost_payments]), not self.lost_payments
-        yield "wrong balances", _few([f"{u} (should be ₹{v['expected']:,})" for u, v in self.wrong_balances.items()]), \
-            not self.wrong_balances
+        yield (
+            "payments lost",
+            _few([f"{s}→{r} ₹{a:,}" for _, s, r, a in self.lost_payments]),
+            not self.lost_payments,
+        )
+        yield (
+            "wrong balances",
+            _few([f"{u} (should be ₹{v['expected']:,})" for u, v in self.wrong_balances.items()]),
+            not self.wrong_balances,
+        )
         yield "pods disagree on", _few(list(self.divergent_balances)), not self.divergent_balances
         yield "sessions lost", _few(self.lost_sessions), not self.lost_sessions
         queued = f" ({n.pending} still queued)" if n.pending else ""
@@ -91,24 +122,30 @@ class Audit:
         yield "SMS lost", _few([f"{u}: {m}" for u, m in n.lost], 4), not n.lost
         yield "SMS sent twice (dropped by gateway)", str(n.duplicates), True
         if self.database is not None:
-            yield "stale balance reads (cache)", _few([f"{u} ₹{a:,} (was ₹{b:,})" for u, a, b in self.stale_reads]), \
-                not self.stale_reads
+            yield (
+                "stale balance reads (cache)",
+                _few([f"{u} ₹{a:,} (was ₹{b:,})" for u, a, b in self.stale_reads]),
+                not self.stale_reads,
+            )
 
     def __str__(self):
-        head = f"Audit ({self._where}): " + ("OK, nothing lost, created or disagreed on" if self.ok else "PROBLEMS FOUND")
+        head = f"Audit ({self._where}): " + (
+            "OK, nothing lost, created or disagreed on" if self.ok else "PROBLEMS FOUND"
+        )
         width = max(len(r[0]) for r in self.rows())
-        lines = [head] + [f"  {'✓' if good else '✗'} {name:<{width}}  {value}" for name, value, good in self.rows()]
+        lines = [head] + [
+            f"  {'✓' if good else '✗'} {name:<{width}}  {value}" for name, value, good in self.rows()
+        ]
         return "\n".join(lines)
 
     def _repr_html_(self):
         cells = "".join(
             f"<tr><td style='color:{'#2a7' if good else '#c33'}'>{'✓' if good else '✗'}</td>"
             f"<td style='text-align:left'>{html.escape(name)}</td><td style='text-align:left'>{html.escape(value)}</td></tr>"
-            for name, value, good in self.rows())
+            for name, value, good in self.rows()
+        )
         verdict = "nothing lost, created or disagreed on" if self.ok else "problems found"
-        return (f"<b>Audit ({html.escape(self._where)}): {verdict}</b>"
-                f"<table>{cells}</table>")
-
+        return f"<b>Audit ({html.escape(self._where)}): {verdict}</b><table>{cells}</table>"
 
     @property
     def _where(self):
@@ -157,14 +194,19 @@ def _count_money(result, lab, promised, stores):
         expected[p["receiver"]] += p["amount"]
 
     opened = sum(lab.accounts.values())
-    result.money_created = sum(sum(b["balances"].get(u, 0) for u in lab.accounts) - opened for b in stores.values())
+    result.money_created = sum(
+        sum(b["balances"].get(u, 0) for u in lab.accounts) - opened for b in stores.values()
+    )
     for books in stores.values():
         for user, value in books["balances"].items():
             if value < 0:
                 result.negative_balances[user] = min(value, result.negative_balances.get(user, 0))
     result.double_debits = sorted((pid, len(rs)) for pid, rs in receipts.items() if len(rs) > 1)
-    result.lost_payments = [(pid, p["sender"], p["receiver"], p["amount"])
-                            for pid, p in promised["payments"].items() if pid not in receipts]
+    result.lost_payments = [
+        (pid, p["sender"], p["receiver"], p["amount"])
+        for pid, p in promised["payments"].items()
+        if pid not in receipts
+    ]
     for user in lab.accounts:
         seen = {name: books["balances"].get(user) for name, books in stores.items()}
         if any(v != expected[user] for v in seen.values()):
@@ -177,8 +219,11 @@ def stale_reads(lab, requests):
     """``[(user, ₹ answered, ₹ the database held)]``: every ``balance`` answer the database
     never held during its request (see the module's docstring)."""
     offset = time.perf_counter() - lab.now()  # pod clocks (perf_counter) -> lab time
-    replied = {r.value["payment"]: r.received for r in lab.history.requests
-               if r.endpoint == "pay" and r.ok and not r.value.get("repeated")}
+    replied = {
+        r.value["payment"]: r.received
+        for r in lab.history.requests
+        if r.endpoint == "pay" and r.ok and not r.value.get("repeated")
+    }
     changes = {}  # user -> [(written, committed at the latest, delta)]
     for row in lab.sql("SELECT id, sender, receiver, amount, at FROM payments"):
         written = row["at"] - offset
@@ -232,7 +277,11 @@ def _wait_for_sms(lab, sms, wait):
         delivered = {a["id"] for a in _attempts(lab)}
         queued = {i for books in stores.values() for i in books["queued"]}
         workers = any(p.status in SERVING for p in lab.pods)  # anyone left to send?
-        if not workers or not any(i not in delivered and i in queued for i in sms) or time.monotonic() > deadline:
+        if (
+            not workers
+            or not any(i not in delivered and i in queued for i in sms)
+            or time.monotonic() > deadline
+        ):
             if any(i not in delivered and i not in queued for i in sms) and workers:
                 # an SMS neither queued nor delivered may be mid-delivery: one more look
                 time.sleep(2 * lab.sms_seconds + 0.05)

@@ -54,8 +54,16 @@ MAX_PAYMENT = 10_00_000  # ₹10 lakh: larger amounts are refused (a typo, or fr
 STATEMENT_LENGTH = 10
 
 # The course's cast, plus customers enough for a salary-day crowd (₹, whole rupees).
-CAST = {"Ravi": 20_000, "Meena": 15_000, "Landlord": 0, "Arjun": 8_000,
-        "Priya": 12_000, "Kiran": 5_000, "Anil": 25_000, "Sana": 9_000}
+CAST = {
+    "Ravi": 20_000,
+    "Meena": 15_000,
+    "Landlord": 0,
+    "Arjun": 8_000,
+    "Priya": 12_000,
+    "Kiran": 5_000,
+    "Anil": 25_000,
+    "Sana": 9_000,
+}
 DEFAULT_ACCOUNTS = {**CAST, **{f"cust-{i:03d}": 10_000 for i in range(1, 93)}}
 
 
@@ -77,8 +85,20 @@ def open_shared_books(lab):
     from ..stores.state import lab_redis
 
     with lab_redis(lab) as client:  # a dead Redis: RedisUnavailable, and an event
-        stale = [k for prefix in ("balance:", "session:", "active:", "payment:", "ledger:", "demo_balance:", "sms:",
-                                  CACHE) for k in client.scan_iter(match=prefix + "*", count=1000)]
+        stale = [
+            k
+            for prefix in (
+                "balance:",
+                "session:",
+                "active:",
+                "payment:",
+                "ledger:",
+                "demo_balance:",
+                "sms:",
+                CACHE,
+            )
+            for k in client.scan_iter(match=prefix + "*", count=1000)
+        ]
         if stale:
             client.delete(*stale)
         if lab.db is not None:
@@ -112,8 +132,11 @@ def open_books(sql, accounts, fresh=False):
     for statement in SCHEMA if fresh else [s for s in SCHEMA if not s.startswith("DROP")]:
         sql(statement.replace("CREATE TABLE ", "CREATE TABLE IF NOT EXISTS ") if not fresh else statement)
     for user, amount in accounts.items():
-        sql("INSERT INTO accounts (name, balance) VALUES (:name, :balance) ON CONFLICT (name) DO NOTHING",
-            name=user, balance=amount)
+        sql(
+            "INSERT INTO accounts (name, balance) VALUES (:name, :balance) ON CONFLICT (name) DO NOTHING",
+            name=user,
+            balance=amount,
+        )
 
 
 def held_in_memory(state):
@@ -121,16 +144,21 @@ def held_in_memory(state):
     own memory (``state`` is None when it keeps nothing there: state='redis')."""
     keys = state.keys() if state is not None else []
     queues = (state.get(k) for k in keys if k.startswith(QUEUE))
-    return {"sessions": sum(k.startswith("session:") for k in keys),
-            "queued_sms": sum(len(v) for v in queues if isinstance(v, list))}
+    return {
+        "sessions": sum(k.startswith("session:") for k in keys),
+        "queued_sms": sum(len(v) for v in queues if isinstance(v, list)),
+    }
 
 
 def finpay_app(invalidate_cache=True, cache_ttl=None):
     """The FinPay app with its cache settings: ``invalidate_cache=False`` skips the
     invalidation after a payment (balances then go stale, up to ``cache_ttl`` s)."""
     variant = copy.copy(app)
-    variant.settings = dict(app.settings, invalidate_cache=bool(invalidate_cache),
-                            cache_ttl=defaults.BALANCE_CACHE_TTL if cache_ttl is None else cache_ttl)
+    variant.settings = dict(
+        app.settings,
+        invalidate_cache=bool(invalidate_cache),
+        cache_ttl=defaults.BALANCE_CACHE_TTL if cache_ttl is None else cache_ttl,
+    )
     return variant
 
 
@@ -239,7 +267,10 @@ def _cache(operation, *args, **kwargs):
     try:
         return operation(*args, **kwargs)
     except Exception as exc:
-        if type(exc).__module__.startswith("redis") and type(exc).__name__ in ("ConnectionError", "TimeoutError"):
+        if type(exc).__module__.startswith("redis") and type(exc).__name__ in (
+            "ConnectionError",
+            "TimeoutError",
+        ):
             return None
         raise
 
@@ -274,8 +305,10 @@ def pay(state, sender: str, receiver: str, amount: int, token: str, key: str | N
     pod = this_pod()
     # Without a key, a payment gets an id no client can guess (and so claim first as a key).
     payment = key or f"{pod.name}-{pod.restarts}-{secrets.token_hex(8)}"
-    sms = [{"id": f"{payment}:sent", "to": sender, "text": f"Payment Sent: ₹{amount:,} to {receiver}"},
-           {"id": f"{payment}:received", "to": receiver, "text": f"Payment Received: ₹{amount:,} from {sender}"}]
+    sms = [
+        {"id": f"{payment}:sent", "to": sender, "text": f"Payment Sent: ₹{amount:,} to {receiver}"},
+        {"id": f"{payment}:received", "to": receiver, "text": f"Payment Received: ₹{amount:,} from {sender}"},
+    ]
     receipt = {"payment": payment, "sender": sender, "receiver": receiver, "amount": amount, "sms": sms}
     new, receipt = ledger_for(state, db).move(sender, receiver, amount, payment, receipt)
     if db is None:
@@ -283,7 +316,9 @@ def pay(state, sender: str, receiver: str, amount: int, token: str, key: str | N
     if not new and [receipt[k] for k in ("sender", "receiver", "amount")] != [sender, receiver, amount]:
         # A key names one payment: reused for another, it must neither move money nor
         # show someone else's receipt (as Stripe refuses a reused idempotency key).
-        raise Rejected(f"key {key!r} was already used for a different payment: use a new key for a new payment")
+        raise Rejected(
+            f"key {key!r} was already used for a different payment: use a new key for a new payment"
+        )
     if new and db is not None:  # once the money is safe: the SMS, and the cache made right
         db.after_commit(lambda: _after_payment(state, sender, receiver, sms, pod.settings or {}))
     elif new:  # a repeat already queued its SMS the first time
@@ -356,5 +391,8 @@ def fraud_check(state, user_a: str, user_b: str, db=None):
     if missing:
         raise Rejected(f"fraud check on {this_pod().name} cannot see the session of {' and '.join(missing)}")
     recent = [p for p in ledger_for(state, db).statement(user_a) if user_b in (p["sender"], p["receiver"])]
-    return {"checked_on": this_pod().name, "recent_payments": len(recent),
-            "risk": "review" if len(recent) >= 3 else "low"}
+    return {
+        "checked_on": this_pod().name,
+        "recent_payments": len(recent),
+        "risk": "review" if len(recent) >= 3 else "low",
+    }

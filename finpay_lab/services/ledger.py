@@ -216,8 +216,10 @@ class SqlLedger(Ledger):
     # One round trip asks both questions a payment starts with: are both customers known,
     # and has this key paid already? (Each statement is a round trip to a PostgreSQL server:
     # a payment's cost is mostly how many it makes.)
-    KNOWN_AND_DONE = ("SELECT name, NULL AS receipt FROM accounts WHERE name IN (:sender, :receiver) "
-                      "UNION ALL SELECT NULL, receipt FROM payments WHERE id = :id")
+    KNOWN_AND_DONE = (
+        "SELECT name, NULL AS receipt FROM accounts WHERE name IN (:sender, :receiver) "
+        "UNION ALL SELECT NULL, receipt FROM payments WHERE id = :id"
+    )
 
     def move(self, sender, receiver, amount, payment, receipt):
         """As ``Ledger.move``; and first, ``Rejected("unknown customer ...")`` (the sender's,
@@ -233,38 +235,62 @@ class SqlLedger(Ledger):
         if done:
             return False, json.loads(done[0])
         try:
-            debited = db.query("UPDATE accounts SET balance = balance - :amount WHERE name = :user RETURNING balance",
-                               amount=amount, user=sender)
+            debited = db.query(
+                "UPDATE accounts SET balance = balance - :amount WHERE name = :user RETURNING balance",
+                amount=amount,
+                user=sender,
+            )
         except DatabaseError as exc:
             if not exc.integrity:
                 raise
-            raise Rejected(f"insufficient funds: the books refused to take ₹{amount:,} from {sender} "
-                           f"(CHECK balance >= 0)") from None
+            raise Rejected(
+                f"insufficient funds: the books refused to take ₹{amount:,} from {sender} "
+                f"(CHECK balance >= 0)"
+            ) from None
         if not debited:
             raise Rejected(_no_account(BALANCE + sender))
         crash_point("after_debit")  # the sender is debited, the receiver not yet credited
-        if not db.execute("UPDATE accounts SET balance = balance + :amount WHERE name = :user",
-                          amount=amount, user=receiver):
+        if not db.execute(
+            "UPDATE accounts SET balance = balance + :amount WHERE name = :user", amount=amount, user=receiver
+        ):
             raise Rejected(_no_account(BALANCE + receiver))
         receipt = dict(receipt, balance=debited[0]["balance"])
         try:
-            db.execute("INSERT INTO payments (id, sender, receiver, amount, receipt, at) "
-                       "VALUES (:id, :sender, :receiver, :amount, :receipt, :at)",
-                       id=payment, sender=sender, receiver=receiver, amount=amount,
-                       receipt=json.dumps(receipt), at=time.perf_counter())
+            db.execute(
+                "INSERT INTO payments (id, sender, receiver, amount, receipt, at) "
+                "VALUES (:id, :sender, :receiver, :amount, :receipt, :at)",
+                id=payment,
+                sender=sender,
+                receiver=receiver,
+                amount=amount,
+                receipt=json.dumps(receipt),
+                at=time.perf_counter(),
+            )
         except DatabaseError as exc:
             if not exc.integrity:
                 raise
-            raise Rejected(f"payment {payment!r} is being made by another request right now: retry with the "
-                           "same key to get its receipt") from None
-        db.execute("INSERT INTO ledger (payment, account, delta) VALUES (:payment, :sender, :debit), "
-                   "(:payment, :receiver, :amount)",
-                   payment=payment, sender=sender, receiver=receiver, debit=-amount, amount=amount)
+            raise Rejected(
+                f"payment {payment!r} is being made by another request right now: retry with the "
+                "same key to get its receipt"
+            ) from None
+        db.execute(
+            "INSERT INTO ledger (payment, account, delta) VALUES (:payment, :sender, :debit), "
+            "(:payment, :receiver, :amount)",
+            payment=payment,
+            sender=sender,
+            receiver=receiver,
+            debit=-amount,
+            amount=amount,
+        )
         return True, receipt
 
     def statement(self, user):
-        rows = self.db.query("SELECT p.receipt FROM ledger l JOIN payments p ON p.id = l.payment "
-                             "WHERE l.account = :user ORDER BY p.at DESC LIMIT :keep", user=user, keep=self.keep)
+        rows = self.db.query(
+            "SELECT p.receipt FROM ledger l JOIN payments p ON p.id = l.payment "
+            "WHERE l.account = :user ORDER BY p.at DESC LIMIT :keep",
+            user=user,
+            keep=self.keep,
+        )
         return [json.loads(row["receipt"]) for row in rows]
 
 

@@ -56,8 +56,9 @@ class AuthGate:
             # HELLO protover AUTH user pass [SETNAME name]: log in, then let the server
             # answer the HELLO itself, without the credentials.
             rest = [b"hello", args[1]] + args[5:]
-            return self._login(args[3:5], b"".join([b"*%d\r\n" % len(rest)] +
-                                                   [b"$%d\r\n%s\r\n" % (len(a), a) for a in rest]))
+            return self._login(
+                args[3:5], b"".join([b"*%d\r\n" % len(rest)] + [b"$%d\r\n%s\r\n" % (len(a), a) for a in rest])
+            )
         if name == b"quit":
             self._reply("+OK")
             self.closed = True
@@ -89,7 +90,7 @@ def parse_command(buf, max_args, max_arg):
             if len(buf) > max_arg:
                 raise ValueError("too big inline request")
             return None
-        return buf[:end].split(), buf[end + 1:]
+        return buf[:end].split(), buf[end + 1 :]
     end = buf.find(b"\r\n")
     if end < 0:
         return None
@@ -101,14 +102,14 @@ def parse_command(buf, max_args, max_arg):
         end = buf.find(b"\r\n", pos)
         if end < 0:
             return None
-        if buf[pos:pos + 1] != b"$":
-            raise ValueError(f"expected '$', got {buf[pos:pos + 1]!r}")
-        size = int(buf[pos + 1:end])
+        if buf[pos : pos + 1] != b"$":
+            raise ValueError(f"expected '$', got {buf[pos : pos + 1]!r}")
+        size = int(buf[pos + 1 : end])
         if not 0 <= size <= max_arg:
             raise ValueError("unauthenticated bulk length")
         start = end + 2
         if len(buf) < start + size + 2:
             return None
-        args.append(buf[start:start + size])
+        args.append(buf[start : start + size])
         pos = start + size + 2
     return args, buf[pos:]

@@ -121,7 +121,12 @@ def _faster_scripts():
 
     cls = getattr(mixin, "ScriptingCommandsMixin", None)
     check = getattr(mixin, "_check_for_lua_globals", None)
-    if cls is None or check is None or not hasattr(cls, "_get_server_runtime") or getattr(mixin, "_finpay", False):
+    if (
+        cls is None
+        or check is None
+        or not hasattr(cls, "_get_server_runtime")
+        or getattr(mixin, "_finpay", False)
+    ):
         return
     original_runtime = cls._get_server_runtime
 

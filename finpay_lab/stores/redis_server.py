@@ -71,7 +71,9 @@ class RedisServer:
                 "PATH), a URL like 'redis://localhost:6379/0' or an fl.StatefulSet"
             )
         if persistence not in PERSISTENCE:
-            raise BadInput(f"redis_persistence={persistence!r}: use 'none' (default) or 'aof' (append-only file)")
+            raise BadInput(
+                f"redis_persistence={persistence!r}: use 'none' (default) or 'aof' (append-only file)"
+            )
         if persistence == "aof" and kind != "real":
             raise BadInput(
                 "redis_persistence='aof' needs redis='real' (a redis-server the lab starts): the "
@@ -99,7 +101,9 @@ class RedisServer:
             )
         if self.kind == "statefulset":
             if self.spec.url is None:
-                raise BadInput("redis=store: start the StatefulSet first (with fl.StatefulSet(...) as store:)")
+                raise BadInput(
+                    "redis=store: start the StatefulSet first (with fl.StatefulSet(...) as store:)"
+                )
             self.url = self.spec.url
         elif self.kind != "external":
             self._workdir = workdir
@@ -184,7 +188,9 @@ class RedisServer:
         by themselves: a command on a dropped connection fails once, the next one connects
         again (``RedisState``'s client). Returns what ``pid`` the server now has."""
         if self.process is None:
-            raise BadInput(f"redis crash needs a Redis the lab runs (redis='fake' or 'real'), not {self.kind}")
+            raise BadInput(
+                f"redis crash needs a Redis the lab runs (redis='fake' or 'real'), not {self.kind}"
+            )
         if self.kind == "real":
             self.command("crash")  # the helper kills its redis-server and starts another
         else:  # the embedded server's keys live in its helper: kill that process itself
@@ -198,7 +204,9 @@ class RedisServer:
     def command(self, line: str):
         """Send a chaos command (down, up, slow SECONDS) to the helper and wait for 'ok'."""
         if self.process is None:
-            raise BadInput(f"Redis faults need a Redis the lab runs (redis='fake' or 'real'), not {self.kind}")
+            raise BadInput(
+                f"Redis faults need a Redis the lab runs (redis='fake' or 'real'), not {self.kind}"
+            )
         self.process.stdin.write(line + "\n")
         self.process.stdin.flush()
         reply = read_line(self.process, defaults.REDIS_START_TIMEOUT)
@@ -213,10 +221,6 @@ class RedisServer:
         end_helper(self.process, os.getpid(), 5)
         self._finalizer.detach()
         self.process = None
-
-
-
-
 
 
 # ---------------------------------------------------------------- the helper process

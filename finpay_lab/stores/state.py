@@ -49,15 +49,19 @@ def _check_incr(key, amount, initial):
     ``initial + amount`` (so a key ``incr`` creates never overflows on its first step)."""
     for name, value in (("amount", amount), ("initial", initial)):
         if not is_whole(value, INT64_MIN, INT64_MAX):
-            raise Rejected(f"cannot add to {key}: {name} must be a whole number from −2⁶³ to 2⁶³−1 "
-                           f"(what Redis holds), not {short_repr(value)}")
+            raise Rejected(
+                f"cannot add to {key}: {name} must be a whole number from −2⁶³ to 2⁶³−1 "
+                f"(what Redis holds), not {short_repr(value)}"
+            )
     if not INT64_MIN <= initial + amount <= INT64_MAX:
         raise _overflow(key, amount)
 
 
 def _overflow(key, amount):
-    return Rejected(f"cannot add {amount:,} to {key}: the result would overflow (Redis holds "
-                    "whole numbers from −2⁶³ to 2⁶³−1)")
+    return Rejected(
+        f"cannot add {amount:,} to {key}: the result would overflow (Redis holds "
+        "whole numbers from −2⁶³ to 2⁶³−1)"
+    )
 
 
 def short_repr(value, limit=40):
@@ -198,7 +202,9 @@ class MemoryState(State):
 
     def keys(self, prefix=""):
         with self.lock:
-            return sorted(k for k in list(self._data) if k.startswith(prefix) and self._entry(k) is not _MISSING)
+            return sorted(
+                k for k in list(self._data) if k.startswith(prefix) and self._entry(k) is not _MISSING
+            )
 
     # The queue is a list of [id, item] at key ``queue``, its last id at ``queue:seq``;
     # every change writes a new list, so a rollback restores the old one.

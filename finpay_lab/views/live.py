@@ -76,10 +76,14 @@ def hpa_words(hpa):
         return ""
     last = hpa.decisions[-1] if hpa.decisions else None
     now = "not measured yet" if last is None or last.utilization is None else f"{last.utilization:.0%}"
-    tip = html.escape(last.arithmetic if last else "the HPA decides once a period while a run (or the load) runs",
-                      quote=True)
-    return (f" &nbsp;·&nbsp; <span title=\"{tip}\">HPA: target {hpa.target:.0%}, utilization {now}"
-            f" ({hpa.min}–{hpa.max} pods)</span>")
+    tip = html.escape(
+        last.arithmetic if last else "the HPA decides once a period while a run (or the load) runs",
+        quote=True,
+    )
+    return (
+        f' &nbsp;·&nbsp; <span title="{tip}">HPA: target {hpa.target:.0%}, utilization {now}'
+        f" ({hpa.min}–{hpa.max} pods)</span>"
+    )
 
 
 class Dashboard(widgets.VBox):
@@ -101,14 +105,17 @@ class Dashboard(widgets.VBox):
         self._chart, self._chart_key = Chart(), None
         self._last_failure = None  # the newest failed request on the chart
         self._replaced = False
-        super().__init__(self._build(), layout=widgets.Layout(border="1px solid #d0d7de", padding="8px 12px",
-                                                              max_width="820px"))
+        super().__init__(
+            self._build(),
+            layout=widgets.Layout(border="1px solid #d0d7de", padding="8px 12px", max_width="820px"),
+        )
         self.add_class("finpay-dashboard")  # CSS hooks, for the browser test and for styling
         self.load = Load(lab, self._stop, rate=lambda: self.rate.value, failed=self._load_failed)
         self._take_over(lab)
         self.refresh()
-        self.refresh_thread = threading.Thread(target=self._refresh_loop, daemon=True,
-                                               name="finpay-dashboard-refresh")
+        self.refresh_thread = threading.Thread(
+            target=self._refresh_loop, daemon=True, name="finpay-dashboard-refresh"
+        )
         self.refresh_thread.start()
 
     def _build(self):
@@ -119,11 +126,22 @@ class Dashboard(widgets.VBox):
         self.state_button = widgets.Button(icon="refresh", layout=ui(width="auto", flex="0 0 auto"))
         self.add_button = widgets.Button(description="add a pod", icon="plus", layout=ui(width="auto"))
         self.remove_button = widgets.Button(description="remove a pod", icon="minus", layout=ui(width="auto"))
-        self.load_button = widgets.ToggleButton(description="start load", icon="play", button_style="success",
-                                                layout=ui(width="auto", margin="2px 4px 2px 20px"))
-        self.rate = widgets.IntSlider(value=100, min=10, max=500, step=10, description="req/s",
-                                      continuous_update=False, style={"description_width": "40px"},
-                                      layout=ui(width="280px"))
+        self.load_button = widgets.ToggleButton(
+            description="start load",
+            icon="play",
+            button_style="success",
+            layout=ui(width="auto", margin="2px 4px 2px 20px"),
+        )
+        self.rate = widgets.IntSlider(
+            value=100,
+            min=10,
+            max=500,
+            step=10,
+            description="req/s",
+            continuous_update=False,
+            style={"description_width": "40px"},
+            layout=ui(width="280px"),
+        )
         self.tile_box = widgets.Box(layout=ui(flex_flow="row wrap", align_items="stretch", margin="4px 0"))
         self.chart = widgets.Image(format="png", layout=ui(width="100%", max_width="780px"))
         self.status = widgets.HTML()
@@ -135,7 +153,9 @@ class Dashboard(widgets.VBox):
 
         row = ui(align_items="center", flex_flow="row wrap")
         state_row = widgets.HBox([self.state_info, self.state_button], layout=row)
-        controls = widgets.HBox([self.add_button, self.remove_button, self.load_button, self.rate], layout=row)
+        controls = widgets.HBox(
+            [self.add_button, self.remove_button, self.load_button, self.rate], layout=row
+        )
         return [self.header, state_row, controls, self.tile_box, self.chart, self.status]
 
     def _take_over(self, lab):
@@ -198,17 +218,24 @@ class Dashboard(widgets.VBox):
         counts = {}
         for p in pods:
             counts[p.status] = counts.get(p.status, 0) + 1
-        summary = " · ".join(f"<span style='color:{COLOURS.get(s, '#555')}'>{n} {s}</span>" for s, n in counts.items())
-        self.header.value = (f"<span style='font-size:16px;font-weight:600'>FinPay Lab — live</span>"
-                             f" &nbsp; {len(pods)} pods: {summary or 'none'}{hpa_words(getattr(self.lab, 'autoscaler', None))}")
+        summary = " · ".join(
+            f"<span style='color:{COLOURS.get(s, '#555')}'>{n} {s}</span>" for s, n in counts.items()
+        )
+        self.header.value = (
+            f"<span style='font-size:16px;font-weight:600'>FinPay Lab — live</span>"
+            f" &nbsp; {len(pods)} pods: {summary or 'none'}{hpa_words(getattr(self.lab, 'autoscaler', None))}"
+        )
         badge = "#6a1b9a" if state == "memory" else "#c62828"
         self.state_info.value = (
             f"<span style='background:{badge};color:white;border-radius:4px;padding:1px 7px'>"
-            f"state: {state}</span>&nbsp; <span style='color:#555'>{STATE_WORDS[state]}</span>&nbsp;")
+            f"state: {state}</span>&nbsp; <span style='color:#555'>{STATE_WORDS[state]}</span>&nbsp;"
+        )
         other = "redis" if state == "memory" else "memory"
         self.state_button.description = f"switch to {other} (restarts every pod)"
-        self.state_button.tooltip = (f"Redeploy with state={other!r}: every pod is replaced by a new "
-                                     "process, and whatever the old pods kept in memory is gone.")
+        self.state_button.tooltip = (
+            f"Redeploy with state={other!r}: every pod is replaced by a new "
+            "process, and whatever the old pods kept in memory is gone."
+        )
 
     def _draw_chart(self):
         now = self.lab.now()
@@ -228,10 +255,19 @@ class Dashboard(widgets.VBox):
         events = [e for e in self.lab.history.events[-5:]][::-1]
         line = " · ".join(html.escape(str(e).strip()) for e in events)
         failure = self._last_failure
-        why = (f"<span style='color:{COLOURS['dead']}'>latest failure:</span> {html.escape(failure.endpoint)}"
-               f" → {html.escape(str(failure.error))}") if failure else ""
-        lines = [self._message or f"<span style='color:#555'>{_HINT}</span>", why,
-                 f"<span style='color:#444'>latest events (newest first): {line or 'none yet'}</span>"]
+        why = (
+            (
+                f"<span style='color:{COLOURS['dead']}'>latest failure:</span> {html.escape(failure.endpoint)}"
+                f" → {html.escape(str(failure.error))}"
+            )
+            if failure
+            else ""
+        )
+        lines = [
+            self._message or f"<span style='color:#555'>{_HINT}</span>",
+            why,
+            f"<span style='color:#444'>latest events (newest first): {line or 'none yet'}</span>",
+        ]
         self.status.value = "".join(f"<div style='{_ONE_LINE}'>{x}</div>" for x in lines if x)
 
     def _show_closed(self):
@@ -256,8 +292,10 @@ class Dashboard(widgets.VBox):
             self._replaced = True
         self.stop()
         self._freeze()
-        self.header.value = ("<b>FinPay Lab — live</b>: <span style='color:#8a8a8a'>replaced by a newer "
-                             "dashboard of this lab</span> (the one shown last is live; this one is frozen)")
+        self.header.value = (
+            "<b>FinPay Lab — live</b>: <span style='color:#8a8a8a'>replaced by a newer "
+            "dashboard of this lab</span> (the one shown last is live; this one is frozen)"
+        )
 
     # ------------------------------------------------------------------ clicks
     def _click(self, what, action, *args):
@@ -266,8 +304,10 @@ class Dashboard(widgets.VBox):
             notice = action(*args)
             self._message = html.escape(notice) if notice else ""
         except Exception as exc:  # the click handler has nobody else to tell
-            self._message = (f"<span style='color:{COLOURS['dead']}'>⚠ {html.escape(what)} failed: "
-                             f"{html.escape(f'{type(exc).__name__}: {exc}')}</span>")
+            self._message = (
+                f"<span style='color:{COLOURS['dead']}'>⚠ {html.escape(what)} failed: "
+                f"{html.escape(f'{type(exc).__name__}: {exc}')}</span>"
+            )
         try:
             self.refresh()
         except Exception as exc:  # e.g. the lab closed under us

@@ -67,7 +67,9 @@ class Chart:
         ax.set_xlabel("seconds ago", fontsize=8)
         ax.tick_params(labelsize=8)
         ax.spines[["top", "right"]].set_visible(False)
-        self.caption = self.fig.text(0.005, 0.01, "", fontsize=7.5, color="#444444", va="bottom", gid="caption")
+        self.caption = self.fig.text(
+            0.005, 0.01, "", fontsize=7.5, color="#444444", va="bottom", gid="caption"
+        )
         self.fig.subplots_adjust(left=0.07, right=0.99, top=0.87, bottom=0.25)
         self.alt = ""  # the caption's words (alt text)
 
@@ -83,10 +85,19 @@ class Chart:
         for t, label in marks[-4:]:  # a few labels at most, or they pile up unreadably
             x, right = t - now, t - now > -8
             self.marks.append(self.ax.axvline(x, color="#333", linestyle="--", linewidth=0.9))
-            labels.append(self.ax.text(
-                x, 0.97, f" {label} " if right else f" {label}", transform=self.ax.get_xaxis_transform(),
-                ha="right" if right else "left", va="top", fontsize=7.5, gid="mark",
-                bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85}))
+            labels.append(
+                self.ax.text(
+                    x,
+                    0.97,
+                    f" {label} " if right else f" {label}",
+                    transform=self.ax.get_xaxis_transform(),
+                    ha="right" if right else "left",
+                    va="top",
+                    fontsize=7.5,
+                    gid="mark",
+                    bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "none", "alpha": 0.85},
+                )
+            )
         self.marks += labels
         if labels:
             place_labels([(t, t.get_position()) for t in labels], self.fig.canvas.get_renderer())
@@ -97,9 +108,14 @@ class Chart:
             f"{sum(failed[-recent:]) / (recent * BIN):,.0f} failed/s"
         )
         self.ax.set_ylim(0, max(10, max(total, default=0) * 1.3))  # headroom for the labels
-        self.alt = (f"Requests per second over the last {WINDOW:g} s (0 is now): ok in green, failed in red"
-                    + (f"; dashed lines mark {len(marks[-4:])} pod event{'s' * (len(marks[-4:]) != 1)}." if marks
-                       else "."))
+        self.alt = (
+            f"Requests per second over the last {WINDOW:g} s (0 is now): ok in green, failed in red"
+            + (
+                f"; dashed lines mark {len(marks[-4:])} pod event{'s' * (len(marks[-4:]) != 1)}."
+                if marks
+                else "."
+            )
+        )
         self.caption.set_text(self.alt)
         buf = io.BytesIO()
         self.fig.savefig(buf, format="png")

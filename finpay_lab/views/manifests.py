@@ -67,32 +67,69 @@ def to_kubernetes(lab, path=None, image=IMAGE, app_ref=None):
         objects += manifests_stores.redis(redis_password)
     if db is not None:  # any db= becomes PostgreSQL in a cluster (manifests_stores.py says why)
         objects += manifests_stores.postgres(db.kind)
-    objects.insert(0, {
-        "apiVersion": "v1", "kind": "Secret",
-        "metadata": {"name": secret_name, "labels": labels,
-                     "annotations": {NOTE: "generated for these manifests, never the lab's own: the token-signing "
-                                           "secret every pod shares" + (" and the Redis URL with its password"
-                                                                        if redis else "")}},
-        "type": "Opaque", "stringData": secret_data})
-    objects.append(_deployment(name, labels, replicas, image, app_ref, secret_name, hpa is not None, lab.state,
-                               None if db is None else db.kind))
-    objects.append({
-        "apiVersion": "v1", "kind": "Service",
-        "metadata": {"name": name, "labels": labels,
-                     "annotations": {NOTE: "the lab's balancer: one name, requests spread over the ready pods"}},
-        "spec": {"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}})
+    objects.insert(
+        0,
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {
+                "name": secret_name,
+                "labels": labels,
+                "annotations": {
+                    NOTE: "generated for these manifests, never the lab's own: the token-signing "
+                    "secret every pod shares" + (" and the Redis URL with its password" if redis else "")
+                },
+            },
+            "type": "Opaque",
+            "stringData": secret_data,
+        },
+    )
+    objects.append(
+        _deployment(
+            name,
+            labels,
+            replicas,
+            image,
+            app_ref,
+            secret_name,
+            hpa is not None,
+            lab.state,
+            None if db is None else db.kind,
+        )
+    )
+    objects.append(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {
+                "name": name,
+                "labels": labels,
+                "annotations": {NOTE: "the lab's balancer: one name, requests spread over the ready pods"},
+            },
+            "spec": {"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
+        }
+    )
     if hpa is not None:
         objects.append(_hpa(name, labels, hpa))
     if path is not None:
-        info = {"name": name, "app_ref": app_ref, "image": image, "own_app": app_ref != FINPAY_APP,
-                "prestop": PRESTOP_SECONDS}
+        info = {
+            "name": name,
+            "app_ref": app_ref,
+            "image": image,
+            "own_app": app_ref != FINPAY_APP,
+            "prestop": PRESTOP_SECONDS,
+        }
         manifests_files.write(objects, path, lab, info)
     return objects
 
 
 def _deployment(name, labels, replicas, image, app_ref, secret_name, autoscaled, state, db=None):
-    probe = {"httpGet": {"path": "/readyz", "port": "http"}, "periodSeconds": 2, "failureThreshold": 1,
-             "timeoutSeconds": 1}
+    probe = {
+        "httpGet": {"path": "/readyz", "port": "http"},
+        "periodSeconds": 2,
+        "failureThreshold": 1,
+        "timeoutSeconds": 1,
+    }
     spec = {
         "selector": {"matchLabels": labels},
         # a rollout as lab.rollout does it: one extra pod at a time, never fewer ready
@@ -102,41 +139,70 @@ def _deployment(name, labels, replicas, image, app_ref, secret_name, autoscaled,
             "spec": {
                 "terminationGracePeriodSeconds": GRACE_SECONDS,
                 "securityContext": {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001},
-                "containers": [{
-                    "name": "app",
-                    "image": image,
-                    "command": SERVE_COMMAND + ["--app", app_ref, "--port", str(PORT)],
-                    "ports": [{"name": "http", "containerPort": PORT}],
-                    "env": [{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                "containers": [
+                    {
+                        "name": "app",
+                        "image": image,
+                        "command": SERVE_COMMAND + ["--app", app_ref, "--port", str(PORT)],
+                        "ports": [{"name": "http", "containerPort": PORT}],
+                        "env": [
+                            {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
                             {"name": "FINPAY_SMS_LOG", "value": "/tmp/sms-gateway.jsonl"},
-                            *([manifests_stores.database_env()] if db else [])],
-                    "envFrom": [{"secretRef": {"name": secret_name}}],
-                    "readinessProbe": probe,
-                    "livenessProbe": {"httpGet": {"path": "/healthz", "port": "http"}, "periodSeconds": 10,
-                                      "failureThreshold": 3, "timeoutSeconds": 2},
-                    # One core requested (and the limit): 100% CPU utilization is one core
-                    # busy, the way the lab's pods (one process each) count theirs.
-                    "resources": {"requests": {"cpu": "1", "memory": "128Mi"},
-                                  "limits": {"cpu": "1", "memory": "256Mi"}},
-                    "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(PRESTOP_SECONDS)]}}},
-                    "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                                        "capabilities": {"drop": ["ALL"]}},
-                    "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-                }],
+                            *([manifests_stores.database_env()] if db else []),
+                        ],
+                        "envFrom": [{"secretRef": {"name": secret_name}}],
+                        "readinessProbe": probe,
+                        "livenessProbe": {
+                            "httpGet": {"path": "/healthz", "port": "http"},
+                            "periodSeconds": 10,
+                            "failureThreshold": 3,
+                            "timeoutSeconds": 2,
+                        },
+                        # One core requested (and the limit): 100% CPU utilization is one core
+                        # busy, the way the lab's pods (one process each) count theirs.
+                        "resources": {
+                            "requests": {"cpu": "1", "memory": "128Mi"},
+                            "limits": {"cpu": "1", "memory": "256Mi"},
+                        },
+                        "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(PRESTOP_SECONDS)]}}},
+                        "securityContext": {
+                            "allowPrivilegeEscalation": False,
+                            "readOnlyRootFilesystem": True,
+                            "capabilities": {"drop": ["ALL"]},
+                        },
+                        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+                    }
+                ],
                 "volumes": [{"name": "tmp", "emptyDir": {}}],
             },
         },
     }
     if not autoscaled:  # with an HPA, the HPA owns the count (kubectl apply would reset it)
         spec = {"replicas": replicas, **spec}
-    note = (f"the lab's pods, serving over HTTP what they served over pipes; state={state!r}"
-            + ((": each pod keeps its own memory, so sessions and balances differ between pods, as in the lab"
-                if db is None else ": each pod keeps its own sessions and cache of balances, as in the lab")
-               if state == "memory" else ": every pod shares the Redis StatefulSet")
-            + ("" if db is None else "; the books are in the PostgreSQL StatefulSet (DATABASE_URL from its Secret)"
-               + (", as the lab's SQLite file does not scale across pods" if db == "sqlite" else "")))
-    return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": name, "labels": labels, "annotations": {NOTE: note}}, "spec": spec}
+    note = (
+        f"the lab's pods, serving over HTTP what they served over pipes; state={state!r}"
+        + (
+            (
+                ": each pod keeps its own memory, so sessions and balances differ between pods, as in the lab"
+                if db is None
+                else ": each pod keeps its own sessions and cache of balances, as in the lab"
+            )
+            if state == "memory"
+            else ": every pod shares the Redis StatefulSet"
+        )
+        + (
+            ""
+            if db is None
+            else "; the books are in the PostgreSQL StatefulSet (DATABASE_URL from its Secret)"
+            + (", as the lab's SQLite file does not scale across pods" if db == "sqlite" else "")
+        )
+    )
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels, "annotations": {NOTE: note}},
+        "spec": spec,
+    }
 
 
 def _hpa(name, labels, hpa):
@@ -146,18 +212,31 @@ def _hpa(name, labels, hpa):
     window = getattr(hpa, "scale_down_window", None)
     if window is not None:
         behavior["scaleDown"] = {"stabilizationWindowSeconds": max(0, min(3600, round(window)))}
-    note = (f"the lab's fl.HPA(min={low}, max={high}, target={target:g}): the lab's utilization is the share of time a "
-            f"pod spends serving; here it is CPU used over CPU requested (1 core), so target {target:g} is "
-            f"averageUtilization {percent}. Unlike the lab's, it does not count time a handler waits on Redis; "
-            "the controller looks every 15 s with a 10% tolerance (cluster-wide settings)")
-    spec = {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
-            "minReplicas": low, "maxReplicas": high,
-            "metrics": [{"type": "Resource", "resource": {
-                "name": "cpu", "target": {"type": "Utilization", "averageUtilization": percent}}}]}
+    note = (
+        f"the lab's fl.HPA(min={low}, max={high}, target={target:g}): the lab's utilization is the share of time a "
+        f"pod spends serving; here it is CPU used over CPU requested (1 core), so target {target:g} is "
+        f"averageUtilization {percent}. Unlike the lab's, it does not count time a handler waits on Redis; "
+        "the controller looks every 15 s with a 10% tolerance (cluster-wide settings)"
+    )
+    spec = {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
+        "minReplicas": low,
+        "maxReplicas": high,
+        "metrics": [
+            {
+                "type": "Resource",
+                "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": percent}},
+            }
+        ],
+    }
     if behavior:
         spec["behavior"] = behavior
-    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-            "metadata": {"name": name, "labels": labels, "annotations": {NOTE: note}}, "spec": spec}
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": name, "labels": labels, "annotations": {NOTE: note}},
+        "spec": spec,
+    }
 
 
 def _dns_name(name):

@@ -23,7 +23,8 @@ def balances(data, users=None, limit=12):
     if callable(getattr(data, "balances", None)):
         data = data.balances()
     if not isinstance(data, dict) or not all(
-            isinstance(seen, dict) and all(map(is_number, seen.values())) for seen in data.values()):
+        isinstance(seen, dict) and all(map(is_number, seen.values())) for seen in data.values()
+    ):
         raise BadInput("balances needs a Lab or a dict {user: {pod: balance in ₹}}")
     split = [u for u in data if len(set(data[u].values())) > 1]
     if users is None and not is_whole(limit, 1):
@@ -40,11 +41,22 @@ def balances(data, users=None, limit=12):
     width = 0.8 / max(len(pods), 1)
     for i, pod in enumerate(pods):
         xs = [x for x, user in enumerate(users) if pod in data[user]]
-        ax.bar([x - 0.4 + (i + 0.5) * width for x in xs], [data[users[x]][pod] for x in xs], width,
-               color=pod_colour(pod), hatch=pod_hatch(pod), label=pod, gid=f"balance:{pod}")
+        ax.bar(
+            [x - 0.4 + (i + 0.5) * width for x in xs],
+            [data[users[x]][pod] for x in xs],
+            width,
+            color=pod_colour(pod),
+            hatch=pod_hatch(pod),
+            label=pod,
+            gid=f"balance:{pod}",
+        )
     many = len(users) > 8
-    ax.set_xticks(range(len(users)), [f"{u} ≠" if u in split else u for u in users],
-                  rotation=30 * many, ha="right" if many else "center")
+    ax.set_xticks(
+        range(len(users)),
+        [f"{u} ≠" if u in split else u for u in users],
+        rotation=30 * many,
+        ha="right" if many else "center",
+    )
     for label, user in zip(ax.get_xticklabels(), users, strict=True):
         label.set_color(FAILED if user in split else "black")
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"₹{v:,.0f}"))
@@ -61,8 +73,11 @@ def balances(data, users=None, limit=12):
     if pods:
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), title="pod", ncols=1 + len(pods) // 16)
     agree = f"they disagree on {len(split)} of {len(data)}" if split else "they all agree"
-    return caption(fig, f"Each customer's balance as each of {len(pods)} pod{'s' * (len(pods) != 1)} sees it "
-                        f"({len(users)} of {len(data)} customers shown): {agree}.")
+    return caption(
+        fig,
+        f"Each customer's balance as each of {len(pods)} pod{'s' * (len(pods) != 1)} sees it "
+        f"({len(users)} of {len(data)} customers shown): {agree}.",
+    )
 
 
 @styled
@@ -79,9 +94,17 @@ def losses(audit, limit=20):
         return getattr(audit, name, None) or empty
 
     alerts = getattr(field("notifications", None), "lost", None) or ()
-    wrong = {**field("wrong_balances", {}), **field("divergent_balances", {}), **field("negative_balances", {})}
-    counts = [Counter(field("lost_sessions")), Counter(p[1] for p in field("lost_payments")),  # sender
-              Counter(user for user, _ in alerts), Counter(dict.fromkeys(wrong, 1))]
+    wrong = {
+        **field("wrong_balances", {}),
+        **field("divergent_balances", {}),
+        **field("negative_balances", {}),
+    }
+    counts = [
+        Counter(field("lost_sessions")),
+        Counter(p[1] for p in field("lost_payments")),  # sender
+        Counter(user for user, _ in alerts),
+        Counter(dict.fromkeys(wrong, 1)),
+    ]
     money, twice = field("money_created", 0), len(field("double_debits", ()))
     problems = [f"₹{abs(money):,} {'created out of nothing' if money > 0 else 'destroyed'}"] * bool(money)
     problems += [f"{twice} payment{'s' * (twice != 1)} applied twice"] * bool(twice)
@@ -89,19 +112,35 @@ def losses(audit, limit=20):
     users = everyone[:limit]
     fig = LabFigure(figsize=(10, min(2.5 + 0.35 * len(users), 10)), layout="constrained")
     ax = fig.add_subplot()
-    ax.set_title("; ".join(["What customers lost" + (f": {len(everyone)} affected" if users else "")]
-                           + problems), color=FAILED if users or problems else "black")
+    ax.set_title(
+        "; ".join(["What customers lost" + (f": {len(everyone)} affected" if users else "")] + problems),
+        color=FAILED if users or problems else "black",
+    )
     if not users:
-        text = (f"No customer lost anything, but {' and '.join(problems)}" if problems
-                else "Nothing lost: every session, payment, alert and balance is intact ✓")
+        text = (
+            f"No customer lost anything, but {' and '.join(problems)}"
+            if problems
+            else "Nothing lost: every session, payment, alert and balance is intact ✓"
+        )
         say(ax, text, color=FAILED if problems else "#2e7d32", gid="nothing-lost")
         ax.set_axis_off()
-        return caption(fig, "What the audit found customers lost: " + (", ".join(problems) or "nothing") + ".")
+        return caption(
+            fig, "What the audit found customers lost: " + (", ".join(problems) or "nothing") + "."
+        )
     left = [0] * len(users)
     for (label, colour), count in zip(LOSSES, counts, strict=True):
         values = [count[u] for u in users]
-        bars = ax.barh(users, values, left=left, color=colour, label=label, height=0.6, gid=label,
-                       edgecolor="white", lw=1)
+        bars = ax.barh(
+            users,
+            values,
+            left=left,
+            color=colour,
+            label=label,
+            height=0.6,
+            gid=label,
+            edgecolor="white",
+            lw=1,
+        )
         ax.bar_label(bars, [v or "" for v in values], label_type="center", color="white", fontsize=9)
         left = [a + b for a, b in zip(left, values, strict=True)]
     ax.invert_yaxis()  # the customer who lost most on top
@@ -110,7 +149,10 @@ def losses(audit, limit=20):
     ax.set_xlabel(f"things lost (count{shown})")
     ax.grid(axis="y", visible=False)
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))
-    totals = "; ".join([f"{label} {sum(c.values())}" for (label, _), c in zip(LOSSES, counts, strict=True) if c]
-                       + problems)
-    return caption(fig, f"Losses the audit found per customer ({len(users)} of {len(everyone)} shown, most first): "
-                        f"{totals}.")
+    totals = "; ".join(
+        [f"{label} {sum(c.values())}" for (label, _), c in zip(LOSSES, counts, strict=True) if c] + problems
+    )
+    return caption(
+        fig,
+        f"Losses the audit found per customer ({len(users)} of {len(everyone)} shown, most first): {totals}.",
+    )

@@ -48,8 +48,22 @@ from .panels import DEMAND
 from .run_data import NO_POD
 from .style import FAILED, LOSSES, OK, caption, legend_key, place_labels, styled
 
-__all__ = ["LabFigure", "balances", "compare", "latency", "losses", "overview", "pod_colour", "pod_hatch",
-           "pod_marker", "replicas", "scaling", "throughput", "timeline", "trace"]
+__all__ = [
+    "LabFigure",
+    "balances",
+    "compare",
+    "latency",
+    "losses",
+    "overview",
+    "pod_colour",
+    "pod_hatch",
+    "pod_marker",
+    "replicas",
+    "scaling",
+    "throughput",
+    "timeline",
+    "trace",
+]
 DEMAND = DEMAND  # the requests due per second: a black step line over the bars (panels.py)
 NO_POD = NO_POD  # the timeline's lane of requests no pod could take (run_data.py)
 LOSSES = LOSSES  # what losses() colours each kind of loss (drawn in outcomes.py)
@@ -74,7 +88,6 @@ class LabFigure(Figure):
             for group in self.label_groups:
                 place_labels(group, renderer)
         super().draw(renderer)
-
 
 
 def pod_colour(pod):
@@ -173,14 +186,26 @@ def compare(run_a, run_b, labels=("A", "B"), bucket=None):
         bottom.barh([0], [run.failed], left=[run.ok], color=FAILED, height=0.8, gid="failed", label="failed")
         bottom.barh([0], [run.ok], color=OK, height=0.8, gid="ok", label="ok")
         share = f" ({100 * run.failed / len(run.requests):.1f}%)" if run.requests else ""
-        bottom.text(1.0, 0.5, f"{run.ok:,} ok, {run.failed:,} failed{share}", transform=bottom.transAxes,
-                    ha="right", va="center", fontsize=9, color=FAILED if run.failed else "black", gid="counts")
+        bottom.text(
+            1.0,
+            0.5,
+            f"{run.ok:,} ok, {run.failed:,} failed{share}",
+            transform=bottom.transAxes,
+            ha="right",
+            va="center",
+            fontsize=9,
+            color=FAILED if run.failed else "black",
+            gid="counts",
+        )
         bottom.set(xlim=(0, most * 1.55), yticks=[], xlabel="requests (count)")
         bottom.grid(False)
         bottom.spines[["left"]].set_visible(False)
     axes[0, 1].set_ylabel("")
-    axes[1, 1].legend(handles=[legend_key("ok", colour=OK), legend_key("failed", colour=FAILED)],
-                      loc="center left", bbox_to_anchor=(1.01, 0.5))
+    axes[1, 1].legend(
+        handles=[legend_key("ok", colour=OK), legend_key("failed", colour=FAILED)],
+        loc="center left",
+        bbox_to_anchor=(1.01, 0.5),
+    )
     fig.suptitle(f"Same workload, two settings: {labels[0]} vs {labels[1]}", fontsize=12)
     return caption(fig, run_data.says_compare(run_a, run_b, labels))
 
@@ -194,28 +219,48 @@ def scaling(results):
     """
     if not isinstance(results, dict) or not results:
         raise BadInput("scaling needs a dict {pods: throughput or Run}, e.g. {1: 900.0, 2: 1700.0}")
-    points = sorted((n, getattr(value, "throughput", value)) for n, value in results.items()
-                    if is_whole(n))
+    points = sorted((n, getattr(value, "throughput", value)) for n, value in results.items() if is_whole(n))
     if len(points) != len(results) or not all(n >= 1 and is_number(t, 0) for n, t in points):
         raise BadInput(f"scaling needs {{pods ≥ 1: throughput or Run}}, not {results!r}")
     ns, tps = [n for n, _ in points], [float(t) for _, t in points]
     per_pod = tps[0] / ns[0]
     fig = LabFigure(figsize=(9, 4.5), layout="constrained")
     ax = fig.add_subplot()
-    ax.plot([0, *ns], [0.0] + [n * per_pod for n in ns], ls="--", color="#999999", gid="ideal",
-            label=f"ideal: pods × {per_pod:,.0f}/s")
+    ax.plot(
+        [0, *ns],
+        [0.0] + [n * per_pod for n in ns],
+        ls="--",
+        color="#999999",
+        gid="ideal",
+        label=f"ideal: pods × {per_pod:,.0f}/s",
+    )
     ax.plot(ns, tps, marker="o", ms=7, lw=2, color=pod_colour("pod-1"), label="measured", gid="measured")
     for n, tp in zip(ns, tps, strict=True):
-        ax.annotate(f"{100 * tp / (n * per_pod):.0f}%" if per_pod else "", (n, tp), xytext=(0, -9),
-                    textcoords="offset points", ha="center", va="top", fontsize=9)
-    ax.set(xticks=ns, xlim=(0, ns[-1] * 1.05 + 0.5), ylim=(0, max(ns[-1] * per_pod, *tps) * 1.1 or 1),
-           xlabel="pods", ylabel="throughput (ok requests/s)",
-           title="Scaling: throughput vs pods (labels: % of ideal)")
+        ax.annotate(
+            f"{100 * tp / (n * per_pod):.0f}%" if per_pod else "",
+            (n, tp),
+            xytext=(0, -9),
+            textcoords="offset points",
+            ha="center",
+            va="top",
+            fontsize=9,
+        )
+    ax.set(
+        xticks=ns,
+        xlim=(0, ns[-1] * 1.05 + 0.5),
+        ylim=(0, max(ns[-1] * per_pod, *tps) * 1.1 or 1),
+        xlabel="pods",
+        ylabel="throughput (ok requests/s)",
+        title="Scaling: throughput vs pods (labels: % of ideal)",
+    )
     ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
     ax.legend(loc="upper left")
     reached = 100 * tps[-1] / (ns[-1] * per_pod) if per_pod else 0
-    return caption(fig, f"Throughput measured at {', '.join(map(str, ns))} pods against the ideal (pods × what "
-                        f"{ns[0]} pod{'s' * (ns[0] != 1)} served): {ns[-1]} pods reach {reached:.0f}% of it.")
+    return caption(
+        fig,
+        f"Throughput measured at {', '.join(map(str, ns))} pods against the ideal (pods × what "
+        f"{ns[0]} pod{'s' * (ns[0] != 1)} served): {ns[-1]} pods reach {reached:.0f}% of it.",
+    )
 
 
 def balances(data, users=None, limit=12):

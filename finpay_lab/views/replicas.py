@@ -45,14 +45,17 @@ ASKED = "#6a51a3"  # what the HPA asked for
 
 
 @_styled
-def replicas(demand, ready, latency=None, decisions=(), per_pod=None, target=None, title=None,
-             xlabel="lab time (s)"):
+def replicas(
+    demand, ready, latency=None, decisions=(), per_pod=None, target=None, title=None, xlabel="lab time (s)"
+):
     """Demand (requests due per second), ready replicas and the HPA's decisions above;
     p50/p95/p99 latency below; one time axis (``xlabel`` names it). See the module doc."""
     demand, ready = _series("demand", demand), _series("ready", ready)
     latency = _latency(latency)
     if per_pod is not None and not (_number(per_pod) and per_pod > 0):
-        raise BadInput(f"per_pod is the requests/s one pod serves at the target, a number > 0; not {per_pod!r}")
+        raise BadInput(
+            f"per_pod is the requests/s one pod serves at the target, a number > 0; not {per_pod!r}"
+        )
     decisions = list(decisions)
     if not all(hasattr(d, "time") and hasattr(d, "new_replicas") for d in decisions):
         raise BadInput("decisions must be the HPA's Decisions (hpa.decisions)")
@@ -79,8 +82,9 @@ def replicas(demand, ready, latency=None, decisions=(), per_pod=None, target=Non
         handles.append(_key("demand (requests due/s)", colour=DEMAND))
         beyond = [r - s for r, s in zip(rates, served, strict=True)]
         if any(b > 0 for b in beyond):
-            top.bar(ts, beyond, widths, bottom=served, align="edge", color=FAILED, alpha=0.3, lw=0,
-                    gid="beyond")
+            top.bar(
+                ts, beyond, widths, bottom=served, align="edge", color=FAILED, alpha=0.3, lw=0, gid="beyond"
+            )
             handles.append(_key("demand beyond the ready pods\nat the target", colour=FAILED, alpha=0.3))
     top.set_ylabel("demand (requests/s)")
     top.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:,.0f}"))
@@ -96,8 +100,15 @@ def replicas(demand, ready, latency=None, decisions=(), per_pod=None, target=Non
         handles.append(Line2D([], [], color=ASKED, lw=1.3, ls="--", label="replicas the HPA asked for"))
         for kind, marker in (("up", "^"), ("down", "v")):
             moved = [d for d in decisions if (d.new_replicas > d.replicas) == (kind == "up") and d.scaled]
-            pods_ax.scatter([d.time for d in moved], [d.new_replicas for d in moved], marker=marker, s=45,
-                            color=ASKED, zorder=5, gid=f"scaled-{kind}")
+            pods_ax.scatter(
+                [d.time for d in moved],
+                [d.new_replicas for d in moved],
+                marker=marker,
+                s=45,
+                color=ASKED,
+                zorder=5,
+                gid=f"scaled-{kind}",
+            )
             handles += [_key(f"HPA scaled {kind}", marker, ASKED, ms=7)] * bool(moved)
     pods_ax.set_ylabel("pods")
     pods_ax.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -112,9 +123,12 @@ def replicas(demand, ready, latency=None, decisions=(), per_pod=None, target=Non
     if not (demand or ready or decisions):
         _say(top, "no demand, pods or decisions to show")
     scaled = [d for d in decisions if d.scaled]
-    head = title or "Autoscaling: " + (f"{decisions[0].replicas} → {max(d.new_replicas for d in decisions)} pods"
-                                       f" in {len(scaled)} scaling decision{'s' * (len(scaled) != 1)}"
-                                       if decisions else "no decisions")
+    head = title or "Autoscaling: " + (
+        f"{decisions[0].replicas} → {max(d.new_replicas for d in decisions)} pods"
+        f" in {len(scaled)} scaling decision{'s' * (len(scaled) != 1)}"
+        if decisions
+        else "no decisions"
+    )
     if target:
         head += f" (target {target:.0%})"
     top.set_title(head)
@@ -131,14 +145,22 @@ def _draw_latency(ax, latency):
     for q, colour, style in QUANTILES:
         points = latency.get(f"p{q * 100:g}")
         if points:
-            ax.plot([t for t, _ in points], [v for _, v in points], ls=style, color=colour, lw=2, marker="o",
-                    ms=3, label=f"p{q * 100:g}", gid=f"p{q * 100:g}")
+            ax.plot(
+                [t for t, _ in points],
+                [v for _, v in points],
+                ls=style,
+                color=colour,
+                lw=2,
+                marker="o",
+                ms=3,
+                label=f"p{q * 100:g}",
+                gid=f"p{q * 100:g}",
+            )
             shown += [v for _, v in points if v > 0]
     ylabel = latency_axis(ax, shown)
     if not shown:
         _say(ax, "no latency to show")
-    ax.set(ylabel=ylabel,
-           title="Latency of successful requests, from when each was due")
+    ax.set(ylabel=ylabel, title="Latency of successful requests, from when each was due")
     if shown:
         ax.legend(loc="upper left", bbox_to_anchor=(1.07, 1))
 
@@ -166,9 +188,10 @@ def _latency(latency):
     if latency is None:
         return {}
     if not isinstance(latency, dict) or not set(latency) <= {"p50", "p95", "p99"}:
-        raise BadInput('latency must be {"p50": [(t, ms)], "p95": [...], "p99": [...]} (any of them), or None')
+        raise BadInput(
+            'latency must be {"p50": [(t, ms)], "p95": [...], "p99": [...]} (any of them), or None'
+        )
     return {key: _series(f"latency[{key!r}]", points) for key, points in latency.items()}
-
 
 
 # ---------------------------------------------------------------------- from a lab's run
@@ -214,15 +237,28 @@ def from_run(run, bucket=None):
             values.sort()
             for key, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
                 latency[key].append(((i + 0.5) * bucket, values[min(len(values) - 1, int(q * len(values)))]))
-    ready = [(t - start, n) for t, n in _ready_series(getattr(getattr(run, "lab", None), "history", run), start, end)]
-    decisions = [replace(d, time=d.time - start)  # on the run's clock, as the rest
-                 for d in (hpa.decisions if hpa is not None else ()) if start <= d.time <= end]
+    ready = [
+        (t - start, n)
+        for t, n in _ready_series(getattr(getattr(run, "lab", None), "history", run), start, end)
+    ]
+    decisions = [
+        replace(d, time=d.time - start)  # on the run's clock, as the rest
+        for d in (hpa.decisions if hpa is not None else ())
+        if start <= d.time <= end
+    ]
     per_pod = None
     services = [r.service for r in run.requests if r.ok and r.service > 0]
     if hpa is not None and services:
         per_pod = hpa.target * len(services) / sum(services)
-    return replicas(demand, ready, latency, decisions, per_pod=per_pod, target=hpa.target if hpa else None,
-                    xlabel=TIME_AXIS)
+    return replicas(
+        demand,
+        ready,
+        latency,
+        decisions,
+        per_pod=per_pod,
+        target=hpa.target if hpa else None,
+        xlabel=TIME_AXIS,
+    )
 
 
 def _ready_series(history, start, end):

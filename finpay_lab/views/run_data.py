@@ -134,8 +134,10 @@ def demand(run, edges, given=None):
         else:
             ats = [None]
         if not all(is_number(at) and at >= 0 for at in ats):
-            raise BadInput("demand must be the load shape the run was sent (e.g. fl.load.constant(...)), "
-                           "or a list of its timed items (at, endpoint, params)")
+            raise BadInput(
+                "demand must be the load shape the run was sent (e.g. fl.load.constant(...)), "
+                "or a list of its timed items (at, endpoint, params)"
+            )
         times = [run.started + at for at in ats]
     counts = [0] * (len(edges) - 1)
     for t in times:
@@ -161,8 +163,10 @@ def _counts(run):
 
 def says_timeline(run):
     """The timeline's caption."""
-    return (f"Each request of this {run.duration:.2f} s run, on the lane of the pod that answered it, when it "
-            f"answered: {_counts(run)}{_deaths_said(run)}.")
+    return (
+        f"Each request of this {run.duration:.2f} s run, on the lane of the pod that answered it, when it "
+        f"answered: {_counts(run)}{_deaths_said(run)}."
+    )
 
 
 def _demand_said(run, bucket, due):
@@ -174,8 +178,10 @@ def _demand_said(run, bucket, due):
 
 def says_throughput(run, bucket, due=None):
     """The throughput figure's caption."""
-    return (f"Requests answered per second, per {fmt_seconds(bucket)}: {run.throughput:,.0f} ok/s on average; "
-            f"{_counts(run)}{_demand_said(run, bucket, due)}{_deaths_said(run)}.")
+    return (
+        f"Requests answered per second, per {fmt_seconds(bucket)}: {run.throughput:,.0f} ok/s on average; "
+        f"{_counts(run)}{_demand_said(run, bucket, due)}{_deaths_said(run)}."
+    )
 
 
 def says_latency(run, bucket):
@@ -183,20 +189,25 @@ def says_latency(run, bucket):
     q = run.latency_quantiles()
     due = any(getattr(r, "due", None) is not None for r in run.requests)
     since = " from when each was due (the wait in the lab's queue included)" if due else ""
-    return (f"Latency of the {run.ok:,} successful requests{since}, per {fmt_seconds(bucket)}: over the whole "
-            f"run p50 {q[0.5] * 1e3:.1f} ms, p99 {q[0.99] * 1e3:.1f} ms{_deaths_said(run)}.")
+    return (
+        f"Latency of the {run.ok:,} successful requests{since}, per {fmt_seconds(bucket)}: over the whole "
+        f"run p50 {q[0.5] * 1e3:.1f} ms, p99 {q[0.99] * 1e3:.1f} ms{_deaths_said(run)}."
+    )
 
 
 def says_overview(run, bucket, due=None):
     """The overview's caption."""
     q = run.latency_quantiles()
-    return (f"One {run.duration:.2f} s run on one clock: requests by pod, throughput and latency per "
-            f"{fmt_seconds(bucket)}; {_counts(run)}; p99 {q[0.99] * 1e3:.1f} ms"
-            f"{_demand_said(run, bucket, due)}{_deaths_said(run)}.")
+    return (
+        f"One {run.duration:.2f} s run on one clock: requests by pod, throughput and latency per "
+        f"{fmt_seconds(bucket)}; {_counts(run)}; p99 {q[0.99] * 1e3:.1f} ms"
+        f"{_demand_said(run, bucket, due)}{_deaths_said(run)}."
+    )
 
 
 def says_compare(run_a, run_b, labels):
     """The comparison's caption."""
+
     def one(run, label):
         return f"{label} {run.throughput:,.0f} ok/s, {run.failed:,} of {len(run.requests):,} failed"
 

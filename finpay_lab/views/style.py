@@ -68,7 +68,11 @@ def pod_look(n):
     """(colour, marker, hatch) of pod number ``n`` (1-based): the colour cycles over the 8 of
     the palette, the marker and hatching change with each round of 8."""
     i = max(int(n) - 1, 0)
-    return PALETTE[i % len(PALETTE)], MARKERS[i // len(PALETTE) % len(MARKERS)], HATCHES[i // len(PALETTE) % len(HATCHES)]
+    return (
+        PALETTE[i % len(PALETTE)],
+        MARKERS[i // len(PALETTE) % len(MARKERS)],
+        HATCHES[i // len(PALETTE) % len(HATCHES)],
+    )
 
 
 def legend_key(label, marker=None, colour=OK, **kwargs):
@@ -88,8 +92,15 @@ def caption(fig, text, fontsize=8.5):
     only if it is wider than the figure."""
     fig.alt = text
     width = int(fig.get_figwidth() * 72 / (0.55 * fontsize))  # characters across the figure
-    fig.supxlabel(textwrap.fill(text, width), x=0.005, ha="left", ma="left", fontsize=fontsize,
-                  color="#444444", gid="caption")
+    fig.supxlabel(
+        textwrap.fill(text, width),
+        x=0.005,
+        ha="left",
+        ma="left",
+        fontsize=fontsize,
+        color="#444444",
+        gid="caption",
+    )
     return fig
 
 

@@ -27,7 +27,8 @@ lab: setup
 	$(BIN)/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) --LabApp.default_url=/lab/tree/notebooks/00_welcome.ipynb
 
 test: setup
-	$(BIN)/ruff check finpay_lab tests benchmarks
+	$(BIN)/ruff check finpay_lab tests benchmarks scripts
+	$(BIN)/ruff format --check finpay_lab tests benchmarks scripts
 	$(BIN)/pytest -p no:cacheprovider tests $(LESSONS) --nbval-lax --nbval-sanitize-with tests/nbval_sanitize.cfg
 
 # The executed course as a static website in site/ (open site/index.html): every lesson run

@@ -22,8 +22,13 @@ import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parent.parent / "finpay_lab"
 RANK = {"": 0, "runtime": 1, "stores": 2, "services": 3, "experiments": 4, "views": 5, "grading": 6}
-TOP = {"finpay_lab.errors": 0, "finpay_lab.defaults": 0, "finpay_lab.numbers": 0,
-       "finpay_lab.serve": 3, "finpay_lab.serve_pod": 3}  # an App over HTTP, as a pod (issue 12)
+TOP = {
+    "finpay_lab.errors": 0,
+    "finpay_lab.defaults": 0,
+    "finpay_lab.numbers": 0,
+    "finpay_lab.serve": 3,
+    "finpay_lab.serve_pod": 3,
+}  # an App over HTTP, as a pod (issue 12)
 LEAVES = ("finpay_lab.checks", "finpay_lab.examples")
 MODULE_PATH = re.compile(r"\bfinpay_lab(?:\.\w+)+")
 
@@ -77,7 +82,9 @@ def _imports(module, path):
             else:
                 base = node.module or ""
             for alias in node.names:  # `from . import wire` imports a module by its name
-                found.add(_known(f"{base}.{alias.name}") if f"{base}.{alias.name}" in MODULES else _known(base))
+                found.add(
+                    _known(f"{base}.{alias.name}") if f"{base}.{alias.name}" in MODULES else _known(base)
+                )
         elif isinstance(node, ast.Constant) and isinstance(node.value, str):
             found |= {_known(m) for m in MODULE_PATH.findall(node.value)}
     return {m for m in found if m.startswith("finpay_lab") and m != module}
@@ -89,7 +96,13 @@ def _private_reaches(path):
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr.startswith("_") and not node.attr.startswith("__"):
             owner = node.value
-            name = owner.id if isinstance(owner, ast.Name) else owner.attr if isinstance(owner, ast.Attribute) else None
+            name = (
+                owner.id
+                if isinstance(owner, ast.Name)
+                else owner.attr
+                if isinstance(owner, ast.Attribute)
+                else None
+            )
             if name in ("lab", "_lab"):
                 yield node.attr
 
@@ -113,8 +126,14 @@ def test_the_package_is_in_layers():
     """Every module sits in a layer folder (or is errors/defaults/numbers/checks/examples)."""
     for module in MODULES:
         _layer(module)  # asserts
-    assert {"finpay_lab.runtime.lab", "finpay_lab.runtime.loop", "finpay_lab.stores.state",
-            "finpay_lab.services.finpay", "finpay_lab.experiments.chaos", "finpay_lab.views.live"} <= set(MODULES)
+    assert {
+        "finpay_lab.runtime.lab",
+        "finpay_lab.runtime.loop",
+        "finpay_lab.stores.state",
+        "finpay_lab.services.finpay",
+        "finpay_lab.experiments.chaos",
+        "finpay_lab.views.live",
+    } <= set(MODULES)
 
 
 def test_imports_run_only_downwards():
@@ -126,22 +145,31 @@ def test_imports_run_only_downwards():
 
 
 def test_only_the_lab_reaches_into_the_lab():
-    found = {(module, attr) for module, path in MODULES.items() if module != "finpay_lab.runtime.lab"
-             for attr in _private_reaches(path)}
+    found = {
+        (module, attr)
+        for module, path in MODULES.items()
+        if module != "finpay_lab.runtime.lab"
+        for attr in _private_reaches(path)
+    }
     new = sorted(found - set(ALLOWED_REACHES))
     assert not new, "private reaches into a lab:\n" + "\n".join(f"  {m}: lab.{a}" for m, a in new)
     gone = sorted(set(ALLOWED_REACHES) - found)
-    assert not gone, "fixed, so remove from ALLOWED_REACHES:\n" + "\n".join(f"  {m}: lab.{a}" for m, a in gone)
+    assert not gone, "fixed, so remove from ALLOWED_REACHES:\n" + "\n".join(
+        f"  {m}: lab.{a}" for m, a in gone
+    )
 
 
-@pytest.mark.parametrize("source, expected", [
-    ("from ..services.finpay import app", {"finpay_lab.services.finpay"}),
-    ("def f():\n    from ..views import plots", {"finpay_lab.views.plots"}),
-    ("from .. import defaults", {"finpay_lab.defaults"}),
-    ("from . import wire", {"finpay_lab.runtime.wire"}),
-    ("X = ['finpay_lab.services.finpay']", {"finpay_lab.services.finpay"}),
-    ("import finpay_lab.views.live as live", {"finpay_lab.views.live"}),
-])
+@pytest.mark.parametrize(
+    "source, expected",
+    [
+        ("from ..services.finpay import app", {"finpay_lab.services.finpay"}),
+        ("def f():\n    from ..views import plots", {"finpay_lab.views.plots"}),
+        ("from .. import defaults", {"finpay_lab.defaults"}),
+        ("from . import wire", {"finpay_lab.runtime.wire"}),
+        ("X = ['finpay_lab.services.finpay']", {"finpay_lab.services.finpay"}),
+        ("import finpay_lab.views.live as live", {"finpay_lab.views.live"}),
+    ],
+)
 def test_the_reader_sees_every_kind_of_import(tmp_path, source, expected):
     """The checker itself: lazy imports, relative ones and module paths in strings count."""
     path = tmp_path / "pods.py"
@@ -153,3 +181,10 @@ def test_the_reader_sees_private_reaches(tmp_path):
     path = tmp_path / "m.py"
     path.write_text("def f(lab, self):\n    lab._lock\n    self.lab._redis.up()\n    lab.call\n    self._x\n")
     assert sorted(_private_reaches(path)) == ["_lock", "_redis"]
+
+
+@pytest.mark.parametrize("module", sorted(MODULES), ids=str)
+def test_every_module_is_at_most_400_lines_as_ruff_formats_it(module):
+    """One idea per module, small enough to read in one sitting; `make test` checks the format."""
+    lines = MODULES[module].read_text(encoding="utf-8").count("\n")
+    assert lines <= 400, f"{module} has {lines} lines: split it by concept"

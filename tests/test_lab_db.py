@@ -6,6 +6,7 @@ import gc
 import json
 import os
 import signal
+import tempfile
 import time
 
 import psutil
@@ -77,13 +78,15 @@ def children():
 
 # ---------------------------------------------------------------- bad input, before anything starts
 @pytest.mark.parametrize("db", ["mysql", 3, "sqlite:/etc/passwd", "sqlite:../x.db", ""])
-def test_an_unknown_db_spec_is_refused_before_anything_starts(db):
+def test_an_unknown_db_spec_is_refused_before_anything_starts(db, tmp_path, monkeypatch):
+    # The lab makes its work dir with tempfile: give it a temp dir of its own, which no other
+    # lab on the machine (another test run, a notebook) writes to.
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     before = children()
-    dirs = set(os.listdir("/tmp"))
     with pytest.raises(fl.BadInput, match="db="):
         fl.Lab(pods=1, db=db)
     assert children() <= before
-    assert {d for d in set(os.listdir("/tmp")) - dirs if d.startswith("finpay-lab-")} == set()
+    assert os.listdir(tmp_path) == []
 
 
 @pytest.mark.parametrize(

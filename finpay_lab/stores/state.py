@@ -21,6 +21,7 @@ script in Redis).
 """
 
 import json
+import subprocess
 import threading
 import time
 from contextlib import contextmanager
@@ -253,6 +254,19 @@ def redis_client(url: str) -> redis_py.Redis:
     )
 
 
+def _has_exited(helper, within=0.2) -> bool:
+    """True if the Redis helper process has exited. Waits a moment rather than polling once:
+    a helper killed a moment ago can still be on its way out when its socket already
+    refuses connections (one run in three on a loaded machine said "down" for a dead one)."""
+    if helper is None:
+        return False
+    try:
+        helper.wait(timeout=within)
+    except subprocess.TimeoutExpired:
+        return False
+    return True
+
+
 @contextmanager
 def lab_redis(lab):
     """A client for what the lab itself reads from or writes to its Redis (the audit,
@@ -262,8 +276,7 @@ def lab_redis(lab):
     try:
         yield client
     except (redis_py.ConnectionError, redis_py.TimeoutError) as exc:
-        helper = lab.redis.process
-        gone = helper is not None and helper.poll() is not None
+        gone = _has_exited(lab.redis.process)
         why = "its helper process has exited" if gone else "its server is down, paused or was killed"
         lab.record_event(None, "redis", "unreachable", pid=lab.redis.pid)
         raise RedisUnavailable(

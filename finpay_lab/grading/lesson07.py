@@ -71,14 +71,13 @@ def idempotent_pay(pay) -> bool:
     from finpay_lab.runtime.history import Cause
 
     report = Report(name)
-    first, retries, crashed = {}, {}, []
+    retries, crashed = {}, []
     with fl.Lab(pods=PODS, state="redis", db="sqlite", app=_app(pay), balancer="random", seed=SEED) as lab:
         for key, *_, crash in PAYMENTS:
             request = _request(key)
             if crash:
                 lab.crash_at("after_commit", endpoint="pay", times=1)
             reply = lab.call("pay", **request)
-            first[key] = reply
             if reply.ok:
                 continue
             if reply.cause != Cause.CRASHED:

@@ -5,6 +5,8 @@ stores nothing, fails too; an unanswered exercise gets no verdict. And the reade
 (tests/course_runs.py) waits for what lesson 08 leaves running in the background: a
 rollout, a pod's removal, a replica catching up."""
 
+import re
+
 import psutil
 import pytest
 
@@ -44,7 +46,12 @@ def test_a_handler_that_waits_for_a_replica_passes(capsys):
     assert fl.checks.deposit_survives_failover(waits_for_a_replica) is True
     out = capsys.readouterr().out
     assert out.startswith("✅ Exercise 8.3") and "BROKE" not in out
-    assert "0 of 5 confirmed during the partition, 5 confirmed in all, every one on redis-" in out
+    # Before the partition each WAIT gets its replica's answer within 500 ms, unless the
+    # machine is very loaded (a fresh-clone run beside another once confirmed 4 of 5): the
+    # verdict holds either way, so the count before the partition is not pinned here.
+    assert re.search(
+        r"0 of 5 confirmed during the partition, [1-5] confirmed in all, every one on redis-", out
+    )
     assert _no_redis_left()
 
 

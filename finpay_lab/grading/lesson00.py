@@ -94,7 +94,8 @@ def first_endpoint(fee) -> bool:
         detail=_wrong(*late) if late else f"{len(after)} answers from {' and '.join(served)}",
     )
     return report.show(
-        hint="the fee is max(1, amount // 100): // divides and rounds down to a whole number",
+        hint="in Python, // divides and rounds down to a whole number (199 // 100 is 1); "
+        "then look at what your fee says for the smallest amounts",
         explain="A fee needs nothing but the amount, so any pod can answer and a killed pod "
         "takes nothing with it: lesson 01 calls that stateless.",
     )

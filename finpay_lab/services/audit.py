@@ -168,7 +168,7 @@ def audit(lab, requests, wait=defaults.AUDIT_WAIT):
     if requests is not lab.history.requests:
         everything = promises_of(lab.history.requests)
         promised["payments"], promised["in_doubt"] = everything["payments"], everything["in_doubt"]
-    stores = _wait_for_sms(lab, promised["sms"], wait)
+    stores = _wait_for_sms(lab, promised["sms"], wait, promised["sms_pods"])
     result = Audit(state=lab.state, database=lab.db.kind if lab.db is not None else None)
     _count_money(result, lab, promised, stores)
     if lab.db is not None:
@@ -269,8 +269,19 @@ def _attempts(lab):
     return lab.gateway.attempts() if lab.gateway is not None else []
 
 
-def _wait_for_sms(lab, sms, wait):
-    """Give the pods' workers time to send what they still hold, then read the books."""
+def _may_be_sending(lab, missing, queued_by):
+    """Could a live worker hold one of ``missing`` SMS right now? With Redis any pod's worker
+    may have taken it; in memory only the pod that queued it, and a removed or killed pod
+    took its SMS with it (waiting for those would only make the audit slow)."""
+    if lab.state != "memory":
+        return True
+    serving = {p.name for p in lab.pods if p.status in SERVING}
+    return any(queued_by.get(i) in serving or queued_by.get(i) is None for i in missing)
+
+
+def _wait_for_sms(lab, sms, wait, queued_by):
+    """Give the pods' workers time to send what they still hold, then read the books.
+    ``queued_by``: SMS id -> the pod whose reply promised it (where memory state queued it)."""
     deadline = time.monotonic() + wait
     while True:
         stores = read_books(lab)
@@ -282,7 +293,8 @@ def _wait_for_sms(lab, sms, wait):
             or not any(i not in delivered and i in queued for i in sms)
             or time.monotonic() > deadline
         ):
-            if any(i not in delivered and i not in queued for i in sms) and workers:
+            missing = [i for i in sms if i not in delivered and i not in queued]
+            if missing and workers and _may_be_sending(lab, missing, queued_by):
                 # an SMS neither queued nor delivered may be mid-delivery: one more look
                 time.sleep(2 * lab.sms_seconds + 0.05)
                 return read_books(lab)

@@ -48,6 +48,7 @@ class Promises:
         self.payments = dict(start.payments) if start else {}  # id -> receipt, or (sender, receiver, ₹)
         self.in_doubt = set(start.in_doubt) if start else set()
         self.sms = dict(start.sms) if start else {}  # id -> (to, text)
+        self.sms_pods = dict(getattr(start, "sms_pods", {})) if start else {}  # id -> the pod that queued it
         self.sessions = dict(start.sessions) if start else {}  # session -> user
         self.lost = list(start.lost) if start else []
 
@@ -66,6 +67,7 @@ class Promises:
             if r.ok and r.endpoint in ("pay", "notify"):
                 for message in r.value.get("sms", ()):
                     sms.setdefault(message["id"], (_name(message["to"]), message["text"]))
+                    self.sms_pods.setdefault(message["id"], r.pod)
             if r.ok and r.endpoint == "login":
                 sessions[r.value["session"]] = r.params.get("user")
             if (
@@ -89,6 +91,7 @@ class Promises:
             "payments": payments,
             "in_doubt": self.in_doubt - set(payments),
             "sms": dict(self.sms),
+            "sms_pods": dict(self.sms_pods),
             "lost_sessions": list(self.lost),
         }
 

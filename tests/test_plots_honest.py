@@ -169,7 +169,12 @@ def test_compare_is_a_thin_ok_failed_bar_with_a_legend(runs):
     for ax, run in ((bar_a, a), (bar_b, b)):
         assert [p.get_width() for p in ax.patches] == [run.failed, run.ok]
         assert [to_hex(p.get_facecolor()) for p in ax.patches] == [plots.FAILED, to_hex(plots.OK)]
-        assert f"{run.ok:,} ok, {run.failed:,} failed" in by_gid(ax, "counts")[0].get_text()
+        counts = by_gid(ax, "counts")[0]
+        assert f"{run.ok:,} ok, {run.failed:,} failed" in counts.get_text()
+        renderer = fig.canvas.get_renderer()
+        text, bars = counts.get_window_extent(renderer), [p.get_window_extent(renderer) for p in ax.patches]
+        assert text.x0 >= max(b.x1 for b in bars), "the counts are written over the bar"
+        assert text.x1 <= ax.get_window_extent(renderer).x1, "the counts run past the panel"
     assert [t.get_text() for t in bar_b.get_legend().get_texts()] == ["ok", "failed"]
 
 

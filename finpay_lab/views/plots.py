@@ -186,18 +186,18 @@ def compare(run_a, run_b, labels=("A", "B"), bucket=None):
         bottom.barh([0], [run.failed], left=[run.ok], color=FAILED, height=0.8, gid="failed", label="failed")
         bottom.barh([0], [run.ok], color=OK, height=0.8, gid="ok", label="ok")
         share = f" ({100 * run.failed / len(run.requests):.1f}%)" if run.requests else ""
-        bottom.text(
-            1.0,
-            0.5,
+        bottom.annotate(  # just after the bar's end, never over it
             f"{run.ok:,} ok, {run.failed:,} failed{share}",
-            transform=bottom.transAxes,
-            ha="right",
+            (len(run.requests), 0),
+            xytext=(4, 0),
+            textcoords="offset points",
+            ha="left",
             va="center",
             fontsize=9,
             color=FAILED if run.failed else "black",
             gid="counts",
         )
-        bottom.set(xlim=(0, most * 1.55), yticks=[], xlabel="requests (count)")
+        bottom.set(xlim=(0, most * 1.9), yticks=[], xlabel="requests (count)")
         bottom.grid(False)
         bottom.spines[["left"]].set_visible(False)
     axes[0, 1].set_ylabel("")

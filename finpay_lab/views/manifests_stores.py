@@ -48,24 +48,22 @@ def _volume(size):
     ]
 
 
-def _headless(name, port, note):
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": name, "labels": _labels(name), "annotations": {NOTE: note}},
-        "spec": {"clusterIP": "None", "selector": _labels(name), "ports": [{"name": name, "port": port}]},
-    }
+def k8s_object(api_version, kind, name, labels, note, **body):
+    """A Kubernetes object: ``apiVersion``, ``kind``, its metadata (``name``, ``labels``, and
+    a ``NOTE`` that says what it is in the lab's terms), then ``body`` (``spec``; a Secret's
+    ``type`` and ``stringData``), in that order."""
+    metadata = {"name": name, "labels": labels, "annotations": {NOTE: note}}
+    return {"apiVersion": api_version, "kind": kind, "metadata": metadata, **body}
 
 
-def _secret(name, labels, note, data):
+def secret(name, labels, note, data):
     """A Secret of what was generated here (``data``, its ``stringData``)."""
-    return {
-        "apiVersion": "v1",
-        "kind": "Secret",
-        "metadata": {"name": name, "labels": labels, "annotations": {NOTE: note}},
-        "type": "Opaque",
-        "stringData": data,
-    }
+    return k8s_object("v1", "Secret", name, labels, note, type="Opaque", stringData=data)
+
+
+def _headless(name, port, note):
+    spec = {"clusterIP": "None", "selector": _labels(name), "ports": [{"name": name, "port": port}]}
+    return k8s_object("v1", "Service", name, _labels(name), note, spec=spec)
 
 
 def _stateful_set(name, note, store, probe, failures, size, volumes=None):
@@ -93,18 +91,14 @@ def _stateful_set(name, note, store, probe, failures, size, volumes=None):
     }
     if volumes:
         pod["volumes"] = volumes
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": {"name": name, "labels": labels, "annotations": {NOTE: note}},
-        "spec": {
-            "serviceName": name,
-            "replicas": 1,
-            "selector": {"matchLabels": labels},
-            "template": {"metadata": {"labels": labels}, "spec": pod},
-            "volumeClaimTemplates": _volume(size),
-        },
+    spec = {
+        "serviceName": name,
+        "replicas": 1,
+        "selector": {"matchLabels": labels},
+        "template": {"metadata": {"labels": labels}, "spec": pod},
+        "volumeClaimTemplates": _volume(size),
     }
+    return k8s_object("apps/v1", "StatefulSet", name, labels, note, spec=spec)
 
 
 def redis(password):
@@ -134,7 +128,7 @@ def redis(password):
         "volumeMounts": [{"name": "data", "mountPath": "/data"}],
     }
     return [
-        _secret(
+        secret(
             "redis-auth",
             _labels("redis"),
             "generated here: the lab's Redis password never leaves the lab",
@@ -197,7 +191,7 @@ def postgres(kind):
         ],
     }
     return [
-        _secret(
+        secret(
             POSTGRES_SECRET,
             _labels("postgres"),
             "generated here, never the lab's own: the PostgreSQL password, and the "

@@ -15,13 +15,13 @@ Longer phrases come first, so "sticky session" is linked as itself, not as "sess
 """
 
 import argparse
-import json
 import pathlib
 import re
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-NOTEBOOKS = ROOT / "notebooks"
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # also when loaded from its path
+from _notebooks import rewrite  # noqa: E402
+
 GLOSSARY = "glossary.md"
 
 ICASE = re.IGNORECASE
@@ -126,10 +126,6 @@ def link_notebook(nb: dict) -> list:
     return linked
 
 
-def lessons() -> list:
-    return sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
-
-
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="only report; exit 1 if a lesson needs links")
@@ -137,16 +133,8 @@ def main(argv=None) -> int:
         "paths", nargs="*", type=pathlib.Path, help="lessons (default: every notebooks/NN_*.ipynb)"
     )
     args = parser.parse_args(argv)
-    todo = []
-    for path in args.paths or lessons():
-        nb = json.loads(path.read_text(encoding="utf-8"))
-        linked = link_notebook(nb)
-        if not linked:
-            continue
-        todo.append(path)
-        print(f"{path.name}: {'would link' if args.check else 'linked'} {', '.join(linked)}")
-        if not args.check:
-            path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    done = "would link" if args.check else "linked"
+    todo = rewrite(args.paths, link_notebook, lambda linked: f"{done} {', '.join(linked)}", args.check)
     if args.check and todo:
         print(f"{len(todo)} lesson(s) need glossary links: run python scripts/link_glossary.py")
         return 1

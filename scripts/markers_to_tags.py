@@ -14,12 +14,13 @@ second run changes nothing.
 """
 
 import argparse
-import json
 import pathlib
 import re
 import sys
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))  # also when loaded from its path
+from _notebooks import rewrite  # noqa: E402
+
 TAG = "nbval-check-output"
 MARKER = re.compile(r"^[ \t]*#[ \t]*NBVAL_CHECK_OUTPUT[ \t]*(\n|$)", re.MULTILINE)
 
@@ -46,16 +47,8 @@ def main(argv=None) -> int:
     parser.add_argument("--check", action="store_true", help="only report; exit 1 if a comment is left")
     parser.add_argument("paths", nargs="*", type=pathlib.Path, help="notebooks (default: every lesson)")
     args = parser.parse_args(argv)
-    todo = []
-    for path in args.paths or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
-        nb = json.loads(path.read_text(encoding="utf-8"))
-        n = convert(nb)
-        if not n:
-            continue
-        todo.append(path)
-        print(f"{path.name}: {n} cell(s) {'to convert' if args.check else 'converted'}")
-        if not args.check:
-            path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    done = "to convert" if args.check else "converted"
+    todo = rewrite(args.paths, convert, lambda n: f"{n} cell(s) {done}", args.check)
     if args.check and todo:
         print("run python scripts/markers_to_tags.py to convert them")
         return 1

@@ -90,3 +90,40 @@ def fork_and_terminate():
     child.terminate()
     child.join(10)
     return child.exitcode
+
+
+# ---------------------------------------------------------------- the soak tests
+def soak_payments(lab, tokens, rng, payments, kill_every, most=300, key="soak-"):
+    """``payments`` FinPay payments between the customers of ``tokens`` (user -> login
+    token), as ``lab.run`` takes them: ₹1 to ``most`` each, keys ``key`` + their number.
+    Before every ``kill_every``-th, a live pod chosen by the seeded ``rng`` is SIGKILLed,
+    after waiting, if need be, for a replacement: never every pod down at once.
+    ``lab.soak_kills`` counts the kills."""
+    users = list(tokens)
+    lab.soak_kills = 0
+    for n in range(payments):
+        if n and n % kill_every == 0:
+            live = sorted(p.name for p in lab.pods if p.status in ("ready", "busy"))
+            while len(live) < 2:
+                time.sleep(0.02)
+                live = sorted(p.name for p in lab.pods if p.status in ("ready", "busy"))
+            lab.kill(rng.choice(live))
+            lab.soak_kills += 1
+        sender, receiver = rng.sample(users, 2)
+        params = {"sender": sender, "receiver": receiver, "amount": rng.randint(1, most)}
+        yield "pay", params | {"token": tokens[sender], "key": f"{key}{n}"}
+
+
+def assert_books_balance(audit):
+    """The audit's money checks, all of them: ₹0 created or lost, no payment applied twice,
+    no balance below ₹0, no acknowledged payment lost, every balance what its books say."""
+    expected = {
+        "money_created": 0,
+        "double_debits": [],
+        "negative_balances": {},
+        "lost_payments": [],
+        "wrong_balances": {},
+    }
+    found = {name: getattr(audit, name) for name in expected}
+    broken = {name: value for name, value in found.items() if value != expected[name]}
+    assert not broken, f"the books do not balance: {broken}"

@@ -13,12 +13,13 @@ from a seeded generator: the same kills at the same payments on any machine, how
 """
 
 import random
-import time
 
 import pytest
 
 import finpay_lab as fl
 from finpay_lab.stores.postgres_server import have_postgres
+
+from .helpers import assert_books_balance, soak_payments
 
 PAYMENTS = 5000
 KILL_EVERY = 450  # → 11 kills from the workload, plus the crash points'
@@ -29,33 +30,6 @@ USERS = 40
 needs_postgres = pytest.mark.skipif(
     not have_postgres(), reason="no PostgreSQL server binaries on this machine"
 )
-
-
-def soak_workload(lab, tokens, seed):
-    """PAYMENTS payments between USERS customers; every KILL_EVERY-th, a live pod is
-    SIGKILLed first (chosen by the seeded ``rng``). Yields what ``lab.run`` sends."""
-    rng = random.Random(seed)
-    users = list(tokens)
-    lab.soak_kills = 0
-    for n in range(PAYMENTS):
-        if n and n % KILL_EVERY == 0:
-            live = sorted(p.name for p in lab.pods if p.status in ("ready", "busy"))
-            while len(live) < 2:  # the Deployment's replacements first: never every pod down at once
-                time.sleep(0.02)
-                live = sorted(p.name for p in lab.pods if p.status in ("ready", "busy"))
-            lab.kill(rng.choice(live))
-            lab.soak_kills += 1
-        sender, receiver = rng.sample(users, 2)
-        yield (
-            "pay",
-            {
-                "sender": sender,
-                "receiver": receiver,
-                "amount": rng.randint(1, 300),
-                "token": tokens[sender],
-                "key": f"soak-{seed}-{n}",
-            },
-        )
 
 
 def books_from_the_tables(lab):
@@ -89,7 +63,8 @@ def test_db_soak_loses_and_creates_nothing_through_kills_and_redis_crashes(db, r
         opened = dict(lab.accounts)
         chaos = [fl.chaos.redis_crash(after=n) for n in REDIS_CRASHES]
         chaos.append(fl.chaos.crash_at("after_debit", endpoint="pay", times=CRASH_POINTS, after=2500))
-        run = lab.run(soak_workload(lab, tokens, seed), chaos=chaos)
+        workload = soak_payments(lab, tokens, random.Random(seed), PAYMENTS, KILL_EVERY, key=f"soak-{seed}-")
+        run = lab.run(workload, chaos=chaos)
 
         pays = [r for r in run.requests if r.endpoint == "pay"]
         assert len(pays) == PAYMENTS
@@ -106,9 +81,7 @@ def test_db_soak_loses_and_creates_nothing_through_kills_and_redis_crashes(db, r
 
         audit = run.audit(wait=30)
         assert audit.database == db
-        assert audit.money_created == 0
-        assert audit.double_debits == [] and audit.negative_balances == {}
-        assert audit.lost_payments == [] and audit.wrong_balances == {}
+        assert_books_balance(audit)
 
         balances, rows, moved, payments = books_from_the_tables(lab)
         assert sum(balances.values()) == sum(opened.values())  # ₹0 created or lost

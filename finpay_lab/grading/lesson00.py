@@ -17,11 +17,13 @@ Nothing here depends on timing: each request is sent after the previous reply.
 import inspect
 
 from ..numbers import is_whole
+from .deploy import endpoints_app
 from .report import Report, unanswered
 
 __all__ = ["first_endpoint"]
 
 PODS = 3
+SHAPE = "write it as def fee(state, amount): ... (the pod's state comes first)"
 AMOUNTS = [5000, 12_345, 199, 100, 50, 250_000]  # rounded down, not to nearest (199); the ₹1 floor (50)
 
 
@@ -38,15 +40,9 @@ def first_endpoint(fee) -> bool:
     import finpay_lab as fl
 
     report = Report("Exercise 0.3")
-    app = fl.App("fees")
-    try:
-        params = list(inspect.signature(fee).parameters)
-        if "amount" not in params[1:]:
-            raise TypeError(f"fee({', '.join(params)}) needs the pod's state first, then amount")
-        app.endpoint(fee, name="fee")
-    except (TypeError, ValueError) as exc:
-        report.claim("fee can run as an endpoint", held=False, detail=str(exc))
-        return report.show(hint="write it as def fee(state, amount): ... (the pod's state comes first)")
+    app = endpoints_app(report, "fees", {"fee": fee}, hint=SHAPE, check=_takes_amount)
+    if app is None:
+        return False
 
     with fl.Lab(pods=PODS, state="memory", app=app) as lab:
         names = [pod.name for pod in lab.pods]
@@ -99,6 +95,16 @@ def first_endpoint(fee) -> bool:
         explain="A fee needs nothing but the amount, so any pod can answer and a killed pod "
         "takes nothing with it: lesson 01 calls that stateless.",
     )
+
+
+def _takes_amount(fee):
+    """TypeError unless ``fee`` takes the pod's state first, then ``amount``."""
+    try:
+        params = list(inspect.signature(fee).parameters)
+    except ValueError as exc:  # a callable Python cannot read the parameters of
+        raise TypeError(str(exc)) from None
+    if "amount" not in params[1:]:
+        raise TypeError(f"fee({', '.join(params)}) needs the pod's state first, then amount")
 
 
 def _right(value, amount) -> bool:

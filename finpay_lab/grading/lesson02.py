@@ -15,12 +15,14 @@ a signature (an HMAC) with a secret every pod shares, as FinPay's ``login`` does
 Nothing here depends on timing: each request is sent after the previous reply.
 """
 
+from .deploy import endpoints_app
 from .report import Report, unanswered
 
 __all__ = ["signed_tokens"]
 
 PODS = 3
 USERS = ["Ravi", "Meena", "Arjun"]
+SHAPE = "write them as def issue_token(state, user): ... and def check_token(state, token): ..."
 
 
 def signed_tokens(issue_token, check_token) -> bool:
@@ -31,15 +33,10 @@ def signed_tokens(issue_token, check_token) -> bool:
     import finpay_lab as fl
 
     report = Report("Exercise 2.3")
-    app = fl.App("tokens")
-    try:
-        app.endpoint(issue_token, name="issue_token")
-        app.endpoint(check_token, name="check_token")
-    except TypeError as exc:
-        report.claim("issue_token and check_token can run as endpoints", held=False, detail=str(exc))
-        return report.show(
-            hint="write them as def issue_token(state, user): ... and def check_token(state, token): ..."
-        )
+    functions = {"issue_token": issue_token, "check_token": check_token}
+    app = endpoints_app(report, "tokens", functions, hint=SHAPE)
+    if app is None:
+        return False
 
     with fl.Lab(pods=PODS, state="memory", app=app) as lab:
         # one customer per pod, so that every pod has issued a token the others must accept

@@ -15,6 +15,7 @@ Nothing here depends on timing: each request is sent after the previous reply, a
 kill returns once the lab has seen the pod die.
 """
 
+from .deploy import check_store, endpoints_app
 from .report import Report, unanswered
 
 __all__ = ["sessions_survive"]
@@ -22,7 +23,7 @@ __all__ = ["sessions_survive"]
 PODS = 3
 SEED = 3  # which pod serves which request: the same on every run
 CAST = ["Ravi", "Meena", "Arjun", "Priya", "Kiran", "Anil", "Sana", "Landlord"]
-STORES = ("memory", "redis")
+SHAPE = "write them as def login(state, user): ... and def whoami(state, session): ..."
 
 
 def sessions_survive(login, whoami, state=None) -> bool:
@@ -32,20 +33,11 @@ def sessions_survive(login, whoami, state=None) -> bool:
         return False
     import finpay_lab as fl
 
-    if state not in STORES:
-        raise fl.BadInput(
-            f"where must be 'memory' or 'redis' (the store the lab gives your handlers), not {state!r:.40}"
-        )
+    check_store(state, "handlers")
     report = Report("Exercise 3.3")
-    app = fl.App("sessions")
-    try:
-        app.endpoint(login, name="login")
-        app.endpoint(whoami, name="whoami")
-    except TypeError as exc:
-        report.claim("login and whoami can run as endpoints", held=False, detail=str(exc))
-        return report.show(
-            hint="write them as def login(state, user): ... and def whoami(state, session): ..."
-        )
+    app = endpoints_app(report, "sessions", {"login": login, "whoami": whoami}, hint=SHAPE)
+    if app is None:
+        return False
 
     with fl.Lab(pods=PODS, state=state, balancer="random", seed=SEED, app=app) as lab:
         logins = {user: lab.call("login", user=user) for user in CAST}

@@ -30,7 +30,7 @@ import re
 import secrets
 
 from . import manifests_files, manifests_stores
-from .manifests_stores import NOTE, REDIS_IMAGE  # noqa: F401 (REDIS_IMAGE: named here before the split)
+from .manifests_stores import NOTE, REDIS_IMAGE, k8s_object  # noqa: F401 (REDIS_IMAGE: named here before the split)
 
 SERVE_COMMAND = ["python", "-m", "finpay_lab.serve"]  # what the Dockerfile's CMD runs (see serve.COMMAND)
 FINPAY_APP = "finpay_lab.finpay:app"
@@ -69,20 +69,13 @@ def to_kubernetes(lab, path=None, image=IMAGE, app_ref=None):
         objects += manifests_stores.postgres(db.kind)
     objects.insert(
         0,
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {
-                "name": secret_name,
-                "labels": labels,
-                "annotations": {
-                    NOTE: "generated for these manifests, never the lab's own: the token-signing "
-                    "secret every pod shares" + (" and the Redis URL with its password" if redis else "")
-                },
-            },
-            "type": "Opaque",
-            "stringData": secret_data,
-        },
+        manifests_stores.secret(
+            secret_name,
+            labels,
+            "generated for these manifests, never the lab's own: the token-signing "
+            "secret every pod shares" + (" and the Redis URL with its password" if redis else ""),
+            secret_data,
+        ),
     )
     objects.append(
         _deployment(
@@ -98,16 +91,14 @@ def to_kubernetes(lab, path=None, image=IMAGE, app_ref=None):
         )
     )
     objects.append(
-        {
-            "apiVersion": "v1",
-            "kind": "Service",
-            "metadata": {
-                "name": name,
-                "labels": labels,
-                "annotations": {NOTE: "the lab's balancer: one name, requests spread over the ready pods"},
-            },
-            "spec": {"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
-        }
+        k8s_object(
+            "v1",
+            "Service",
+            name,
+            labels,
+            "the lab's balancer: one name, requests spread over the ready pods",
+            spec={"selector": labels, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
+        )
     )
     if hpa is not None:
         objects.append(_hpa(name, labels, hpa))
@@ -197,12 +188,7 @@ def _deployment(name, labels, replicas, image, app_ref, secret_name, autoscaled,
             + (", as the lab's SQLite file does not scale across pods" if db == "sqlite" else "")
         )
     )
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "labels": labels, "annotations": {NOTE: note}},
-        "spec": spec,
-    }
+    return k8s_object("apps/v1", "Deployment", name, labels, note, spec=spec)
 
 
 def _hpa(name, labels, hpa):
@@ -231,12 +217,7 @@ def _hpa(name, labels, hpa):
     }
     if behavior:
         spec["behavior"] = behavior
-    return {
-        "apiVersion": "autoscaling/v2",
-        "kind": "HorizontalPodAutoscaler",
-        "metadata": {"name": name, "labels": labels, "annotations": {NOTE: note}},
-        "spec": spec,
-    }
+    return k8s_object("autoscaling/v2", "HorizontalPodAutoscaler", name, labels, note, spec=spec)
 
 
 def _dns_name(name):

@@ -48,97 +48,102 @@ def _volume(size):
     ]
 
 
+def k8s_object(api_version, kind, name, labels, note, **body):
+    """A Kubernetes object: ``apiVersion``, ``kind``, its metadata (``name``, ``labels``, and
+    a ``NOTE`` that says what it is in the lab's terms), then ``body`` (``spec``; a Secret's
+    ``type`` and ``stringData``), in that order."""
+    metadata = {"name": name, "labels": labels, "annotations": {NOTE: note}}
+    return {"apiVersion": api_version, "kind": kind, "metadata": metadata, **body}
+
+
+def secret(name, labels, note, data):
+    """A Secret of what was generated here (``data``, its ``stringData``)."""
+    return k8s_object("v1", "Secret", name, labels, note, type="Opaque", stringData=data)
+
+
 def _headless(name, port, note):
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": name, "labels": _labels(name), "annotations": {NOTE: note}},
-        "spec": {"clusterIP": "None", "selector": _labels(name), "ports": [{"name": name, "port": port}]},
+    spec = {"clusterIP": "None", "selector": _labels(name), "ports": [{"name": name, "port": port}]}
+    return k8s_object("v1", "Service", name, _labels(name), note, spec=spec)
+
+
+def _stateful_set(name, note, store, probe, failures, size, volumes=None):
+    """One server of a store as a StatefulSet: one replica named ``name`` (``name-0``), its
+    own volume of ``size`` (``data``), the pod run as uid 999 with no privileges. ``store``:
+    its container's own parts (image, command, env, port, resources, volumeMounts);
+    ``probe``: the command that says it is ready, and alive (after ``failures`` misses);
+    ``volumes``: the pod's other volumes."""
+    labels = _labels(name)
+    container = {"name": name, "image": store["image"]}
+    if "command" in store:
+        container["command"] = store["command"]
+    container |= {
+        "env": store["env"],
+        "ports": [{"name": name, "containerPort": store["port"]}],
+        "readinessProbe": {"exec": {"command": probe}, "periodSeconds": 5},
+        "livenessProbe": {"exec": {"command": probe}, "periodSeconds": 10, "failureThreshold": failures},
+        "resources": store["resources"],
+        "securityContext": {"allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}},
+        "volumeMounts": store["volumeMounts"],
     }
+    pod = {
+        "securityContext": {"runAsNonRoot": True, "runAsUser": 999, "fsGroup": 999},
+        "containers": [container],
+    }
+    if volumes:
+        pod["volumes"] = volumes
+    spec = {
+        "serviceName": name,
+        "replicas": 1,
+        "selector": {"matchLabels": labels},
+        "template": {"metadata": {"labels": labels}, "spec": pod},
+        "volumeClaimTemplates": _volume(size),
+    }
+    return k8s_object("apps/v1", "StatefulSet", name, labels, note, spec=spec)
 
 
 def redis(password):
     """Redis: its Secret, headless Service and StatefulSet (AOF on, its own volume)."""
-    labels = _labels("redis")
     ping = ["sh", "-c", 'redis-cli --no-auth-warning -a "$REDIS_PASSWORD" ping | grep -q PONG']
+    store = {
+        "image": REDIS_IMAGE,
+        "command": [
+            "redis-server",
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "everysec",
+            "--dir",
+            "/data",
+            "--requirepass",
+            "$(REDIS_PASSWORD)",
+        ],
+        "env": [
+            {
+                "name": "REDIS_PASSWORD",
+                "valueFrom": {"secretKeyRef": {"name": "redis-auth", "key": "REDIS_PASSWORD"}},
+            }
+        ],
+        "port": 6379,
+        "resources": {"requests": {"cpu": "250m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+        "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+    }
     return [
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {
-                "name": "redis-auth",
-                "labels": labels,
-                "annotations": {NOTE: "generated here: the lab's Redis password never leaves the lab"},
-            },
-            "type": "Opaque",
-            "stringData": {"REDIS_PASSWORD": password},
-        },
+        secret(
+            "redis-auth",
+            _labels("redis"),
+            "generated here: the lab's Redis password never leaves the lab",
+            {"REDIS_PASSWORD": password},
+        ),
         _headless("redis", 6379, "headless: gives each Redis pod a stable DNS name (redis-0.redis)"),
-        {
-            "apiVersion": "apps/v1",
-            "kind": "StatefulSet",
-            "metadata": {
-                "name": "redis",
-                "labels": labels,
-                "annotations": {
-                    NOTE: "the lab's shared Redis: a stable name and its own volume, so a "
-                    "killed redis-0 comes back as redis-0 with its data (AOF on)"
-                },
-            },
-            "spec": {
-                "serviceName": "redis",
-                "replicas": 1,
-                "selector": {"matchLabels": labels},
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "securityContext": {"runAsNonRoot": True, "runAsUser": 999, "fsGroup": 999},
-                        "containers": [
-                            {
-                                "name": "redis",
-                                "image": REDIS_IMAGE,
-                                "command": [
-                                    "redis-server",
-                                    "--appendonly",
-                                    "yes",
-                                    "--appendfsync",
-                                    "everysec",
-                                    "--dir",
-                                    "/data",
-                                    "--requirepass",
-                                    "$(REDIS_PASSWORD)",
-                                ],
-                                "env": [
-                                    {
-                                        "name": "REDIS_PASSWORD",
-                                        "valueFrom": {
-                                            "secretKeyRef": {"name": "redis-auth", "key": "REDIS_PASSWORD"}
-                                        },
-                                    }
-                                ],
-                                "ports": [{"name": "redis", "containerPort": 6379}],
-                                "readinessProbe": {"exec": {"command": ping}, "periodSeconds": 5},
-                                "livenessProbe": {
-                                    "exec": {"command": ping},
-                                    "periodSeconds": 10,
-                                    "failureThreshold": 3,
-                                },
-                                "resources": {
-                                    "requests": {"cpu": "250m", "memory": "256Mi"},
-                                    "limits": {"memory": "512Mi"},
-                                },
-                                "securityContext": {
-                                    "allowPrivilegeEscalation": False,
-                                    "capabilities": {"drop": ["ALL"]},
-                                },
-                                "volumeMounts": [{"name": "data", "mountPath": "/data"}],
-                            }
-                        ],
-                    },
-                },
-                "volumeClaimTemplates": _volume("1Gi"),
-            },
-        },
+        _stateful_set(
+            "redis",
+            "the lab's shared Redis: a stable name and its own volume, so a "
+            "killed redis-0 comes back as redis-0 with its data (AOF on)",
+            store,
+            ping,
+            failures=3,
+            size="1Gi",
+        ),
     ]
 
 
@@ -163,86 +168,48 @@ def database_note(kind):
 def postgres(kind):
     """PostgreSQL for a lab with ``db=`` of ``kind``: a Secret (a generated password, and the
     ``DATABASE_URL`` the app's pods read from it), a headless Service and a StatefulSet."""
-    labels = _labels("postgres")
     password = secrets.token_urlsafe(24)  # URL-safe: it goes into DATABASE_URL as it is
     url = f"postgresql://{POSTGRES_USER}:{password}@postgres-0.postgres:5432/{POSTGRES_DB}"
     ready = ["pg_isready", "-h", "127.0.0.1", "-U", POSTGRES_USER, "-d", POSTGRES_DB]
-    return [
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {
-                "name": POSTGRES_SECRET,
-                "labels": labels,
-                "annotations": {
-                    NOTE: "generated here, never the lab's own: the PostgreSQL password, and the "
-                    "DATABASE_URL the app's pods read (replace it with a managed database's URL)"
-                },
+    store = {
+        "image": POSTGRES_IMAGE,
+        "env": [
+            {"name": "POSTGRES_USER", "value": POSTGRES_USER},
+            {"name": "POSTGRES_DB", "value": POSTGRES_DB},
+            {
+                "name": "POSTGRES_PASSWORD",
+                "valueFrom": {"secretKeyRef": {"name": POSTGRES_SECRET, "key": "POSTGRES_PASSWORD"}},
             },
-            "type": "Opaque",
-            "stringData": {"POSTGRES_PASSWORD": password, "DATABASE_URL": url},
-        },
+            # a directory inside the volume: its root holds lost+found
+            {"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"},
+        ],
+        "port": 5432,
+        "resources": {"requests": {"cpu": "500m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+        "volumeMounts": [
+            {"name": "data", "mountPath": "/var/lib/postgresql/data"},
+            {"name": "run", "mountPath": "/var/run/postgresql"},
+        ],
+    }
+    return [
+        secret(
+            POSTGRES_SECRET,
+            _labels("postgres"),
+            "generated here, never the lab's own: the PostgreSQL password, and the "
+            "DATABASE_URL the app's pods read (replace it with a managed database's URL)",
+            {"POSTGRES_PASSWORD": password, "DATABASE_URL": url},
+        ),
         _headless(
             "postgres", 5432, "headless: gives the PostgreSQL pod a stable DNS name (postgres-0.postgres)"
         ),
-        {
-            "apiVersion": "apps/v1",
-            "kind": "StatefulSet",
-            "metadata": {"name": "postgres", "labels": labels, "annotations": {NOTE: database_note(kind)}},
-            "spec": {
-                "serviceName": "postgres",
-                "replicas": 1,
-                "selector": {"matchLabels": labels},
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "securityContext": {"runAsNonRoot": True, "runAsUser": 999, "fsGroup": 999},
-                        "containers": [
-                            {
-                                "name": "postgres",
-                                "image": POSTGRES_IMAGE,
-                                "env": [
-                                    {"name": "POSTGRES_USER", "value": POSTGRES_USER},
-                                    {"name": "POSTGRES_DB", "value": POSTGRES_DB},
-                                    {
-                                        "name": "POSTGRES_PASSWORD",
-                                        "valueFrom": {
-                                            "secretKeyRef": {
-                                                "name": POSTGRES_SECRET,
-                                                "key": "POSTGRES_PASSWORD",
-                                            }
-                                        },
-                                    },
-                                    # a directory inside the volume: its root holds lost+found
-                                    {"name": "PGDATA", "value": "/var/lib/postgresql/data/pgdata"},
-                                ],
-                                "ports": [{"name": "postgres", "containerPort": 5432}],
-                                "readinessProbe": {"exec": {"command": ready}, "periodSeconds": 5},
-                                "livenessProbe": {
-                                    "exec": {"command": ready},
-                                    "periodSeconds": 10,
-                                    "failureThreshold": 6,
-                                },
-                                "resources": {
-                                    "requests": {"cpu": "500m", "memory": "256Mi"},
-                                    "limits": {"memory": "1Gi"},
-                                },
-                                "securityContext": {
-                                    "allowPrivilegeEscalation": False,
-                                    "capabilities": {"drop": ["ALL"]},
-                                },
-                                "volumeMounts": [
-                                    {"name": "data", "mountPath": "/var/lib/postgresql/data"},
-                                    {"name": "run", "mountPath": "/var/run/postgresql"},
-                                ],
-                            }
-                        ],
-                        "volumes": [{"name": "run", "emptyDir": {}}],
-                    },
-                },
-                "volumeClaimTemplates": _volume("5Gi"),
-            },
-        },
+        _stateful_set(
+            "postgres",
+            database_note(kind),
+            store,
+            ready,
+            failures=6,
+            size="5Gi",
+            volumes=[{"name": "run", "emptyDir": {}}],
+        ),
     ]
 
 

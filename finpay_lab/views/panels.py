@@ -31,6 +31,7 @@ from .style import (
     latency_axis,
     legend_key,
     pod_look,
+    quantile_lines,
     say,
     stack_labels,
 )
@@ -178,25 +179,17 @@ def latency(ax, run, bucket):
         if r.ok:
             per_bucket[run_data.slot(edges, r.received)].append(r.response_time * 1e3)
     centres = [(a + b) / 2 - run.started for a, b in zip(edges, edges[1:])]
-    shown = []
-    for q, colour, style in QUANTILES:
-        points = [
-            (x, quantile(sorted(lat), q))  # as Run.latency_quantiles
-            for x, lat in zip(centres, per_bucket, strict=True)
-            if lat
-        ]
-        ax.plot(
-            [x for x, _ in points],
-            [v for _, v in points],
-            ls=style,
-            color=colour,
-            lw=2,
-            marker="o",
-            ms=3,
-            label=f"p{q * 100:g}",
-            gid=f"p{q * 100:g}",
-        )
-        shown += [v for _, v in points if v > 0]
+    shown = quantile_lines(
+        ax,
+        {
+            f"p{q * 100:g}": [
+                (x, quantile(sorted(lat), q))  # as Run.latency_quantiles
+                for x, lat in zip(centres, per_bucket, strict=True)
+                if lat
+            ]
+            for q, _, _ in QUANTILES
+        },
+    )
     ylabel = latency_axis(ax, shown)
     if not shown:
         say(ax, "no successful requests")

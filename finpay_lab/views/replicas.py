@@ -32,7 +32,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from ..errors import BadInput
 from ..numbers import is_number as _number
 from .plots import LabFigure, pod_colour
-from .style import FAILED, QUANTILES, latency_axis
+from .style import FAILED, latency_axis, quantile_lines
 from .style import legend_key as _key
 from .style import say as _say
 from .style import styled as _styled
@@ -141,22 +141,7 @@ def replicas(
 
 
 def _draw_latency(ax, latency):
-    shown = []
-    for q, colour, style in QUANTILES:
-        points = latency.get(f"p{q * 100:g}")
-        if points:
-            ax.plot(
-                [t for t, _ in points],
-                [v for _, v in points],
-                ls=style,
-                color=colour,
-                lw=2,
-                marker="o",
-                ms=3,
-                label=f"p{q * 100:g}",
-                gid=f"p{q * 100:g}",
-            )
-            shown += [v for _, v in points if v > 0]
+    shown = quantile_lines(ax, {name: points for name, points in latency.items() if points})
     ylabel = latency_axis(ax, shown)
     if not shown:
         _say(ax, "no latency to show")

@@ -130,6 +130,22 @@ def place_labels(group, renderer, gap=2.0):
         placed.append(t.get_window_extent(renderer).padded(gap / 2))
 
 
+def quantile_lines(ax, points):
+    """The p50 / p95 / p99 latency lines, each in its look of ``QUANTILES`` and named
+    ``"p50"``, ``"p95"``, ``"p99"`` (label and gid). ``points``: those names to their
+    (x, ms) points; a name it lacks draws no line. Returns the values > 0 drawn, for
+    ``latency_axis``."""
+    shown = []
+    for q, colour, style in QUANTILES:
+        name = f"p{q * 100:g}"
+        if name not in points:
+            continue
+        xs, ys = [x for x, _ in points[name]], [v for _, v in points[name]]
+        ax.plot(xs, ys, ls=style, color=colour, lw=2, marker="o", ms=3, label=name, gid=name)
+        shown += [v for v in ys if v > 0]
+    return shown
+
+
 def latency_axis(ax, shown):
     """A latency axis in ms: log scale when the values ``shown`` span more than 30×, so a
     1 ms median and a 3 s tail are both readable; from 0 otherwise."""

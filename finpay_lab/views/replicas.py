@@ -31,6 +31,7 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from ..errors import BadInput
 from ..numbers import is_number as _number
+from ..numbers import quantile
 from .plots import LabFigure, pod_colour
 from .style import FAILED, latency_axis, quantile_lines
 from .style import legend_key as _key
@@ -221,7 +222,7 @@ def from_run(run, bucket=None):
         if values:
             values.sort()
             for key, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
-                latency[key].append(((i + 0.5) * bucket, values[min(len(values) - 1, int(q * len(values)))]))
+                latency[key].append(((i + 0.5) * bucket, quantile(values, q)))  # as every report's
     ready = [
         (t - start, n)
         for t, n in _ready_series(getattr(getattr(run, "lab", None), "history", run), start, end)

@@ -30,7 +30,7 @@ import re
 import secrets
 
 from . import manifests_files, manifests_stores
-from .manifests_stores import NOTE, REDIS_IMAGE, k8s_object  # noqa: F401 (REDIS_IMAGE: named here before the split)
+from .manifests_stores import REDIS_IMAGE, k8s_object  # noqa: F401 (REDIS_IMAGE: named here before the split)
 
 SERVE_COMMAND = ["python", "-m", "finpay_lab.serve"]  # what the Dockerfile's CMD runs (see serve.COMMAND)
 FINPAY_APP = "finpay_lab.finpay:app"

@@ -2,9 +2,18 @@
 deployment (``serve --init``), the runner's seam to the autoscaler, a rollout's wait under
 the lab's lock. Real pods, a real redis-server, real threads."""
 
+import os
+import subprocess
+import sys
+
 import pytest
+import redis as redis_py
 
 import finpay_lab as fl
+from finpay_lab import serve, serve_pod
+
+from .conftest import needs_redis_server
+from .test_serve import GUARD, _notebook_app, redis_url, servers  # noqa: F401 - fixtures
 
 
 # ---------------------------------------------------------------- 1. @app.lab_start
@@ -45,3 +54,128 @@ def test_lab_start_keeps_a_list_set_by_hand_and_refuses_what_is_not_a_function()
     with pytest.raises(TypeError, match="a lab-start hook must be a function"):
         app.lab_start("make_books")
     assert app.on_lab_start == [first, second]  # refused: nothing changed
+
+
+# ---------------------------------------------------------------- 2. serve --init
+def _init(app="finpay_lab.finpay:app", cwd=None, **env):
+    """``python -m finpay_lab.serve --init`` with the given stores: (exit code, stdout, stderr)."""
+    environ = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    done = subprocess.run(
+        [sys.executable, "-m", "finpay_lab.serve", "--app", app, "--init"],
+        capture_output=True,
+        text=True,
+        timeout=GUARD,
+        cwd=cwd,
+        env={**environ, **env},
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+def _keys(url):
+    client = redis_py.Redis.from_url(url, decode_responses=True)
+    try:
+        return {k: client.get(k) for k in client.scan_iter(count=1000) if client.type(k) == "string"}
+    finally:
+        client.close()
+
+
+@pytest.mark.real_redis
+@needs_redis_server
+def test_serve_init_leaves_a_served_redis_as_a_lab_s_start_leaves_it(servers, redis_url):  # noqa: F811
+    """The FinPay books in a served Redis: a lab's start hook opens them afresh; a pod only
+    adds what is missing. ``--init`` runs the lab's hook, once, outside every pod."""
+    with fl.Lab(pods=1, state="redis", redis=redis_url) as lab:  # what a lab's start leaves
+        opened = {k: v for k, v in _keys(redis_url).items() if k.startswith("balance:")}
+        assert opened and lab.call("balance", user="Ravi").value == 20_000
+    pod = servers("pod-a", redis_url)  # yesterday's deployment: a payment, a session
+    pod.wait_ready()
+    token = pod.post("login", user="Ravi")[1]["value"]["token"]
+    assert pod.post("pay", sender="Ravi", receiver="Meena", amount=700, token=token)[0] == 200
+    pod.stop()
+    assert _keys(redis_url)["balance:Ravi"] != opened["balance:Ravi"]
+    assert any(k.startswith("session:") for k in _keys(redis_url))
+
+    code, out, err = _init(REDIS_URL=redis_url)
+
+    assert code == 0, err
+    assert "ran <lambda>" in out and "ran open_sql_books" in out
+    after = _keys(redis_url)
+    assert {k: v for k, v in after.items() if k.startswith("balance:")} == opened  # the lab's opening
+    assert not [k for k in after if k.startswith(("session:", "payment:", "ledger:", "active:"))]
+    again = servers("pod-b", redis_url)
+    again.wait_ready()
+    assert again.post("balance", user="Ravi")[1]["value"] == 20_000
+    assert "a pod never runs them: `python -m finpay_lab.serve --init` does" in "".join(again.stderr)
+
+
+BOOKS_APP = """
+app = fl.App("notes")
+
+@app.lab_start
+def make_books(lab):
+    lab.sql("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, text TEXT NOT NULL)")
+    lab.sql("INSERT INTO notes (text) VALUES (:text)", text=f"opened on {lab.state}")
+    lab.record_event(None, "books", "the notes table is made")
+
+@app.endpoint
+def notes(state, db):
+    return [r["text"] for r in db.query("SELECT text FROM notes ORDER BY id")]
+"""
+
+
+def test_serve_init_makes_the_tables_a_lab_start_hook_makes(servers, tmp_path):  # noqa: F811
+    """An app whose only books are what its lab-start hook makes: served without the
+    hook, every request fails; after ``--init``, it answers as in a lab."""
+    app = _notebook_app(BOOKS_APP)
+    with fl.Lab(pods=1, app=app, db="sqlite") as lab:
+        in_a_lab = lab.call("notes").value
+    assert in_a_lab == ["opened on memory"]
+    serve.export(app, tmp_path / "notes.py")
+    url = f"sqlite:///{tmp_path}/books.db"
+    pod = servers("pod-a", args=("--app", "notes:app"), cwd=tmp_path, env={"DATABASE_URL": url})
+    pod.wait_ready()
+    status, reply = pod.post("notes")
+    assert status == 500 and "no such table: notes" in reply["error"]  # the hook never ran
+
+    code, out, err = _init("notes:app", cwd=tmp_path, DATABASE_URL=url)
+
+    assert code == 0, err
+    assert "ran make_books" in out and "books the notes table is made" in out
+    assert pod.post("notes") == (200, {"ok": True, "value": in_a_lab, "error": None, "pod": "pod-a"})
+
+
+def test_serve_init_says_which_hook_failed_and_why(tmp_path):
+    app = _notebook_app("""
+app = fl.App("needy")
+
+@app.lab_start
+def count_pods(lab):
+    return len(lab.pods)
+
+@app.lab_start
+def make_books(lab):
+    lab.sql("CREATE TABLE t (x INTEGER)")
+""")
+    serve.export(app, tmp_path / "needy.py")
+    code, out, err = _init("needy:app", cwd=tmp_path)
+    assert code == 1
+    assert "the lab-start hook count_pods of needy failed: AttributeError: lab.pods: a served init" in err
+    assert "ran" not in out  # the first hook failed: nothing after it ran
+    app.on_lab_start.pop(0)
+    serve.export(app, tmp_path / "needy.py")
+    code, out, err = _init("needy:app", cwd=tmp_path)
+    assert (
+        code == 1
+        and "make_books of needy failed: LabError: a lab-start hook ran lab.sql, but no DATABASE_URL" in err
+    )
+
+
+def test_serve_init_waits_for_its_stores_then_says_they_never_answered():
+    from finpay_lab.stores.redis_real import free_port
+
+    app = fl.App("waits")
+    app.lab_start(lambda lab: None)
+    with pytest.raises(fl.LabError, match="the stores did not answer within 0.3 s: ConnectionError"):
+        serve_pod.init(
+            app, redis_url=f"redis://127.0.0.1:{free_port()}/0", timeout=0.3, say=lambda line: None
+        )

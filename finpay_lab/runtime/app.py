@@ -14,8 +14,8 @@ What the runtime may ask of an app is declared here, and nowhere else: its endpo
 ``handle``, ``on_start`` (what each pod runs when it starts: ``@app.startup``),
 ``default_accounts`` (the opening balances of a lab given no ``accounts=``),
 ``on_lab_start`` (what the lab runs once, when its store is up: ``@app.lab_start``, say to
-create a table with ``lab.sql``; ``python -m finpay_lab.serve --init`` runs them the same
-way against a served store), ``gateway`` (a sidecar the lab keeps for its pods: FinPay's SMS
+create a table with ``lab.sql``; ``serve --init`` runs them the same way against a
+served store, see serve.py), ``gateway`` (a sidecar the lab keeps for its pods: FinPay's SMS
 gateway), ``preload`` (the app's modules a fork server imports once, so pods start fast),
 ``fold_history`` (what a history keeps of the requests it drops), ``settings`` (plain values
 its handlers read as ``fl.this_pod().settings``), ``user_params`` (which parameter names

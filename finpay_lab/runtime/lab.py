@@ -258,7 +258,7 @@ class Lab(LabDeploys, LabDatabase, LabLooks):
             checked = True  # a load shape's own plan needs no checking
             if not hasattr(workload, "plan"):
                 workload, checked = arguments.check_workload(workload)
-            return Runner(self, self._loop, depth).run(workload, checked, chaos)
+            return Runner(self, self._loop, depth, self._autoscaling).run(workload, checked, chaos)
 
     # ------------------------------------------------------------------ pods
     def kill(self, name):

@@ -237,3 +237,78 @@ def test_a_run_ticks_the_hpa_the_lab_hands_its_runner():
     with fl.Lab(pods=1, app=app) as lab:
         lab.run(load)
         assert len(lab.pods) == 1
+
+
+# ---------------------------------------------------------------- 4. waiting for a rollout, under the lab's lock
+def _watch_pumps(lab):
+    """Wrap the lab's ``Loop.pump``: note every pump run without the lab's lock, and every
+    moment two threads pumped at once."""
+    import threading
+
+    loop, original = lab._loop, lab._loop.pump
+    seen = {"unlocked": [], "overlaps": 0, "inside": 0, "pumps": 0}
+    guard = threading.Lock()
+
+    def pump(timeout):
+        with guard:
+            seen["pumps"] += 1
+            seen["inside"] += 1
+            seen["overlaps"] += seen["inside"] > 1
+            if not lab._lock._is_owned():
+                seen["unlocked"].append(threading.current_thread().name)
+        try:
+            return original(timeout)
+        finally:
+            with guard:
+                seen["inside"] -= 1
+
+    loop.pump = pump
+    return seen
+
+
+def test_rollout_wait_drives_the_loop_under_the_lab_s_lock_while_another_thread_calls():
+    """``lab.rollout(wait=False)``, then ``.wait()`` from the notebook while the dashboard's
+    thread sends a request: the two take turns at the lab's lock, never pump at once."""
+    import threading
+
+    app = fl.App("slow-start", startup_delay=0.3)  # each new pod is ready 0.3 s after it starts
+
+    @app.endpoint
+    def ping(state):
+        return "pong"
+
+    with fl.Lab(pods=2, app=app) as lab:
+        seen = _watch_pumps(lab)
+        rollout = lab.rollout(wait=False)
+        waiting, answers = threading.Event(), []
+
+        def dashboard():  # starts once the notebook's thread is inside wait()
+            if waiting.wait(GUARD):
+                answers.append(lab.call("ping"))
+
+        other = threading.Thread(target=dashboard, name="dashboard")
+        other.start()
+        original = lab._loop.wait_for
+
+        def wait_for(predicate, timeout):  # the notebook's thread has begun to wait: let the call go
+            waiting.set()
+            return original(predicate, timeout)
+
+        lab._loop.wait_for = wait_for
+        try:
+            assert rollout.wait() is rollout
+        finally:
+            waiting.set()
+            other.join(GUARD)
+        assert rollout.done and rollout.error is None
+        assert [a.ok for a in answers] == [True]
+        assert seen["pumps"] > 0 and seen["unlocked"] == [] and seen["overlaps"] == 0
+        assert [p.name for p in lab.pods] == ["pod-3", "pod-4"]
+
+
+def test_a_removal_waited_for_later_drives_the_loop_under_the_lab_s_lock():
+    with fl.Lab(pods=2) as lab:
+        seen = _watch_pumps(lab)
+        removal = lab.remove("pod-1", how="kubernetes", propagation=0.1, wait=False)
+        assert removal.wait().pod == "pod-1"
+        assert seen["pumps"] > 0 and seen["unlocked"] == []

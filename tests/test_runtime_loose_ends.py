@@ -312,3 +312,41 @@ def test_a_removal_waited_for_later_drives_the_loop_under_the_lab_s_lock():
         removal = lab.remove("pod-1", how="kubernetes", propagation=0.1, wait=False)
         assert removal.wait().pod == "pod-1"
         assert seen["pumps"] > 0 and seen["unlocked"] == []
+
+
+# ---------------------------------------------------------------- 5. the embedded Redis comes back by a fork
+def test_a_crashed_embedded_redis_is_forked_again_by_the_same_helper():
+    """The helper imported fakeredis once; a crash SIGKILLs the server it forked and forks
+    another (no new interpreter to start). Keys die with the old server; the helper's
+    pid stays, the server's changes."""
+    import psutil
+
+    from finpay_lab.stores.redis_server import RedisServer
+    from finpay_lab.stores.state import redis_client
+
+    from .conftest import gone
+
+    server = RedisServer("fake").start()
+    try:
+        helper, holder = server.process.pid, server.pid
+        assert holder != helper and psutil.Process(holder).ppid() == helper
+        client = redis_client(server.url)
+        client.set("session:abc", "Ravi")
+        server.slow(0.001)
+        assert server.crash() == server.pid != holder
+        assert gone(holder) and server.process.pid == helper
+        assert psutil.Process(server.pid).ppid() == helper  # forked by the same helper
+        assert client.get("session:abc") is None  # it came back empty
+        server.down()  # the new server takes the helper's commands as the old one did
+        with pytest.raises(redis_py.ConnectionError):
+            redis_client(server.url).ping()
+        server.up()
+        client.set("k", "v")
+        assert redis_client(server.url).get("k") == "v"
+        psutil.Process(helper).kill()  # the helper killed: its server ends by itself
+        assert gone(helper) and gone(server.pid)
+        server.crash()  # and a crash then starts a new helper, with a new server
+        assert server.process.pid != helper and redis_client(server.url).ping()
+    finally:
+        server.stop()
+    assert gone(holder)

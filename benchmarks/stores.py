@@ -24,7 +24,8 @@ row, commit; two UPDATEs and an INSERT. It runs
 
 Then, per request (``lab.call``, one at a time, median), what the embedded Redis
 (``redis="fake"``: fakeredis, a Python server) costs beside the real ``redis-server``, for
-``pay`` (one Lua script) and ``balance`` (one GET).
+``pay`` (one Lua script) and ``balance`` (one GET); and how long ``lab.redis.crash()`` takes
+until the server answers again (``fl.chaos.redis_crash``: the run waits that long).
 
 The debit goes to accounts 1-500 and the credit to 501-1000, so every transaction locks
 its two rows in the same order: no deadlocks, which pgbench would count as failures. The
@@ -265,6 +266,17 @@ def round_trips(redis, n):
     return medians
 
 
+def crash_restarts(redis, n=7):
+    """Median seconds from ``lab.redis.crash()`` until the new server answers (it returns then)."""
+    with fl.Lab(pods=1, state="redis", redis=redis) as lab:
+        times = []
+        for _ in range(n):
+            t = time.perf_counter()
+            lab.redis.crash()
+            times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
 # ---------------------------------------------------------------- the table
 
 
@@ -342,6 +354,7 @@ def main():
                 lab_pay(args.seconds, state="redis", redis=redis)[0],
             )
         calls = {redis: round_trips(redis, args.calls) for redis in ("real", "fake")}
+        crashes = {redis: crash_restarts(redis) for redis in ("real", "fake")}
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(
@@ -356,6 +369,10 @@ def main():
     for endpoint in ("pay", "balance"):
         real, fake = calls["real"][endpoint], calls["fake"][endpoint]
         print(f"{'  ' + endpoint:<42}{real * 1e6:>10.0f}µs{fake * 1e6:>10.0f}µs{fake / real:>7.2f}×")
+    real, fake = crashes["real"], crashes["fake"]
+    print(
+        f"{'  redis crash until it answers (median)':<42}{real * 1e3:>10.0f}ms{fake * 1e3:>10.0f}ms{fake / real:>7.2f}×"
+    )
     real, fake = (
         rows["lab pay, no db, state='redis' (real)"][1],
         rows["lab pay, no db, state='redis' (fake)"][1],

@@ -169,3 +169,7 @@ BALANCE_CACHE_TTL = 30
 # a few dozen; past this many the cache starts afresh, so a loop that EVALs generated text
 # cannot grow the helper's memory without bound.
 FAKE_REDIS_SCRIPTS_KEPT = 256
+# ---- serve --init (finpay_lab/serve.py; runtime loose ends)
+# How long `serve --init` waits for REDIS_URL / DATABASE_URL to answer before it gives up
+# (exit 1; a Kubernetes Job then retries it): the stores may still be starting beside it.
+SERVE_INIT_TIMEOUT = 60.0

@@ -21,9 +21,22 @@ What a lab passes to its pods comes from the environment, as Kubernetes passes i
                    request thread has its own connection (``stores/sql.py``)
     FINPAY_SMS_LOG where the SMS gateway writes (default: a file in the temp dir)
 
-On start it opens the app's default accounts where the store has none yet (what an init
-Job would do in a cluster), then runs the app's startup hooks. Until then, and while the
-store does not answer, ``/readyz`` says 503 and why.
+On start it opens the app's default accounts where the store has none yet (never
+overwriting one: pods start beside others, in a scale-up or a rollout), then runs the
+app's startup hooks (``App.on_start``). Until then, and while the store does not answer,
+``/readyz`` says 503 and why.
+
+A pod never runs the app's **lab-start hooks** (``App.on_lab_start``, ``@app.lab_start``):
+a lab runs them once, before its first pod, to make tables and open the books afresh; N
+pods doing that as each starts would race and reset each other's books. That step is a
+command of its own, run once before the first pod, as a Kubernetes Job would run it:
+
+    python -m finpay_lab.serve --app finpay_lab.finpay:app --init
+
+It runs the hooks against ``REDIS_URL`` and ``DATABASE_URL`` (once they answer) on a lab
+with no pods (``serve_pod.ServedLab``), so the stores begin as the same app's would in a
+lab, and exits 0, or 1 with the reason. For FinPay that is the books afresh (balances
+opened again, sessions and queued SMS gone): never run it against books you mean to keep.
 
 SIGTERM (Kubernetes deleting the pod, after the preStop hook): ``/readyz`` fails at once,
 the pod keeps serving for ``--drain-seconds`` (load balancers that have not yet noticed
@@ -56,7 +69,7 @@ from . import defaults
 from .errors import BadInput, LabError
 from .runtime import wire
 from .runtime.app import App
-from .serve_pod import Pod, _cause, _safe
+from .serve_pod import Pod, _cause, _safe, init_command
 
 DEFAULT_APP = "finpay_lab.finpay:app"
 DEFAULT_PORT = 8080
@@ -303,6 +316,11 @@ def main(argv=None):
         default=defaults.SERVE_DRAIN_SECONDS,
         help="after SIGTERM, keep serving this long with /readyz failing",
     )
+    parser.add_argument(
+        "--init",
+        action="store_true",
+        help="run the app's lab-start hooks once against REDIS_URL/DATABASE_URL, then exit (a Job)",
+    )
     args = parser.parse_args(argv)
     try:
         env = _environment()
@@ -310,6 +328,16 @@ def main(argv=None):
     except LabError as exc:
         print(f"finpay_lab.serve: {exc}", file=sys.stderr, flush=True)
         return 2
+    if args.init:
+        return init_command(app, env)
+    if app.on_lab_start:
+        hooks = ", ".join(getattr(h, "__name__", "?") for h in app.on_lab_start)
+        print(
+            f"finpay_lab.serve: {app.name} has lab-start hooks ({hooks}); a pod never "
+            "runs them: `python -m finpay_lab.serve --init` does, once, before the first pod",
+            file=sys.stderr,
+            flush=True,
+        )
     if env["secret"] is None:
         import secrets
 

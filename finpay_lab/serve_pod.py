@@ -1,6 +1,10 @@
 """One pod over HTTP, the part that is not HTTP: the app, its ``State`` and database, its
 startup (default accounts, hooks) and readiness, and one request's call through
 ``App.serve`` into a JSON reply. ``serve.py`` puts it behind uvicorn; read that first.
+
+And ``init``, what ``serve --init`` runs instead of a pod: the app's lab-start hooks
+(``App.on_lab_start``), once, against a ``ServedLab``: the part of a lab those hooks read
+(``state``, ``accounts``, ``redis_url``, ``db``, ``sql``...), backed by the served stores.
 """
 
 import functools
@@ -14,7 +18,7 @@ import time
 import redis as redis_py
 
 from . import defaults
-from .errors import BadInput, DatabaseError, Rejected
+from .errors import BadInput, DatabaseError, LabError, Rejected
 from .runtime import pod_loop
 from .runtime.app import App
 from .runtime.arguments import check_endpoint
@@ -161,6 +165,116 @@ class Pod:
         return json.dumps(
             {"ok": ok, "value": value, "error": error, "pod": self.name}, ensure_ascii=False
         ).encode()
+
+
+class ServedLab:
+    """What an app's lab-start hooks read of ``lab``, for the stores a served pod is given
+    (``REDIS_URL``, ``DATABASE_URL``): a lab with no pods, whose stores someone else runs."""
+
+    def __init__(self, app, redis_url=None, db_url=None, say=print):
+        self.app = app
+        self.state = "redis" if redis_url else "memory"
+        self.redis_url = redis_url
+        self.redis = _ServedRedis(redis_url)
+        self.accounts = dict(app.default_accounts)
+        self.seed = defaults.SEED
+        self.db_url = db_url
+        self.db = Connections(db_url) if db_url else None
+        self.say = say  # where what the hooks record goes (record_event): serve --init prints it
+        self._t0 = time.monotonic()
+
+    def now(self):
+        return time.monotonic() - self._t0
+
+    def sql(self, query, **params):
+        """One statement in its own transaction, as ``lab.sql``: the rows, a list of dicts."""
+        if self.db is None:
+            raise LabError("a lab-start hook ran lab.sql, but no DATABASE_URL is set: set it to the database")
+        return self.db.sql(query, **params)
+
+    def record_event(self, pod, kind, detail="", pid=None, end=None):
+        self.say(f"{kind} {detail}".rstrip())
+
+    def store_answers(self):
+        if self.redis_url:
+            client = redis_py.Redis.from_url(self.redis_url, socket_connect_timeout=defaults.SERVE_RETRY)
+            try:
+                client.ping()
+            finally:
+                client.close()
+        if self.db is not None:
+            self.db.sql("SELECT 1 AS one")
+
+    def __getattr__(self, name):  # a hook that wants more than a served init has: say what it has
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise AttributeError(
+            f"lab.{name}: a served init (serve --init) has no pods and offers only app, state, accounts, "
+            "seed, redis_url, redis, db, db_url, sql(), record_event() and now()"
+        )
+
+
+class _ServedRedis:
+    """``lab.redis`` of a ``ServedLab``: a server the lab only connects to."""
+
+    kind = "external"
+    process = None
+    pid = None
+
+    def __init__(self, url):
+        self.url = url
+
+    @property
+    def safe_url(self):
+        return _safe(self.url)
+
+
+def init(app, redis_url=None, db_url=None, timeout=defaults.SERVE_INIT_TIMEOUT, say=print):
+    """Run ``app``'s lab-start hooks once against the served stores, as a lab runs them
+    before its first pod; waits up to ``timeout`` s for the stores to answer first. Returns
+    the ``ServedLab``; a hook's failure is raised."""
+    lab = ServedLab(app, redis_url, db_url, say)
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            lab.store_answers()
+            break
+        except Exception as exc:
+            if not _unreachable(exc):
+                raise LabError(f"the stores given cannot be used: {_cause(exc)}") from exc
+            if time.monotonic() > deadline:
+                raise LabError(f"the stores did not answer within {timeout:g} s: {_cause(exc)}") from exc
+            time.sleep(defaults.SERVE_RETRY)
+    for hook in app.on_lab_start:
+        name = getattr(hook, "__qualname__", type(hook).__name__)
+        try:
+            hook(lab)
+        except Exception as exc:  # the Job fails, with the hook's reason
+            raise LabError(f"the lab-start hook {name} of {app.name} failed: {_cause(exc)}") from exc
+        say(f"ran {name}")
+    return lab
+
+
+def init_command(app, env):
+    """``serve --init``: the app's lab-start hooks, once; the exit code a Job reports."""
+    import sys
+
+    def say(line, file=sys.stdout):
+        print(f"finpay_lab.serve --init: {line}", file=file, flush=True)
+
+    stores = [
+        f"{what}={_safe(url)}" for what, url in (("redis", env["redis_url"]), ("db", env["db_url"])) if url
+    ]
+    say(f"{app.name} ({', '.join(stores) or 'no shared store: state in pod memory'})")
+    if not app.on_lab_start:
+        say(f"{app.name} has no lab-start hooks: nothing to do")
+        return 0
+    try:
+        init(app, env["redis_url"], env["db_url"], say=say)
+    except LabError as exc:
+        say(str(exc), file=sys.stderr)
+        return 1
+    return 0
 
 
 def _unreachable(exc):

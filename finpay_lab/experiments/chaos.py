@@ -30,8 +30,9 @@ the run's history as a ``fault`` event with its start and end, for the plots.
   in Redis, the money too. With ``fl.Lab(redis="real", redis_persistence="aof")`` it
   replays its append-only file and comes back with every acknowledged write. Pods
   reconnect by themselves; requests sent while it was dead fail with "Redis is
-  unreachable". The embedded server is a Python process: it takes ~0.5 s to come back,
-  during which the run waits; the real one ~30 ms.
+  unreachable". The run waits while it comes back: ~30 ms for the real one, ~60 ms for
+  the embedded one, which its helper forks (measured on 2 busy cores,
+  ``benchmarks/stores.py``; a fresh Python process took 0.3-3 s to import fakeredis).
 * ``crash_at``: arm a named point in the handlers (``fl.crash_point("after_debit")``): the
   next ``times`` requests to reach it SIGKILL their own pod right there, in the middle of
   the handler (``runtime/points.py``). The same outside a run: ``lab.crash_at(...)``, or

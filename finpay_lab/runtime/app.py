@@ -11,9 +11,11 @@ annotations (``amount: int``) are checked before the handler runs, so a wrongly 
 request is refused with a clear error instead of failing somewhere inside.
 
 What the runtime may ask of an app is declared here, and nowhere else: its endpoints and
-``handle``, ``on_start`` (what each pod runs when it starts), ``default_accounts`` (the
-opening balances of a lab given no ``accounts=``), ``on_lab_start`` (what the lab runs
-once its store is up), ``gateway`` (a sidecar the lab keeps for its pods: FinPay's SMS
+``handle``, ``on_start`` (what each pod runs when it starts: ``@app.startup``),
+``default_accounts`` (the opening balances of a lab given no ``accounts=``),
+``on_lab_start`` (what the lab runs once, when its store is up: ``@app.lab_start``, say to
+create a table with ``lab.sql``; ``serve --init`` runs them the same way against a
+served store, see serve.py), ``gateway`` (a sidecar the lab keeps for its pods: FinPay's SMS
 gateway), ``preload`` (the app's modules a fork server imports once, so pods start fast),
 ``fold_history`` (what a history keeps of the requests it drops), ``settings`` (plain values
 its handlers read as ``fl.this_pod().settings``), ``user_params`` (which parameter names
@@ -104,6 +106,18 @@ class App:
     def startup(self, fn):
         """Register ``fn(state)`` to run in every pod when it starts (before it is ready)."""
         self.on_start.append(fn)
+        return fn
+
+    def lab_start(self, fn):
+        """Register ``fn(lab)`` to run once per lab, when its stores are up and before any
+        pod starts (and again after ``switch_state``): where the app makes its tables
+        (``lab.sql``) or opens shared books. Usable as a decorator; it appends to
+        ``on_lab_start``, which an app may also set as a list."""
+        if not callable(fn):
+            raise TypeError(f"a lab-start hook must be a function(lab), not {type(fn).__name__}")
+        if type(self.on_lab_start) is not list:  # a subclass's tuple default: this app's own list
+            self.on_lab_start = list(self.on_lab_start)
+        self.on_lab_start.append(fn)
         return fn
 
     def readiness(self, fn):

@@ -114,6 +114,7 @@ class Lab(LabDeploys, LabDatabase, LabLooks):
         self._loop = Loop(
             self.history, self._ctx, self._app_blob, self._lifeline, self._workdir, restart, self._t0
         )
+        self._loop.lock = self._lock  # a rollout or removal waited for later takes it too
         self._loop.make_state = store_kinds.state_factory()  # shipped to every pod
         self._follow_app()
         self.points = Points(self._loop, self._workdir)  # crash and pause points (points.py)
@@ -258,7 +259,7 @@ class Lab(LabDeploys, LabDatabase, LabLooks):
             checked = True  # a load shape's own plan needs no checking
             if not hasattr(workload, "plan"):
                 workload, checked = arguments.check_workload(workload)
-            return Runner(self, self._loop, depth).run(workload, checked, chaos)
+            return Runner(self, self._loop, depth, self._autoscaling).run(workload, checked, chaos)
 
     # ------------------------------------------------------------------ pods
     def kill(self, name):

@@ -2,7 +2,9 @@
 
 ``Lab`` owns one ``Loop`` (``lab._loop``) and drives it; the loop owns the pods' pipes and
 the bookkeeping of every request in flight. There are no background threads: whoever
-calls the lab (``call``, ``run``, ``scale``) drives this loop, under the lab's lock.
+calls the lab (``call``, ``run``, ``scale``) drives this loop, under the lab's lock, which
+the loop carries (``lock``) so that what the lab hands out and the notebook waits for later
+(a ``Rollout``, a ``Termination``) drives it under the same lock.
 
 * **send**: a request gets an id (``rid``), goes down the pod's pipe, and waits in the
   pod's ``in_flight`` table until its reply comes back. ``send`` returns the rid.
@@ -20,6 +22,7 @@ calls the lab (``call``, ``run``, ``scale``) drives this loop, under the lab's l
 
 import itertools
 import signal
+import threading
 import time
 
 from .. import defaults
@@ -47,6 +50,7 @@ class Loop:
         self.restart = restart
         self.workdir = workdir
         self.config = {}
+        self.lock = threading.RLock()  # held by whoever drives the loop (the lab's own _lock)
         self.make_state = None  # how a pod opens its State (store_kinds.state_factory()), shipped to each
         self.user_params = ("user",)  # the parameters that name a request's user (the lab's App.user_params)
         self._ctx, self._app_blob, self._lifeline = ctx, app_blob, lifeline

@@ -150,8 +150,12 @@ class Rollout:
 
     def wait(self, timeout=defaults.ROLLOUT_TIMEOUT):
         """Drive the lab's loop until the rollout is done (from the notebook, as any call to
-        the lab); returns it. A rollout that failed, or ran out of time, raises PodStartError."""
-        if not self.loop.wait_for(lambda: self.done, timeout):
+        the lab: under the lab's lock, so the dashboard's thread never drives the loop at
+        the same time); returns it. A rollout that failed, or ran out of time, raises
+        PodStartError."""
+        with self.loop.lock:  # re-entrant: lab.rollout() holds it already
+            finished = self.loop.wait_for(lambda: self.done, timeout)
+        if not finished:
             raise PodStartError(f"the rollout did not finish in {timeout:g} s: {self!r}")
         if self.error:
             raise PodStartError(self.error)

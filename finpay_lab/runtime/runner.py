@@ -26,15 +26,17 @@ from .history import Cause, Run
 
 
 class Runner:
-    """One ``lab.run``: its lab, the lab's loop, and ``depth`` requests in flight per pod."""
+    """One ``lab.run``: its lab, the lab's loop, ``depth`` requests in flight per pod, and
+    the lab's HPA controller (``autoscaling``: an ``Autoscaling``, or None), ticked with the
+    faults. The lab hands the runner its collaborators, as it hands it its loop."""
 
-    def __init__(self, lab, loop, depth):
+    def __init__(self, lab, loop, depth, autoscaling=None):
         self.lab = lab
         self.loop = loop
         self.depth = depth
         self.faults = []
         self.due = []
-        self.autoscaling = getattr(lab, "_autoscaling", None)  # the lab's HPA, ticked with the faults
+        self.autoscaling = autoscaling
 
     def run(self, workload, checked, chaos):
         """Send ``workload`` (``checked``: its items were checked already), inject

@@ -138,7 +138,8 @@ class Termination:
         """Drive the lab's loop until the pod is gone; returns the ``Removal`` (None if
         ``timeout`` passed first). From the notebook, as any call to the lab."""
         limit = self.pre_stop + self.propagation + 2 * self.grace + 1
-        self.loop.wait_for(lambda: self.done, limit if timeout is None else timeout)
+        with self.loop.lock:  # the lab's lock, as any call to the lab (re-entrant: remove holds it)
+            self.loop.wait_for(lambda: self.done, limit if timeout is None else timeout)
         return self.result
 
     def tick(self):

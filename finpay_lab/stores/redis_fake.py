@@ -1,9 +1,14 @@
-"""The embedded Redis (``redis="fake"``): fakeredis's TCP server, kept by the helper process.
+"""The embedded Redis (``redis="fake"``): fakeredis's TCP server, in a process the helper forks.
 
-Everything it holds lives in the memory of that helper process, as a real in-memory Redis
-holds its keys: ``lab.redis.crash()`` SIGKILLs the helper, and the keys die with it; the
-lab then starts a new helper on the same port, with the same password, and it begins
-empty. (``down``/``up`` only stop and restart *listening*, and keep the keys.)
+The helper process imports fakeredis (and redis-py under it) once, then forks the server
+(``ForkedFake``): everything the server holds lives in the memory of that child, as a real
+in-memory Redis holds its keys. ``lab.redis.crash()`` has the helper SIGKILL the child, and
+the keys die with it; the helper forks a new one on the same port, with the same password,
+and it begins empty. (``down``/``up`` only stop and restart *listening*, and keep the keys.)
+A fork starts the new server in milliseconds; a fresh Python process spent most of a second
+(more on a busy machine) importing fakeredis and redis-py before it could listen, and the
+run waited meanwhile (``benchmarks/stores.py`` prints the figure). Killed from outside, the
+server takes its helper with it: nothing restarts a Redis the lab did not crash itself.
 
 Scripts (EVAL/EVALSHA: FinPay's payment is one) cost what they cost in Redis, not three
 times as much: fakeredis compiles a script's source on every call, runs a full Lua garbage
@@ -14,8 +19,10 @@ Lua loop) before listing them only when the count changed; what a script may do 
 it answers stay fakeredis's.
 """
 
+import os
 import secrets
 import select
+import signal
 import socket
 import threading
 import time
@@ -206,3 +213,118 @@ class FakeKeeper:
 
     def stop(self):
         self.down()
+
+
+class ForkedFake:
+    """The helper's handle on its forked server: the same ``url``, ``down()``, ``up()``,
+    ``delay`` and ``stop()`` as a ``FakeKeeper``, plus ``crash()`` and the server's ``pid``.
+    ``watch`` is a descriptor that becomes readable when the server dies (its reply pipe
+    reaches EOF): the helper then ends too."""
+
+    def __init__(self, password, port):
+        _faster_scripts()  # fakeredis, lupa and redis-py imported (and patched) once, here:
+        from fakeredis._clients._tcp_server import TCPFakeRequestHandler  # noqa: F401  every fork has them
+
+        self.password, self.port = password, port
+        self.pid = self.watch = None
+        self._delay = 0.0
+        self._start()
+
+    @property
+    def url(self):
+        return f"redis://:{self.password}@127.0.0.1:{self.port}/0"
+
+    def _start(self):
+        commands, command_end = os.pipe()
+        reply_end, replies = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the server: it holds the keys
+            os.close(command_end)
+            os.close(reply_end)
+            _serve_forked(self.password, self.port, commands, replies)  # never returns
+        os.close(commands)
+        os.close(replies)
+        self.pid, self.watch = pid, reply_end
+        self._commands = os.fdopen(command_end, "w", buffering=1)
+        self._replies = os.fdopen(reply_end, "r")
+        ready = self._replies.readline().strip()
+        if ready != "ready":
+            self.stop()
+            raise RuntimeError(f"the embedded Redis did not start: {ready or 'it exited'}")
+        if self._delay:
+            self.delay = self._delay
+
+    def _ask(self, line):
+        try:
+            self._commands.write(line + "\n")
+            reply = self._replies.readline().strip()
+        except OSError:
+            reply = ""
+        if reply != "ok":
+            raise RuntimeError(reply[len("error ") :] if reply else "the embedded Redis server has died")
+
+    def down(self):
+        self._ask("down")
+
+    def up(self):
+        self._ask("up")
+
+    @property
+    def delay(self):
+        return self._delay
+
+    @delay.setter
+    def delay(self, seconds):
+        self._ask(f"slow {seconds}")
+        self._delay = seconds
+
+    def crash(self):
+        """SIGKILL the server and fork a new one, empty, on the same port."""
+        self.stop()
+        self._delay = 0.0  # a new server runs at full speed, as a restarted one does
+        self._start()
+
+    def stop(self):
+        if self.pid is not None:
+            try:
+                os.kill(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(self.pid, 0)
+            self.pid = self.watch = None
+            self._commands.close()
+            self._replies.close()
+
+
+def _serve_forked(password, port, commands, replies):
+    """The forked server's life: listen, answer the helper's commands, and end (with every
+    key) at EOF on ``commands``: the helper stopped it, or the helper itself is gone."""
+    try:
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(sig, signal.SIG_DFL)
+        null = os.open(os.devnull, os.O_RDWR)
+        os.dup2(null, 0)  # the lab's pipes are the helper's, not the server's
+        os.dup2(null, 1)
+        out = os.fdopen(replies, "w", buffering=1)
+        try:
+            keeper = FakeKeeper(password, port)
+        except Exception as exc:
+            out.write(f"error {type(exc).__name__}: {exc}\n")
+            return
+        out.write("ready\n")
+        for line in os.fdopen(commands):
+            cmd, *arg = line.split() or [""]
+            try:
+                if cmd == "down":
+                    keeper.down()
+                elif cmd == "up":
+                    keeper.up()
+                elif cmd == "slow":
+                    keeper.delay = float(arg[0]) if arg else 0.0
+                else:
+                    raise ValueError(f"unknown command {cmd}")
+                out.write("ok\n")
+            except Exception as exc:
+                out.write(f"error {exc}\n")
+    finally:
+        os._exit(0)  # never back into the helper's code; fakeredis's threads end with us

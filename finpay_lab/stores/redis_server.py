@@ -22,9 +22,11 @@ listening socket; the real one is told ``CONFIG SET port 0`` and ``CLIENT KILL``
 private unix socket only the helper can reach, then ``CONFIG SET port`` to come back.)
 
 "Redis crashed" (``fl.chaos.redis_crash``, ``lab.redis.crash()``) is the real thing: the
-process holding the keys is SIGKILLed (the embedded one's helper; the real redis-server)
-and a new one starts on the same port with the same password. It comes back empty, as a
-killed in-memory server does, or, with ``persistence="aof"``, replays its append-only file.
+process holding the keys is SIGKILLed (the embedded server, which its helper forked; the
+real redis-server) and the helper starts a new one on the same port with the same
+password. It comes back empty, as a killed in-memory server does, or, with
+``persistence="aof"``, replays its append-only file. ``pid`` is the process holding the
+keys for the embedded server (it changes with a crash), the helper's for the real one.
 
 ``redis="redis://host:port/db"``: a server you run; the lab only connects to it. So is
 ``redis=store``, an ``fl.StatefulSet``: the lab connects to its Service address.
@@ -37,6 +39,7 @@ stdin (``password …`` first, then ``down``, ``up``, ``slow 0.005``, ``crash``)
 
 import os
 import secrets
+import select
 import shutil
 import signal
 import subprocess
@@ -47,7 +50,7 @@ import weakref
 from .. import defaults
 from ..errors import BadInput, RedisUnavailable
 from .helper_process import end_helper, read_line
-from .redis_fake import FakeKeeper
+from .redis_fake import FakeKeeper, ForkedFake
 from .redis_real import RealKeeper, free_port
 
 PERSISTENCE = ("none", "aof")
@@ -85,6 +88,7 @@ class RedisServer:
         self.persistence = persistence
         self.process = None
         self.url = spec if kind == "external" else None
+        self._server_pid = None  # the embedded server's own process (its helper forks it)
         self._password = None
         self._port = None
         self._workdir = None
@@ -131,7 +135,8 @@ class RedisServer:
         if not line.startswith("URL "):
             self.stop()
             raise RedisUnavailable(f"the {self.kind} Redis server did not start: {line}")
-        self.url = line[4:].strip()
+        self.url, *pid = line[4:].split()  # "URL <url>", and the embedded server's pid
+        self._server_pid = int(pid[0]) if pid else None
 
     def _wait_until_up(self):
         from .state import redis_client
@@ -166,7 +171,10 @@ class RedisServer:
 
     @property
     def pid(self):
-        return self.process.pid if self.process else None
+        """The process holding the keys (the embedded server), or the real one's helper."""
+        if self.process is None:
+            return None
+        return self._server_pid or self.process.pid
 
     # Chaos, through public methods: ``lab.redis.down()`` and so on.
     def down(self):
@@ -191,27 +199,31 @@ class RedisServer:
             raise BadInput(
                 f"redis crash needs a Redis the lab runs (redis='fake' or 'real'), not {self.kind}"
             )
-        if self.kind == "real":
-            self.command("crash")  # the helper kills its redis-server and starts another
-        else:  # the embedded server's keys live in its helper: kill that process itself
-            self.process.kill()
-            self.process.wait()
+        if self.process.poll() is None:  # the helper SIGKILLs its server and starts another
+            pid = self.command("crash")
+            self._server_pid = int(pid) if pid else None
+        else:  # the helper is gone (killed from outside): a new one, with its server
             self.stop()
             self._launch_helper()
         self._wait_until_up()
         return self.pid
 
     def command(self, line: str):
-        """Send a chaos command (down, up, slow SECONDS) to the helper and wait for 'ok'."""
+        """Send a chaos command (down, up, slow SECONDS, crash) to the helper and wait for
+        'ok'; returns what follows it (the new server's pid, after a crash of the embedded one)."""
         if self.process is None:
             raise BadInput(
                 f"Redis faults need a Redis the lab runs (redis='fake' or 'real'), not {self.kind}"
             )
-        self.process.stdin.write(line + "\n")
-        self.process.stdin.flush()
-        reply = read_line(self.process, defaults.REDIS_START_TIMEOUT)
-        if reply.strip() != "ok":
-            raise RedisUnavailable(f"Redis helper refused {line!r}: {reply.strip()}")
+        try:
+            self.process.stdin.write(line + "\n")
+            self.process.stdin.flush()
+        except OSError:  # the helper is gone: read_line says how it ended
+            pass
+        reply = read_line(self.process, defaults.REDIS_START_TIMEOUT).split(maxsplit=1)
+        if reply[:1] != ["ok"]:
+            raise RedisUnavailable(f"Redis helper refused {line!r}: {' '.join(reply)}")
+        return reply[1] if len(reply) > 1 else ""
 
     def stop(self):
         """Stop the helper (and its server). Safe to call twice; a call interrupted by
@@ -220,7 +232,7 @@ class RedisServer:
             return
         end_helper(self.process, os.getpid(), 5)
         self._finalizer.detach()
-        self.process = None
+        self.process = self._server_pid = None
 
 
 # ---------------------------------------------------------------- the helper process
@@ -232,19 +244,25 @@ _FakeKeeper = FakeKeeper  # the names tests reach for (the keeper runs in-proces
 
 def main(kind: str, workdir=None, persistence="none", port=None):
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is for the lab, which stops us
-    first = sys.stdin.readline().split()  # "password HEX": the lab's, so a crash keeps it
+    lines = _Lines(sys.stdin.fileno())
+    first = (lines.next() or "").split()  # "password HEX": the lab's, so a crash keeps it
     password = first[1] if len(first) == 2 and first[0] == "password" else secrets.token_hex(16)
     port = port or _free_port()
     if kind == "fake":
-        keeper = FakeKeeper(password, port)
+        keeper = ForkedFake(password, port)  # the server is a child: its pid follows the URL
     else:
         keeper = RealKeeper(password, port, workdir, persistence)
     for sig in (signal.SIGTERM, signal.SIGHUP):  # e.g. a kernel shutdown: stop the server too
         signal.signal(sig, lambda *_: (keeper.stop(), os._exit(0)))
-    print("URL", keeper.url, flush=True)
+    print("URL", keeper.url, *([keeper.pid] if kind == "fake" else []), flush=True)
     try:
-        for line in sys.stdin:  # ends at EOF: the lab closed us, or the lab is gone
-            cmd, *arg = line.split()
+        while True:
+            # EOF: the lab closed us, or the lab is gone. None: the embedded server died
+            # (killed from outside): the helper ends with it, and the lab sees it gone.
+            line = lines.next(getattr(keeper, "watch", None))
+            if not line:
+                break
+            cmd, *arg = line.split() or [""]
             try:
                 if cmd == "down":
                     keeper.down()
@@ -252,16 +270,36 @@ def main(kind: str, workdir=None, persistence="none", port=None):
                     keeper.up()
                 elif cmd == "slow":
                     keeper.delay = float(arg[0]) if arg else 0.0
-                elif cmd == "crash" and kind == "real":
+                elif cmd == "crash":
                     keeper.crash()
                 else:
                     raise ValueError(f"unknown command {cmd}")
-                print("ok", flush=True)
+                print("ok", *([keeper.pid] if cmd == "crash" and kind == "fake" else []), flush=True)
             except Exception as exc:
                 print(f"error {exc}", flush=True)
     finally:
         keeper.stop()
     os._exit(0)  # don't wait for fakeredis's connection threads
+
+
+class _Lines:
+    """Lines from a file descriptor, read without a buffer that select() cannot see."""
+
+    def __init__(self, fd):
+        self.fd, self.buffer = fd, b""
+
+    def next(self, watch=None):
+        """The next line; "" at EOF; None once ``watch`` is readable first."""
+        while b"\n" not in self.buffer:
+            ready, _, _ = select.select([self.fd] + ([watch] if watch is not None else []), [], [])
+            if watch is not None and watch in ready:
+                return None
+            chunk = os.read(self.fd, 4096)
+            if not chunk:
+                return ""
+            self.buffer += chunk
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line.decode() + "\n"
 
 
 if __name__ == "__main__":

@@ -109,6 +109,12 @@ def open_shared_books(lab):
         pipe.execute()
 
 
+def open_redis_books(lab):
+    """A lab with ``state="redis"``: the shared books opened afresh (``open_shared_books``)."""
+    if lab.state == "redis":
+        open_shared_books(lab)
+
+
 def sms_gateway(workdir):
     """The lab's SMS gateway (a sidecar of every pod): a log of deliveries in its work dir."""
     return Gateway(os.path.join(workdir, "sms-gateway.jsonl"))
@@ -163,7 +169,8 @@ def finpay_app(invalidate_cache=True, cache_ttl=None):
 
 
 # What FinPay declares to the runtime (see runtime/app.py), which never imports it.
-app.on_lab_start = [lambda lab: open_shared_books(lab) if lab.state == "redis" else None, open_sql_books]
+app.lab_start(open_redis_books)  # once per lab, before its pods (serve.py: `--init`, once)
+app.lab_start(open_sql_books)
 app.default_accounts = DEFAULT_ACCOUNTS
 app.gateway = sms_gateway
 app.open_books = open_books  # serve.py, with DATABASE_URL: the tables and accounts a database lacks

@@ -1,4 +1,4 @@
-"""Lesson 07's write-code exercise (7.3, an idempotent payment): the right answer passes, a
+"""Lesson 07's write-code exercise (7.2, an idempotent payment): the right answer passes, a
 wrong one prints ❌ and names what broke, and an unwritten one prints no verdict.
 
 The grader deploys the answer on 3 real pods with Redis and SQLite and crashes two
@@ -72,14 +72,14 @@ def verdict(capsys, answer):
 def test_a_key_recorded_in_the_payments_transaction_passes(capsys):
     passed, out = verdict(capsys, pay)
     assert passed, out
-    assert out.startswith("✅ Exercise 7.3") and "BROKE" not in out
+    assert out.startswith("✅ Exercise 7.2") and "BROKE" not in out
     assert "rent-nov on pod-" in out and "rent-meena on pod-" in out  # two real crashes
 
 
 def test_a_handler_that_ignores_the_key_is_named_for_the_double_charge(capsys):
     passed, out = verdict(capsys, pay_ignoring_the_key)
     assert not passed
-    assert out.startswith("❌ Exercise 7.3")
+    assert out.startswith("❌ Exercise 7.2")
     assert "BROKE  no customer was charged twice" in out
     assert "Ravi was charged ₹5,000 too much" in out
     assert "BROKE  each retry answered repeated=True" in out

@@ -62,9 +62,9 @@ def _app(pay):
 
 
 def idempotent_pay(pay) -> bool:
-    """Exercise 7.3: run ``pay(state, db, sender, receiver, amount, key)`` on 3 pods, crash
+    """Exercise 7.2: run ``pay(state, db, sender, receiver, amount, key)`` on 3 pods, crash
     two payments after their commit, retry each with its key, and count the money."""
-    name = "Exercise 7.3 (an idempotent payment)"
+    name = "Exercise 7.2 (an idempotent payment)"
     if unanswered(name, pay):
         return False
     import finpay_lab as fl

@@ -70,3 +70,18 @@ def test_to_frame_gives_one_row_per_request():
         assert df["ok"].sum() == 10 and set(df["pod"]) == {"pod-1", "pod-2"}
         assert list(df.columns[:4]) == ["id", "endpoint", "user", "pod"]
         assert len(lab.history.to_frame()) == 11
+
+
+def test_a_runs_summary_times_its_events_from_the_run_start_as_its_figures_do():
+    with fl.Lab(pods=3) as lab:
+        time.sleep(1.0)  # the lab's clock is now a second ahead of any run's
+        run = lab.run(
+            [(i * 0.01, "add_balance", {"user": "Ravi", "amount": 1}) for i in range(40)],
+            chaos=[fl.chaos.kill("pod-2", at=0.2)],
+        )
+    killed = next(e for e in run.events if e.kind == "killed")
+    lines = [line for line in run.summary().splitlines() if "pod-2 killed" in line]
+    assert lines and float(lines[0].split("s")[0]) == round(killed.t - run.started, 3)
+    assert killed.t - run.started < run.duration < 1.0 <= killed.t  # run time, not the lab's
+    assert "events (seconds since the run started" in run.summary()
+    assert str(killed).startswith(f"{killed.t:8.3f}s")  # the lab's own log keeps the lab's time

@@ -115,8 +115,13 @@ class PodEvent:
     end: float | None = None  # for faults with a duration (pause, redis_down)
 
     def __str__(self):
+        return self.line()
+
+    def line(self, since=0.0):
+        """The event as one line, its time counted from ``since`` (a run's summary: the run's
+        start, as its figures count; the lab's own log: the lab's start)."""
         who = f"{self.pod} " if self.pod else ""
-        return f"{self.t:8.3f}s  {who}{self.kind}{': ' + self.detail if self.detail else ''}"
+        return f"{self.t - since:8.3f}s  {who}{self.kind}{': ' + self.detail if self.detail else ''}"
 
 
 class Requests(list):
@@ -340,8 +345,10 @@ class Run:
             lines.append(f"the lab fell behind: {self.late} requests were sent late")
         for error, n in self.errors().most_common(5):
             lines.append(f"  {n} × {error}")
+        if self.events:
+            lines.append("events (seconds since the run started, as in its figures):")
         for e in self.events:
-            lines.append(f"  {e}")
+            lines.append(f"  {e.line(since=self.started)}")
         return "\n".join(lines)
 
     def _from_send(self, q):

@@ -12,5 +12,5 @@ for pre_stop in [0, 0.5, 1.5, 3.0]:
         answer.append(pre_stop)
 
 fl.checks.check(answer, {1.5}, name="Exercise 8.2",
-                hint="The sleep must outlast the propagation, and fit in the grace period (3.0 is refused: why?).",
+                hint="The sleep must outlast the propagation, and end within the grace period (the lab refuses 3.0: why?).",
                 explain="Longer than the endpoint removal, shorter than the grace period, which counts preStop too.");

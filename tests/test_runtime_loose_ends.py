@@ -98,7 +98,7 @@ def test_serve_init_leaves_a_served_redis_as_a_lab_s_start_leaves_it(servers, re
     code, out, err = _init(REDIS_URL=redis_url)
 
     assert code == 0, err
-    assert "ran open_redis_books" in out and "ran open_sql_books" in out
+    assert "ran open_shared_books" in out and "ran open_sql_books" in out
     after = _keys(redis_url)
     assert {k: v for k, v in after.items() if k.startswith("balance:")} == opened  # the lab's opening
     assert not [k for k in after if k.startswith(("session:", "payment:", "ledger:", "active:"))]

@@ -80,6 +80,8 @@ def open_accounts_and_start_worker(state):
 
 def open_shared_books(lab):
     """Redis: the lab opens the books once, for every pod (and every restart) to share."""
+    if lab.state != "redis":
+        return  # in memory each pod opens its own
     import json
 
     from ..stores.state import lab_redis
@@ -107,12 +109,6 @@ def open_shared_books(lab):
         for user, amount in lab.accounts.items():
             pipe.set(f"balance:{user}", json.dumps(amount))
         pipe.execute()
-
-
-def open_redis_books(lab):
-    """A lab with ``state="redis"``: the shared books opened afresh (``open_shared_books``)."""
-    if lab.state == "redis":
-        open_shared_books(lab)
 
 
 def sms_gateway(workdir):
@@ -169,8 +165,7 @@ def finpay_app(invalidate_cache=True, cache_ttl=None):
 
 
 # What FinPay declares to the runtime (see runtime/app.py), which never imports it.
-app.lab_start(open_redis_books)  # once per lab, before its pods (serve.py: `--init`, once)
-app.lab_start(open_sql_books)
+app.on_lab_start = [open_shared_books, open_sql_books]  # once per lab, before its pods (serve.py: --init)
 app.default_accounts = DEFAULT_ACCOUNTS
 app.gateway = sms_gateway
 app.open_books = open_books  # serve.py, with DATABASE_URL: the tables and accounts a database lacks

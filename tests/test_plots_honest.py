@@ -324,3 +324,30 @@ def test_trace_shows_redis_and_refuses_nonsense():
             plots.trace(run, **bad)
     with pytest.raises(fl.BadInput, match="needs a Run"):
         plots.trace("a run")
+
+
+def test_compare_never_clips_the_taller_runs_bars():
+    """The two panels share their y axis; the first one's limit (set for its demand line)
+    must not cut off the second run's taller bars."""
+    with fl.Lab(pods=3, app=work_app()) as lab:
+        slow = lab.run([(i * 0.05, "work", {"user": "u"}) for i in range(20)])  # ~20/s, with demand
+        fast = lab.run([("work", {"user": "u"})] * 300)  # as fast as it goes, no demand line
+    fig = plots.compare(slow, fast, labels=("slow", "fast"))
+    drawn(fig)
+    for ax in fig.axes[:2]:
+        tallest = max(p.get_y() + p.get_height() for p in ax.patches if hasattr(p, "get_height"))  # bars
+        assert tallest <= ax.get_ylim()[1], f"{ax.get_title()}: a bar of {tallest:.0f}/s is clipped"
+
+
+def test_the_replicas_figure_has_a_caption_with_its_numbers():
+    hpa = fl.HPA(min=2, max=6, target=0.5, period=0.1, scale_down_window=0.3)
+    with fl.Lab(pods=2, app=work_app(), autoscaler=hpa) as lab:
+        run = lab.run([(i / 200, "work", {"user": "u"}) for i in range(200)])
+    fig = plots.replicas(run)
+    drawn(fig)
+    assert fig.alt.startswith("Over time: demand per second (bars, peak ")
+    assert (
+        "the ready pods (2 at first, " in fig.alt
+        and f"of its {len(hpa.decisions)} decisions scaled" in fig.alt
+    )
+    assert any(t.get_gid() == "caption" and t.get_text() for t in fig.findobj())

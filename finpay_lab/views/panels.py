@@ -115,7 +115,9 @@ def timeline(ax, run):
     handles += [legend_key("failed request", "x", FAILED, ms=7, mew=1.6)] * bool(bad)
     handles += [legend_key("pod died", "|", DEATH, ms=12, mew=3)] * bool(deaths)
     handles += [legend_key("pod ready", ">", mec=DEATH, ms=8)] * bool(ready)
-    handles += [legend_key("pod stopped\n(scale down)", "|", "#999999", ms=12, mew=3)] * bool(stops)
+    handles += [legend_key("pod stopped\n(scaled down or\nreplaced)", "|", "#999999", ms=12, mew=3)] * bool(
+        stops
+    )
     finish(ax, run, handles, timeline=True)
 
 
@@ -155,7 +157,12 @@ def throughput(ax, run, bucket, legend=True, demand=None):
             gid="demand",
             label="demand (requests due/s)",
         )
-        ax.set_ylim(top=max(ax.get_ylim()[1], 1.08 * max(n / w for n, w in zip(due, widths, strict=True))))
+    # Room for the tallest bar and the demand line, also when compare shares this axis with
+    # another run's panel (set_ylim stops the shared autoscale: its bars would be clipped).
+    highest = max(
+        [0.0, *bottom] + ([n / w for n, w in zip(due, widths, strict=True)] if due is not None else [])
+    )
+    ax.set_ylim(top=max(ax.get_ylim()[1], 1.08 * highest))
     ax.set(
         ylabel="requests/s",
         title=f"Throughput per {run_data.fmt_seconds(bucket)}: ok (by pod) and failed"

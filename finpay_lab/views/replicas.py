@@ -33,7 +33,7 @@ from ..errors import BadInput
 from ..numbers import is_number as _number
 from ..numbers import quantile
 from .plots import LabFigure, pod_colour
-from .style import FAILED, latency_axis, quantile_lines
+from .style import FAILED, caption, latency_axis, quantile_lines
 from .style import legend_key as _key
 from .style import say as _say
 from .style import styled as _styled
@@ -138,7 +138,29 @@ def replicas(
     _draw_latency(bottom, latency)
     pad = (end - start) * 0.01 or 0.5
     bottom.set(xlim=(start - pad, end + pad), xlabel=xlabel)
-    return fig
+    return caption(fig, _says(demand, ready, decisions, latency))
+
+
+def _says(demand, ready, decisions, latency):
+    """The figure's caption (alt text): what it shows, with its numbers."""
+    words = []
+    if demand:
+        words.append(f"demand per second (bars, peak {max(r for _, r in demand):,.0f}/s)")
+    if ready:
+        counts = [n for _, n in ready]
+        words.append(f"the ready pods ({counts[0]:g} at first, {max(counts):g} at most)")
+    if decisions:
+        scaled = sum(d.scaled for d in decisions)
+        words.append(
+            f"the replicas the HPA asked for (dashed; {scaled} of its {len(decisions)} decisions scaled)"
+        )
+    worst = max((v for points in latency.values() for _, v in points), default=None)
+    below = (
+        f"; below, p50/p95/p99 latency from when each request was due (worst {worst:,.0f} ms)"
+        if worst
+        else ""
+    )
+    return ("Over time: " + ", ".join(words) if words else "Nothing to show") + below + "."
 
 
 def _draw_latency(ax, latency):

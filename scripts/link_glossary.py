@@ -75,6 +75,7 @@ TERMS = [
     ("crash-point", r"\bcrash points?\b", ICASE),
     ("failover", r"\bfail-?overs?\b", ICASE),
     ("replication", r"\breplicat(?:ion|es|ed|ing)\b|\breplicas?\b", ICASE),
+    ("endpoint", r"\bendpoints?\b", ICASE),  # both senses: the glossary entry explains each
 ]
 COMPILED = [(anchor, re.compile(pattern, flags)) for anchor, pattern, flags in TERMS]
 

@@ -37,3 +37,20 @@ def end_helper(proc, owner, timeout):
         proc.wait()
     proc.stdout.close()
     return True
+
+
+def obey(keeper, line, can_crash=False):
+    """One command from the lab to a Redis keeper: ``down``, ``up``, ``slow [seconds]``, and
+    ``crash`` where the keeper can; returns the command, or raises ValueError for another."""
+    cmd, *arg = line.split() or [""]
+    if cmd == "down":
+        keeper.down()
+    elif cmd == "up":
+        keeper.up()
+    elif cmd == "slow":
+        keeper.delay = float(arg[0]) if arg else 0.0
+    elif cmd == "crash" and can_crash:
+        keeper.crash()
+    else:
+        raise ValueError(f"unknown command {cmd}")
+    return cmd

@@ -28,6 +28,7 @@ import threading
 import time
 
 from .. import defaults
+from .helper_process import obey
 from .redis_auth import AuthGate
 
 
@@ -313,16 +314,8 @@ def _serve_forked(password, port, commands, replies):
             return
         out.write("ready\n")
         for line in os.fdopen(commands):
-            cmd, *arg = line.split() or [""]
             try:
-                if cmd == "down":
-                    keeper.down()
-                elif cmd == "up":
-                    keeper.up()
-                elif cmd == "slow":
-                    keeper.delay = float(arg[0]) if arg else 0.0
-                else:
-                    raise ValueError(f"unknown command {cmd}")
+                obey(keeper, line)
                 out.write("ok\n")
             except Exception as exc:
                 out.write(f"error {exc}\n")

@@ -49,7 +49,7 @@ import weakref
 
 from .. import defaults
 from ..errors import BadInput, RedisUnavailable
-from .helper_process import end_helper, read_line
+from .helper_process import end_helper, obey, read_line
 from .redis_fake import FakeKeeper, ForkedFake
 from .redis_real import RealKeeper, free_port
 
@@ -262,18 +262,8 @@ def main(kind: str, workdir=None, persistence="none", port=None):
             line = lines.next(getattr(keeper, "watch", None))
             if not line:
                 break
-            cmd, *arg = line.split() or [""]
             try:
-                if cmd == "down":
-                    keeper.down()
-                elif cmd == "up":
-                    keeper.up()
-                elif cmd == "slow":
-                    keeper.delay = float(arg[0]) if arg else 0.0
-                elif cmd == "crash":
-                    keeper.crash()
-                else:
-                    raise ValueError(f"unknown command {cmd}")
+                cmd = obey(keeper, line, can_crash=True)
                 print("ok", *([keeper.pid] if cmd == "crash" and kind == "fake" else []), flush=True)
             except Exception as exc:
                 print(f"error {exc}", flush=True)

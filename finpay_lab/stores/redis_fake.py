@@ -252,8 +252,6 @@ class ForkedFake:
         if ready != "ready":
             self.stop()
             raise RuntimeError(f"the embedded Redis did not start: {ready or 'it exited'}")
-        if self._delay:
-            self.delay = self._delay
 
     def _ask(self, line):
         try:
